@@ -1,0 +1,72 @@
+"""Predict house prices from their attributes with a small MLP (part 1).
+
+    python mlp_regression.py --dataset "Houses-dataset/Houses Dataset/"
+"""
+
+import os
+
+from pyimagesearch import datasets, models, regression, training
+from pyimagesearch.cli import run_main
+
+
+def main(argv=None):
+    args = regression.parse_args(__doc__.splitlines()[0], argv)
+    training.set_seed(args.seed)
+
+    # Keras (and TensorFlow) load only once the flags are known to be good
+    from keras.optimizers import Adam
+    from sklearn.model_selection import train_test_split
+
+    # construct the path to the input .txt file that contains information
+    # on each house in the dataset and then load the dataset
+    print("[INFO] loading house attributes...")
+    inputPath = os.path.sep.join([args.dataset, "HousesInfo.txt"])
+    df = datasets.load_house_attributes(inputPath)
+
+    # construct a training and testing split with 75% of the data used
+    # for training and the remaining 25% for evaluation
+    print("[INFO] constructing training/testing split...")
+    regression.check_enough_houses(df)
+    (train, test) = train_test_split(df, test_size=0.25, random_state=42)
+
+    # find the largest house price in the training set and use it to
+    # scale our house prices to the range [0, 1] (leads to better
+    # training and convergence)
+    maxPrice = train["price"].max()
+    trainY = (train["price"] / maxPrice).to_numpy("float32")
+    testY = (test["price"] / maxPrice).to_numpy("float32")
+
+    # process the house attributes data by performing min-max scaling
+    # on continuous features, one-hot encoding on categorical features,
+    # and then finally concatenating them together
+    print("[INFO] processing data...")
+    (trainX, testX) = datasets.process_house_attributes(df, train, test)
+
+    # create our MLP and then compile the model using mean absolute
+    # percentage error as our loss, implying that we seek to minimize
+    # the absolute percentage difference between our price *predictions*
+    # and the *actual prices*
+    model = models.create_mlp(trainX.shape[1], regress=True)
+    opt = Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200))
+    model.compile(loss="mean_absolute_percentage_error", optimizer=opt)
+
+    # train the model
+    print("[INFO] training model...")
+    history = training.fit(model, trainX, trainY, validation_data=(testX, testY),
+                           epochs=args.epochs, batch_size=args.batch_size,
+                           seed=args.seed)
+
+    # make predictions on the testing data
+    print("[INFO] predicting house prices...")
+    preds = training.predict(model, testX)
+    if args.output:
+        regression.save_outputs(args.output, model, history, test, preds, maxPrice)
+
+    # the absolute percentage difference between the predicted and the
+    # actual house prices, and its mean and standard deviation
+    absPercentDiff = regression.absolute_percentage_errors(preds, testY)
+    regression.report(df, absPercentDiff)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,58 @@
+"""Command-line plumbing shared by every script.
+
+A user mistake (a wrong path, a malformed file) is not a bug in the program,
+so it must not end in a traceback: the scripts raise ``UserError`` and
+``run_main`` turns it into one line on stderr and exit code 2, the same code
+argparse uses for bad flags. Ctrl-C ends with the conventional 130.
+"""
+
+import argparse
+import os
+import sys
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """A problem with the user's input, reported as one line, exit code 2."""
+
+
+def warn(message):
+    """Print a warning that does not stop the run."""
+    print(f"[WARNING] {message}", file=sys.stderr, flush=True)
+
+
+def run_main(main, argv=None):
+    """Call ``main(argv)`` and map user errors and Ctrl-C to exit codes."""
+    prog = os.path.basename(sys.argv[0]) or "script"
+    try:
+        status = main(argv)
+    except UserError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted; outputs that existed before the run are untouched",
+              file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(status or 0)
+
+
+def existing_folder(path, what="--dataset"):
+    """Return ``path`` if it is a readable folder, else raise ``UserError``."""
+    if not os.path.exists(path):
+        raise UserError(f"{what} {path!r} does not exist")
+    if not os.path.isdir(path):
+        raise UserError(f"{what} {path!r} is not a folder")
+    return path
+
+
+def positive_int(text):
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value

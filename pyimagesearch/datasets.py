@@ -1,0 +1,285 @@
+"""Dataset loaders: the Houses dataset (parts 1-3) and folder-per-class
+image datasets (part 4).
+
+Everything here reports problems with the user's files as ``UserError`` (one
+clear line, exit code 2) or, for a damaged item inside an otherwise good
+dataset, as a warning that names the file while the item is skipped.
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+import numpy as np
+import pandas as pd
+from imutils import paths
+from sklearn.preprocessing import LabelBinarizer, MinMaxScaler
+
+from .cli import UserError, warn
+
+# HousesInfo.txt: five space-separated numbers per line, no header.
+HOUSE_COLUMNS = ["bedrooms", "bathrooms", "area", "zipcode", "price"]
+CONTINUOUS_COLUMNS = ["bedrooms", "bathrooms", "area"]
+MIN_HOUSES_PER_ZIPCODE = 25
+
+# The four pictures of a house, in file-name order; the montage places them
+# top-left, top-right, bottom-right, bottom-left.
+HOUSE_ROOMS = ("bathroom", "bedroom", "frontal", "kitchen")
+HOUSE_TILE = 32
+
+# Decoding JPEGs is the slow part of loading and OpenCV releases the GIL
+# while it decodes, so a thread per core roughly divides the time by cores.
+_LOAD_WORKERS = max(1, min(8, os.cpu_count() or 1))
+
+
+# --------------------------------------------------------------------------
+# Reading one image
+
+
+def image_file_problem(path):
+    """Return why ``path`` is not a usable image file, or None if it may be.
+
+    This is a cheap check (a stat and the last bytes of the file) that
+    catches missing, empty and truncated files before anything is decoded:
+    OpenCV decodes a truncated JPEG without error, filling the missing part
+    with grey, which would silently poison a training set.
+    """
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return "missing"
+    if size == 0:
+        return "empty file"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            f.seek(max(0, size - 64))
+            tail = f.read().rstrip(b"\x00\r\n\t ")
+    except OSError as error:
+        return f"cannot be read ({error.strerror})"
+    if head.startswith(b"\xff\xd8") and not tail.endswith(b"\xff\xd9"):
+        return "truncated JPEG"
+    if head.startswith(b"\x89PNG") and b"IEND" not in tail:
+        return "truncated PNG"
+    return None
+
+
+def read_image(path):
+    """Read an image as 8-bit, 3-channel BGR, or return None if it cannot be.
+
+    Grayscale pictures gain three channels and an alpha channel is dropped,
+    so every picture reaches the network in the same shape. Reading the bytes
+    with NumPy first lets OpenCV open paths with non-ASCII characters.
+    """
+    if image_file_problem(path) is not None:
+        return None
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+def preprocess_image(image, width, height, flatten=False):
+    """Resize (ignoring aspect ratio), scale to [0, 1] and optionally flatten.
+
+    The training loaders and predict.py both call this, so a picture is
+    prepared exactly the same way when it is learned and when it is judged.
+    """
+    image = cv2.resize(image, (width, height))
+    image = image.astype("float32") / 255.0
+    return image.reshape(-1) if flatten else image
+
+
+# --------------------------------------------------------------------------
+# Parts 1-3: the Houses dataset
+
+
+def load_house_attributes(inputPath):
+    """Read HousesInfo.txt into a DataFrame, keeping zip codes with >= 25 houses.
+
+    The index keeps each house's 0-based line number: house ``i`` has its
+    pictures in ``{i + 1}_*.jpg``, which ``load_house_images`` relies on.
+    """
+    try:
+        with open(inputPath, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        raise UserError(f"{inputPath} not found: --dataset must be the folder "
+                        "that holds HousesInfo.txt and the house pictures") from None
+    except IsADirectoryError:
+        raise UserError(f"{inputPath} is a folder, expected the HousesInfo.txt file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{inputPath} cannot be read: {error}") from None
+
+    rows, index = [], []
+    for number, line in enumerate(lines, start=1):
+        fields = line.split()
+        if not fields:
+            continue  # blank lines (e.g. at the end of the file) carry no house
+        rows.append(_parse_house_line(inputPath, number, fields))
+        index.append(number - 1)
+    if not rows:
+        raise UserError(f"{inputPath} is empty: expected one house per line")
+
+    df = pd.DataFrame(rows, columns=HOUSE_COLUMNS, index=index)
+    df["zipcode"] = df["zipcode"].astype("int64")
+
+    # zip codes with few houses cannot be learned; the post drops them
+    counts = df["zipcode"].value_counts()
+    common = counts[counts >= MIN_HOUSES_PER_ZIPCODE].index
+    df = df[df["zipcode"].isin(common)]
+    if df.empty:
+        raise UserError(f"{inputPath}: no zip code has {MIN_HOUSES_PER_ZIPCODE} or more "
+                        f"houses, so no house is left after the post's filter")
+    return df
+
+
+def _parse_house_line(inputPath, number, fields):
+    if len(fields) != len(HOUSE_COLUMNS):
+        raise UserError(f"{inputPath}, line {number}: expected 5 numbers (bedrooms "
+                        f"bathrooms area zipcode price), found {len(fields)}")
+    values = []
+    for name, field in zip(HOUSE_COLUMNS, fields):
+        try:
+            value = float(field)
+        except ValueError:
+            value = float("nan")
+        if not np.isfinite(value):
+            raise UserError(f"{inputPath}, line {number}: {name} {field!r} is not a number")
+        values.append(value)
+    if values[-1] <= 0:
+        raise UserError(f"{inputPath}, line {number}: price must be positive, got {fields[-1]}")
+    return values
+
+
+def process_house_attributes(df, train, test):
+    """Scale the continuous columns and one-hot encode the zip code.
+
+    The scaler is fit on the training split only, so nothing about the test
+    houses leaks into training. The zip-code binarizer is fit on every zip
+    code left after filtering (``df``) so both splits get the same columns.
+    Returns ``(trainX, testX)`` as ``[one-hot zip | scaled continuous]``.
+    """
+    cs = MinMaxScaler()
+    trainContinuous = cs.fit_transform(train[CONTINUOUS_COLUMNS])
+    testContinuous = cs.transform(test[CONTINUOUS_COLUMNS])
+
+    zipBinarizer = LabelBinarizer().fit(df["zipcode"])
+    trainCategorical = zipBinarizer.transform(train["zipcode"])
+    testCategorical = zipBinarizer.transform(test["zipcode"])
+
+    trainX = np.hstack([trainCategorical, trainContinuous]).astype("float32")
+    testX = np.hstack([testCategorical, testContinuous]).astype("float32")
+    return (trainX, testX)
+
+
+def house_image_paths(inputPath, number):
+    """The four picture files of house ``number`` (1-based), in montage order."""
+    return [os.path.join(inputPath, f"{number}_{room}.jpg") for room in HOUSE_ROOMS]
+
+
+def drop_houses_with_bad_images(df, inputPath):
+    """Drop (with a warning) houses whose pictures are missing or damaged.
+
+    One bad picture should not cost the whole run: the house is left out of
+    both splits and the count is reported.
+    """
+    bad = []
+    for i in df.index:
+        for imagePath in house_image_paths(inputPath, i + 1):
+            problem = image_file_problem(imagePath)
+            if problem is not None:
+                warn(f"skipping house {i + 1}: {imagePath}: {problem}")
+                bad.append(i)
+                break
+    if bad:
+        print(f"[INFO] skipped {len(bad)} house(s) with missing or damaged pictures")
+    return df.drop(index=bad)
+
+
+def load_house_images(df, inputPath):
+    """Return one 64x64x3 uint8 montage of the four pictures of each house.
+
+    Houses come in ``df`` order. Pictures are resized to 32x32 and tiled:
+    bathroom top-left, bedroom top-right, frontal bottom-right, kitchen
+    bottom-left.
+    """
+    numbers = [i + 1 for i in df.index]
+    with ThreadPoolExecutor(_LOAD_WORKERS) as pool:
+        montages = list(pool.map(lambda n: _house_montage(inputPath, n), numbers))
+    return np.array(montages, dtype="uint8").reshape(-1, 2 * HOUSE_TILE, 2 * HOUSE_TILE, 3)
+
+
+def _house_montage(inputPath, number):
+    tiles = []
+    for imagePath in house_image_paths(inputPath, number):
+        image = read_image(imagePath)
+        if image is None:
+            raise UserError(f"{imagePath} cannot be decoded as an image")
+        tiles.append(cv2.resize(image, (HOUSE_TILE, HOUSE_TILE)))
+
+    t = HOUSE_TILE
+    outputImage = np.zeros((2 * t, 2 * t, 3), dtype="uint8")
+    outputImage[0:t, 0:t] = tiles[0]
+    outputImage[0:t, t:2 * t] = tiles[1]
+    outputImage[t:2 * t, t:2 * t] = tiles[2]
+    outputImage[t:2 * t, 0:t] = tiles[3]
+    return outputImage
+
+
+# --------------------------------------------------------------------------
+# Part 4: a folder with one sub-folder per class
+
+
+def load_image_folder(datasetPath, width, height, flatten=False, seed=42):
+    """Load every image under ``datasetPath``; label = its class folder.
+
+    Paths are sorted, then shuffled with ``seed``, so the order (and hence
+    the train/test split) is the same on every machine. Files without an
+    image extension are ignored; image files that cannot be decoded are
+    skipped with a warning. Returns ``(data, labels, paths)`` with data
+    scaled to [0, 1].
+    """
+    imagePaths = sorted(paths.list_images(datasetPath))
+    rng = np.random.default_rng(seed)
+    imagePaths = [imagePaths[i] for i in rng.permutation(len(imagePaths))]
+
+    def load(imagePath):
+        image = read_image(imagePath)
+        if image is None:
+            return None
+        return preprocess_image(image, width, height, flatten)
+
+    with ThreadPoolExecutor(_LOAD_WORKERS) as pool:
+        images = list(pool.map(load, imagePaths))
+
+    data, labels, kept = [], [], []
+    for imagePath, image in zip(imagePaths, images):
+        label = class_of(datasetPath, imagePath)
+        if label is None:
+            warn(f"skipping {imagePath}: not inside a class folder")
+            continue
+        if image is None:
+            warn(f"skipping {imagePath}: {image_file_problem(imagePath) or 'not a readable image'}")
+            continue
+        data.append(image)
+        labels.append(label)
+        kept.append(imagePath)
+    skipped = len(imagePaths) - len(kept)
+    if skipped:
+        print(f"[INFO] skipped {skipped} file(s) that could not be used")
+    shape = (width * height * 3,) if flatten else (height, width, 3)
+    return np.array(data, dtype="float32").reshape((-1,) + shape), np.array(labels), kept
+
+
+def class_of(datasetPath, imagePath):
+    """The class of an image: the first folder below the dataset folder.
+
+    For the usual layout (``animals/cats/x.jpg``) this is the parent folder,
+    as in the post; nested folders (``animals/cats/indoor/x.jpg``) still
+    belong to their top-level class. Images lying in the dataset folder
+    itself have no class.
+    """
+    parts = os.path.relpath(imagePath, datasetPath).split(os.sep)
+    return parts[0] if len(parts) > 1 else None

@@ -1,0 +1,54 @@
+"""Model builders for the house-price posts (parts 1-3)."""
+
+from keras import Input, Model
+from keras.layers import (Activation, BatchNormalization, Conv2D, Dense,
+                          Dropout, Flatten, MaxPooling2D)
+
+
+def create_mlp(dim, regress=False):
+    """A small multi-layer perceptron: dim -> 8 -> 4 (-> 1 when regressing).
+
+    Without the regression head it ends in 4 units, so it can be one branch
+    of the mixed-data model.
+    """
+    inputs = Input(shape=(dim,))
+    x = Dense(8, activation="relu")(inputs)
+    x = Dense(4, activation="relu")(x)
+
+    # a single linear unit predicts the (scaled) price
+    if regress:
+        x = Dense(1, activation="linear")(x)
+    return Model(inputs, x, name="mlp")
+
+
+def create_cnn(width, height, depth, filters=(16, 32, 64), regress=False):
+    """CONV => RELU => BN => POOL per filter size, then FC 16 => FC 4.
+
+    Channels last (TensorFlow's layout). Like the MLP it ends in 4 units so
+    the two branches can be concatenated for the mixed-data model.
+    """
+    inputShape = (height, width, depth)
+    chanDim = -1
+
+    inputs = Input(shape=inputShape)
+    x = inputs
+    for f in filters:
+        x = Conv2D(f, (3, 3), padding="same")(x)
+        x = Activation("relu")(x)
+        x = BatchNormalization(axis=chanDim)(x)
+        x = MaxPooling2D(pool_size=(2, 2))(x)
+
+    # flatten the volume, then FC => RELU => BN => DROPOUT
+    x = Flatten()(x)
+    x = Dense(16)(x)
+    x = Activation("relu")(x)
+    x = BatchNormalization(axis=chanDim)(x)
+    x = Dropout(0.5)(x)
+
+    # another FC layer, 4 units to match the number of MLP outputs
+    x = Dense(4)(x)
+    x = Activation("relu")(x)
+
+    if regress:
+        x = Dense(1, activation="linear")(x)
+    return Model(inputs, x, name="cnn")
