@@ -1,5 +1,6 @@
 """Model builders for the house-price posts (parts 1-3)."""
 
+from . import backend  # noqa: F401  (quiet TensorFlow import)
 from keras import Input, Model
 from keras.layers import (Activation, BatchNormalization, Conv2D, Dense,
                           Dropout, Flatten, MaxPooling2D)

@@ -1,5 +1,6 @@
 """SmallVGGNet: a compact VGG-style network for small images (part 4)."""
 
+from . import backend  # noqa: F401  (quiet TensorFlow import)
 from keras import Input, Sequential
 from keras.layers import (Activation, BatchNormalization, Conv2D, Dense,
                           Dropout, Flatten, MaxPooling2D)

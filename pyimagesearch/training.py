@@ -11,6 +11,7 @@ the same batches of the same size, reshuffled every epoch.
 
 import math
 
+from . import backend  # noqa: F401  (quiet TensorFlow import)
 import keras
 import numpy as np
 import tensorflow as tf
