@@ -80,7 +80,7 @@ def main(argv=None):
     history = training.fit(model, [trainX, trainImagesX], trainY,
                            validation_data=([testX, testImagesX], testY),
                            epochs=args.epochs, batch_size=args.batch_size,
-                           seed=args.seed)
+                           seed=args.seed, resume_dir=args.resume_dir)
 
     # make predictions on the testing data
     print("[INFO] predicting house prices...")

@@ -54,7 +54,7 @@ def main(argv=None):
     print("[INFO] training model...")
     history = training.fit(model, trainX, trainY, validation_data=(testX, testY),
                            epochs=args.epochs, batch_size=args.batch_size,
-                           seed=args.seed)
+                           seed=args.seed, resume_dir=args.resume_dir)
 
     # make predictions on the testing data
     print("[INFO] predicting house prices...")

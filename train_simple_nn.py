@@ -59,7 +59,8 @@ def main(argv=None):
 
     # train the neural network
     H = training.fit(model, trainX, trainY, validation_data=(testX, testY),
-                     epochs=EPOCHS, batch_size=args.batch_size, seed=args.seed)
+                     epochs=EPOCHS, batch_size=args.batch_size, seed=args.seed,
+                     resume_dir=args.resume_dir)
 
     # evaluate the network
     print("[INFO] evaluating network...")

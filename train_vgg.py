@@ -57,7 +57,8 @@ def main(argv=None):
     # train the network on augmented batches
     H = training.fit(model, trainX, trainY, validation_data=(testX, testY),
                      epochs=EPOCHS, batch_size=BS, seed=args.seed, augment=aug,
-                     steps_per_epoch=max(1, len(trainX) // BS), steps_per_execution=1)
+                     steps_per_epoch=max(1, len(trainX) // BS), steps_per_execution=1,
+                     resume_dir=args.resume_dir)
 
     # evaluate the network
     print("[INFO] evaluating network...")

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from .cli import UserError, existing_folder, positive_int
+from .cli import UserError, add_training_flags, existing_folder
 from .datasets import load_image_folder
 from .storage import ensure_writable_folder, save_labels, save_model
 
@@ -17,7 +17,7 @@ MIN_IMAGES_PER_CLASS = 4
 
 
 def parse_args(description, epochs, argv=None):
-    """The post's four required flags, plus --epochs, --batch-size, --seed."""
+    """The post's four required flags, plus the common training flags."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("-d", "--dataset", required=True,
                     help="path to input dataset of images (one sub-folder per class)")
@@ -27,12 +27,7 @@ def parse_args(description, epochs, argv=None):
                     help="path to output label binarizer")
     ap.add_argument("-p", "--plot", required=True,
                     help="path to output accuracy/loss plot")
-    ap.add_argument("--epochs", type=positive_int, default=epochs,
-                    help=f"training epochs (default: {epochs}, as in the post)")
-    ap.add_argument("--batch-size", type=positive_int, default=32,
-                    help="batch size (default: 32, as in the post)")
-    ap.add_argument("--seed", type=int, default=42,
-                    help="seed for shuffling, the split and the weights (default: 42)")
+    add_training_flags(ap, epochs=epochs, batch_size=32)
     args = ap.parse_args(argv)
 
     # check every path before any work, so a typo costs a second, not a run
@@ -42,6 +37,8 @@ def parse_args(description, epochs, argv=None):
         if os.path.isdir(path):
             raise UserError(f"{flag} {path!r} is a folder, expected a file name")
         ensure_writable_folder(os.path.dirname(path), f"folder of {flag}")
+    if args.resume_dir is not None:
+        ensure_writable_folder(args.resume_dir, "--resume-dir")
     return args
 
 

@@ -56,3 +56,17 @@ def positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return value
+
+
+def add_training_flags(ap, epochs, batch_size):
+    """Flags every training script has, with the post's defaults."""
+    ap.add_argument("--epochs", type=positive_int, default=epochs,
+                    help=f"training epochs (default: {epochs}, as in the post)")
+    ap.add_argument("--batch-size", type=positive_int, default=batch_size,
+                    help=f"batch size (default: {batch_size}, as in the post)")
+    ap.add_argument("--seed", type=int, default=42,
+                    help="seed for Python, NumPy and TensorFlow; the same seed "
+                         "prints the same numbers (default: 42)")
+    ap.add_argument("--resume-dir", default=None, metavar="DIR",
+                    help="keep per-epoch training state in DIR; rerunning the same "
+                         "command after an interruption resumes at the last epoch")

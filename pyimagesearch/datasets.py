@@ -35,12 +35,16 @@ _LOAD_WORKERS = max(1, min(8, os.cpu_count() or 1))
 # --------------------------------------------------------------------------
 # Reading one image
 
+# how the formats that imutils lists as images begin: JPEG, PNG, BMP, TIFF
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"BM", b"II*\x00", b"MM\x00*")
+
 
 def image_file_problem(path):
     """Return why ``path`` is not a usable image file, or None if it may be.
 
-    This is a cheap check (a stat and the last bytes of the file) that
-    catches missing, empty and truncated files before anything is decoded:
+    This is a cheap check (a stat, the first and the last bytes) that
+    catches missing, empty, mislabelled and truncated files before anything
+    is decoded:
     OpenCV decodes a truncated JPEG without error, filling the missing part
     with grey, which would silently poison a training set.
     """
@@ -57,6 +61,8 @@ def image_file_problem(path):
             tail = f.read().rstrip(b"\x00\r\n\t ")
     except OSError as error:
         return f"cannot be read ({error.strerror})"
+    if not head.startswith(_IMAGE_SIGNATURES):
+        return "not an image file"
     if head.startswith(b"\xff\xd8") and not tail.endswith(b"\xff\xd9"):
         return "truncated JPEG"
     if head.startswith(b"\x89PNG") and b"IEND" not in tail:
@@ -254,11 +260,11 @@ def load_image_folder(datasetPath, width, height, flatten=False, seed=42):
     with ThreadPoolExecutor(_LOAD_WORKERS) as pool:
         images = list(pool.map(load, imagePaths))
 
-    data, labels, kept = [], [], []
+    data, labels, kept, unclassed = [], [], [], 0
     for imagePath, image in zip(imagePaths, images):
         label = class_of(datasetPath, imagePath)
         if label is None:
-            warn(f"skipping {imagePath}: not inside a class folder")
+            unclassed += 1
             continue
         if image is None:
             warn(f"skipping {imagePath}: {image_file_problem(imagePath) or 'not a readable image'}")
@@ -266,6 +272,9 @@ def load_image_folder(datasetPath, width, height, flatten=False, seed=42):
         data.append(image)
         labels.append(label)
         kept.append(imagePath)
+    if unclassed:
+        warn(f"skipping {unclassed} image(s) lying directly in {datasetPath}: "
+             "images must be inside one sub-folder per class")
     skipped = len(imagePaths) - len(kept)
     if skipped:
         print(f"[INFO] skipped {skipped} file(s) that could not be used")

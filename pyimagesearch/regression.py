@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from .cli import UserError, existing_folder, positive_int
+from .cli import UserError, add_training_flags, existing_folder
 from .storage import atomic_output, ensure_writable_folder, save_model
 
 # a 25% test split needs a handful of houses on each side to mean anything
@@ -20,13 +20,7 @@ def parse_args(description, argv=None):
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("-d", "--dataset", type=str, required=True,
                     help="path to the Houses dataset folder (holds HousesInfo.txt)")
-    ap.add_argument("--epochs", type=positive_int, default=200,
-                    help="training epochs (default: 200, as in the post)")
-    ap.add_argument("--batch-size", type=positive_int, default=8,
-                    help="batch size (default: 8, as in the post)")
-    ap.add_argument("--seed", type=int, default=42,
-                    help="seed for Python, NumPy and TensorFlow; the same seed "
-                         "prints the same numbers (default: 42)")
+    add_training_flags(ap, epochs=200, batch_size=8)
     ap.add_argument("--output", type=str, default=None, metavar="DIR",
                     help="folder for the trained model (.keras), the loss plot and "
                          "the test-set predictions (CSV)")
@@ -35,6 +29,8 @@ def parse_args(description, argv=None):
     existing_folder(args.dataset)
     if args.output is not None:
         ensure_writable_folder(args.output, "--output")
+    if args.resume_dir is not None:
+        ensure_writable_folder(args.resume_dir, "--resume-dir")
     return args
 
 

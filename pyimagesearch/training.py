@@ -54,13 +54,18 @@ def make_dataset(x, y, batch_size, shuffle=False, seed=None, augment=None,
 
 def fit(model, x, y, validation_data, epochs, batch_size, seed,
         augment=None, steps_per_epoch=None, steps_per_execution=None,
-        callbacks=None):
+        resume_dir=None):
     """``model.fit`` on a compiled model, with the pipeline described above.
 
     Without ``steps_per_epoch`` every epoch sees the whole training set once,
     the last batch possibly smaller. With it (the post's generator training),
     batches are full and an epoch is ``steps_per_epoch`` of them.
     ``steps_per_execution`` defaults to a whole epoch per graph call.
+
+    With ``resume_dir``, Keras' BackupAndRestore keeps the training state
+    there after every epoch: running the same command again after a crash
+    or Ctrl-C continues from the last finished epoch. The backup is removed
+    when training completes.
     """
     n = len(y)
     if steps_per_epoch is None:
@@ -76,6 +81,10 @@ def fit(model, x, y, validation_data, epochs, batch_size, seed,
     # (a mean over the examples) at a fraction of the cost
     valX, valY = validation_data
     val = make_dataset(valX, valY, batch_size=max(batch_size, 256))
+
+    callbacks = []
+    if resume_dir:
+        callbacks.append(keras.callbacks.BackupAndRestore(resume_dir))
 
     # shuffle=False: the pipeline above already reshuffles every epoch
     return model.fit(train, validation_data=val, epochs=epochs, shuffle=False,
