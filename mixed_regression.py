@@ -11,7 +11,7 @@ from pyimagesearch.cli import run_main
 
 def main(argv=None):
     args = regression.parse_args(__doc__.splitlines()[0], argv)
-    training.set_seed(args.seed)
+    training.setup(args)
 
     # Keras (and TensorFlow) load only once the flags are known to be good
     from keras import Model
@@ -42,9 +42,7 @@ def main(argv=None):
     # find the largest house price in the training set and use it to
     # scale our house prices to the range [0, 1] (will lead to better
     # training and convergence)
-    maxPrice = trainAttrX["price"].max()
-    trainY = (trainAttrX["price"] / maxPrice).to_numpy("float32")
-    testY = (testAttrX["price"] / maxPrice).to_numpy("float32")
+    (trainY, testY, maxPrice) = regression.scale_prices(trainAttrX, testAttrX)
 
     # process the house attributes data by performing min-max scaling
     # on continuous features, one-hot encoding on categorical features,

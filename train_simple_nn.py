@@ -10,7 +10,7 @@ from pyimagesearch.cli import run_main
 
 def main(argv=None):
     args = classification.parse_args(__doc__.splitlines()[0], epochs=80, argv=argv)
-    training.set_seed(args.seed)
+    training.setup(args)
 
     # Keras (and TensorFlow) load only once the flags are known to be good
     from keras import Input, Sequential

@@ -41,6 +41,18 @@ def check_enough_houses(df):
                         f"{MIN_HOUSES} for a 75/25 train/test split")
 
 
+def scale_prices(train, test):
+    """Prices divided by the largest training price: targets near [0, 1].
+
+    Only the training split decides the scale, so the test houses stay
+    unseen. Returns ``(trainY, testY, maxPrice)``.
+    """
+    maxPrice = train["price"].max()
+    trainY = (train["price"] / maxPrice).to_numpy("float32")
+    testY = (test["price"] / maxPrice).to_numpy("float32")
+    return trainY, testY, maxPrice
+
+
 def format_price(value):
     """Dollars with thousands separators, without depending on the locale."""
     return f"${value:,.2f}"

@@ -1,0 +1,158 @@
+"""Time each script end to end on the real datasets and print a table.
+
+    python bench/run.py                      # all five scripts, 3 runs (train_vgg: 1)
+    python bench/run.py --runs 5 --scripts mlp_regression cnn_regression
+    python bench/run.py --extra-args="--mixed-precision"   # compare a flag
+
+Each run is a fresh process, as a reader runs it: wall time includes Python
+and TensorFlow start-up and data loading. Peak memory is the child's maximum
+resident set size. The table also shows the machine's measured float32 and
+bfloat16 matrix-multiply peak and, for SmallVGGNet, the training throughput
+reached in GFLOP/s against that peak.
+"""
+
+import argparse
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+DEFAULT_DATA = os.path.join(ROOT, "..", "shared", "datasets")
+SCRIPTS = ["mlp_regression", "cnn_regression", "mixed_regression",
+           "train_simple_nn", "train_vgg"]
+
+# training time and the images per epoch, printed by pyimagesearch.training.fit
+TRAINED = re.compile(r"\[INFO\] trained (\d+) epochs? of (\d+) examples in ([\d.]+)s")
+
+
+def command(script, houses, animals, out):
+    if script.endswith("regression"):
+        return [sys.executable, f"{script}.py", "--dataset", houses]
+    return [sys.executable, f"{script}.py", "--dataset", animals,
+            "--model", os.path.join(out, "model.keras"),
+            "--label-bin", os.path.join(out, "lb.pickle"),
+            "--plot", os.path.join(out, "plot.png")]
+
+
+def metric(script, stdout):
+    """The figure the script reports: mean % error, or test accuracy."""
+    if script.endswith("regression"):
+        m = re.search(r"\[INFO\] mean: ([\d.]+)%", stdout)
+        return f"{float(m.group(1)):.2f}%" if m else "?"
+    m = re.search(r"^\s*accuracy\s+([\d.]+)", stdout, re.MULTILINE)
+    return f"{float(m.group(1)) * 100:.0f}% acc" if m else "?"
+
+
+def run_once(cmd):
+    """Run ``cmd``; return (wall seconds, peak RSS in GB, stdout)."""
+    with tempfile.TemporaryFile("w+") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        stdout = out.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
+    return wall, usage.ru_maxrss / 1024 / 1024, stdout
+
+
+def matmul_peak():
+    """Best GFLOP/s of a large matrix multiply in float32 and bfloat16."""
+    from pyimagesearch import backend  # noqa: F401
+    import tensorflow as tf
+
+    peaks = {}
+    n = 2048
+    for dtype in (tf.float32, tf.bfloat16):
+        a = tf.random.uniform((n, n), dtype=tf.float32)
+        a = tf.cast(a, dtype)
+        mm = tf.function(lambda x: tf.linalg.matmul(x, x))
+        mm(a).numpy()
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(5):
+                r = mm(a)
+            r.numpy()
+            best = min(best, (time.perf_counter() - start) / 5)
+        peaks[dtype.name] = 2 * n ** 3 / best / 1e9
+    return peaks
+
+
+def vgg_train_gflop_per_image():
+    """Forward + backward FLOPs of one SmallVGGNet training image (3x forward)."""
+    from pyimagesearch.smallvggnet import SmallVGGNet
+
+    model = SmallVGGNet.build(64, 64, 3, 3)
+    flops = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            h, w, c_out = layer.output.shape[1:]
+            kh, kw, c_in, _ = layer.kernel.shape
+            flops += 2 * h * w * kh * kw * c_in * c_out
+        elif kind == "Dense":
+            flops += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+    return 3 * flops / 1e9
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--houses", default=os.path.join(DEFAULT_DATA, "Houses-dataset",
+                                                     "Houses Dataset"))
+    ap.add_argument("--animals", default=os.path.join(DEFAULT_DATA, "animals"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--vgg-runs", type=int, default=1)
+    ap.add_argument("--scripts", nargs="+", choices=SCRIPTS, default=SCRIPTS)
+    ap.add_argument("--extra-args", default="", help="flags added to every script")
+    args = ap.parse_args()
+
+    print(f"machine: {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}")
+    peaks = matmul_peak()
+    print("matmul peak: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()))
+
+    rows = []
+    with tempfile.TemporaryDirectory() as out:
+        for script in args.scripts:
+            runs = args.vgg_runs if script == "train_vgg" else args.runs
+            cmd = command(script, args.houses, args.animals, out) + shlex.split(args.extra_args)
+            results = []
+            for i in range(runs):
+                wall, rss, stdout = run_once(cmd)
+                results.append((wall, rss, metric(script, stdout), stdout))
+                print(f"  {script} run {i + 1}/{runs}: {wall:.1f} s, {rss:.2f} GB, "
+                      f"{results[-1][2]}", flush=True)
+            walls = [r[0] for r in results]
+            note = ""
+            if script == "train_vgg":
+                m = TRAINED.search(results[-1][3])
+                if m:
+                    epochs, images, seconds = int(m.group(1)), int(m.group(2)), float(m.group(3))
+                    achieved = vgg_train_gflop_per_image() * images * epochs / seconds
+                    note = (f"training {achieved:.0f} GFLOP/s = {achieved / peaks['float32']:.0%} "
+                            f"of float32 peak, {achieved / peaks['bfloat16']:.0%} of bfloat16 peak")
+            rows.append((script, statistics.median(walls), min(walls), max(walls),
+                         max(r[1] for r in results), " / ".join(r[2] for r in results), note))
+
+    print()
+    print("| script | runs | wall median | min | max | peak memory | result | |")
+    print("|---|---|---|---|---|---|---|---|")
+    for script, med, lo, hi, rss, res, note in rows:
+        runs = args.vgg_runs if script == "train_vgg" else args.runs
+        print(f"| {script} | {runs} | {med:.1f} s | {lo:.1f} s | {hi:.1f} s | {rss:.2f} GB "
+              f"| {res} | {note} |")
+
+
+if __name__ == "__main__":
+    main()
