@@ -71,3 +71,15 @@ def test_missing_houses_info_is_one_line_exit_2(tmp_path):
     assert result.returncode == 2
     assert "HousesInfo.txt not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_mixed_precision_flag_trains_in_bfloat16(houses, tmp_path):
+    result = run_script("cnn_regression.py", "-d", houses, "--epochs", 1,
+                        "--mixed-precision", "--output", tmp_path)
+    assert result.returncode == 0, result.stderr
+    import keras
+
+    model = keras.models.load_model(tmp_path / "model.keras")
+    conv = next(layer for layer in model.layers if type(layer).__name__ == "Conv2D")
+    assert conv.dtype_policy.compute_dtype == "bfloat16"
+    assert conv.dtype_policy.variable_dtype == "float32"
