@@ -10,7 +10,10 @@ the same batches of the same size, reshuffled every epoch.
 """
 
 import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 
 from . import backend  # noqa: F401  (quiet TensorFlow import)
 import keras
@@ -96,18 +99,58 @@ def fit(model, x, y, validation_data, epochs, batch_size, seed,
     valX, valY = validation_data
     val = make_dataset(valX, valY, batch_size=max(batch_size, 256))
 
-    callbacks = []
+    interrupt = _StopOnCtrlC()
+    callbacks = [interrupt]
     if resume_dir:
         callbacks.append(keras.callbacks.BackupAndRestore(resume_dir))
 
     # shuffle=False: the pipeline above already reshuffles every epoch
     start = time.perf_counter()
-    history = model.fit(train, validation_data=val, epochs=epochs, shuffle=False,
-                        steps_per_epoch=steps_per_epoch, callbacks=callbacks)
+    with interrupt.installed():
+        history = model.fit(train, validation_data=val, epochs=epochs, shuffle=False,
+                            steps_per_epoch=steps_per_epoch, callbacks=callbacks)
     examples = n if steps_per_epoch is None else steps_per_epoch * batch_size
     print(f"[INFO] trained {len(history.epoch)} epochs of {examples} examples "
           f"in {time.perf_counter() - start:.1f}s")
     return history
+
+
+class _StopOnCtrlC(keras.callbacks.Callback):
+    """Turn Ctrl-C during training into a KeyboardInterrupt at a safe point.
+
+    Python delivers Ctrl-C only between bytecodes, and a signal arriving
+    while TensorFlow runs a step or pulls from its input pipeline can be
+    lost in TensorFlow's own machinery. So during ``fit`` the first Ctrl-C
+    only sets a flag, which this callback turns into a KeyboardInterrupt
+    after the current step; a second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+
+    @contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set from the main thread
+            return
+
+        def handler(signum, frame):
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _check(self, *args, **kwargs):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_end = _check
 
 
 def predict(model, x, batch_size=256):
