@@ -31,10 +31,9 @@ def main(argv=None):
     (trainX, testX, trainY, testY) = train_test_split(
         data, labels, test_size=0.25, random_state=42)
 
-    # convert the labels from integers to vectors (for 2-class, binary
-    # classification you should use Keras' to_categorical function
-    # instead as the scikit-learn's LabelBinarizer will not return a
-    # vector)
+    # convert the labels from class names to one-hot vectors (one column
+    # per class, also for two classes, where scikit-learn's LabelBinarizer
+    # alone would return a single column)
     lb = classification.fit_label_binarizer(labels)
     trainY = classification.one_hot(lb, trainY)
     testY = classification.one_hot(lb, testY)
@@ -51,8 +50,8 @@ def main(argv=None):
     EPOCHS = args.epochs
 
     # compile the model using SGD as our optimizer and categorical
-    # cross-entropy loss (you'll want to use binary_crossentropy
-    # for 2-class classification)
+    # cross-entropy loss (two classes get two softmax units, so this
+    # loss serves them too)
     print("[INFO] training network...")
     opt = SGD(learning_rate=INIT_LR)
     model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
