@@ -5,7 +5,7 @@
 
 import os
 
-from pyimagesearch import datasets, models, regression, training
+from pyimagesearch import datasets, models, recipes, regression, training
 from pyimagesearch.cli import run_main
 
 
@@ -15,7 +15,6 @@ def main(argv=None):
 
     # Keras (and TensorFlow) load only once the flags are known to be good
     from keras.optimizers import Adam
-    from sklearn.model_selection import train_test_split
 
     # construct the path to the input .txt file that contains information
     # on each house in the dataset and then load the dataset
@@ -31,42 +30,52 @@ def main(argv=None):
     images = images / 255.0
 
     # partition the data into training and testing splits using 75% of
-    # the data for training and the remaining 25% for testing
+    # the data for training and the remaining 25% for testing (or, with
+    # --folds K, K splits in which every house is tested once)
     print("[INFO] processing data...")
-    regression.check_enough_houses(df)
-    split = train_test_split(df, images, test_size=0.25, random_state=42)
-    (trainAttrX, testAttrX, trainImagesX, testImagesX) = split
+    regression.check_enough_houses(df, args.folds)
+    results = regression.Results("cnn_regression.py", args, df)
+    for (trainIdx, testIdx) in regression.splits(df, args.folds):
+        (trainAttrX, testAttrX) = (df.iloc[trainIdx], df.iloc[testIdx])
+        (trainImagesX, testImagesX) = (images[trainIdx], images[testIdx])
 
-    # find the largest house price in the training set and use it to
-    # scale our house prices to the range [0, 1] (will lead to better
-    # training and convergence)
-    (trainY, testY, maxPrice) = regression.scale_prices(trainAttrX, testAttrX)
+        # find the largest house price in the training set and use it to
+        # scale our house prices to the range [0, 1] (will lead to better
+        # training and convergence)
+        (trainY, testY, maxPrice) = regression.scale_prices(trainAttrX, testAttrX)
 
-    # create our Convolutional Neural Network and then compile the model
-    # using mean absolute percentage error as our loss, implying that we
-    # seek to minimize the absolute percentage difference between our
-    # price *predictions* and the *actual prices*
-    model = models.create_cnn(64, 64, 3, regress=True)
-    opt = Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200))
-    model.compile(loss="mean_absolute_percentage_error", optimizer=opt)
+        # create our Convolutional Neural Network and then compile the model
+        # using mean absolute percentage error as our loss, implying that we
+        # seek to minimize the absolute percentage difference between our
+        # price *predictions* and the *actual prices*
+        model = models.create_cnn(64, 64, 3, regress=True)
+        opt = Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200))
+        loss = "mean_absolute_percentage_error"
+        if args.recipe == "improved":
+            # several CNNs trained side by side, each on that loss (recipes.py)
+            (model, loss) = recipes.house_ensemble(model)
+        model.compile(loss=loss, optimizer=opt)
 
-    # train the model
-    print("[INFO] training model...")
-    history = training.fit(model, trainImagesX, trainY,
-                           validation_data=(testImagesX, testY),
-                           epochs=args.epochs, batch_size=args.batch_size,
-                           seed=args.seed, resume_dir=args.resume_dir)
+        # train the model
+        print("[INFO] training model...")
+        history = training.fit(model, trainImagesX, trainY, (testImagesX, testY), args)
+        if args.recipe == "improved":
+            # their mean is the predicted price
+            model = recipes.average_members(model)
 
-    # make predictions on the testing data
-    print("[INFO] predicting house prices...")
-    preds = training.predict(model, testImagesX)
+        # make predictions on the testing data
+        print("[INFO] predicting house prices...")
+        preds = training.predict(model, testImagesX)
+
+        # the absolute percentage difference between the predicted and the
+        # actual house prices
+        absPercentDiff = regression.absolute_percentage_errors(preds, testY)
+        results.add(absPercentDiff, testAttrX, preds * maxPrice, history, model)
+
+    # their mean and standard deviation (over the folds with --folds)
+    results.report()
     if args.output:
-        regression.save_outputs(args.output, model, history, testAttrX, preds, maxPrice)
-
-    # the absolute percentage difference between the predicted and the
-    # actual house prices, and its mean and standard deviation
-    absPercentDiff = regression.absolute_percentage_errors(preds, testY)
-    regression.report(df, absPercentDiff)
+        results.save(args.output)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@
         --label-bin output/simple_nn_lb.pickle --plot output/simple_nn_plot.png
 """
 
-from pyimagesearch import classification, training
+from pyimagesearch import classification, recipes, training
 from pyimagesearch.cli import run_main
 
 
 def main(argv=None):
-    args = classification.parse_args(__doc__.splitlines()[0], epochs=80, argv=argv)
+    args = classification.parse_args(__doc__.splitlines()[0],
+                                     recipes.DEFAULTS["simple_nn"], argv)
     training.setup(args)
 
     # Keras (and TensorFlow) load only once the flags are known to be good
@@ -57,17 +58,16 @@ def main(argv=None):
     model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     # train the neural network
-    H = training.fit(model, trainX, trainY, validation_data=(testX, testY),
-                     epochs=EPOCHS, batch_size=args.batch_size, seed=args.seed,
-                     resume_dir=args.resume_dir)
+    H = training.fit(model, trainX, trainY, (testX, testY), args)
 
     # evaluate the network
     print("[INFO] evaluating network...")
-    classification.report(model, testX, testY, [str(c) for c in lb.classes_])
+    evaluation = classification.report(model, testX, testY, [str(c) for c in lb.classes_])
 
-    # plot the training loss and accuracy, then save the model and label
-    # binarizer to disk
-    classification.save_outputs(args, model, lb, H, "Training Loss and Accuracy (Simple NN)")
+    # plot the training loss and accuracy (and the confusion matrix), then
+    # save the model, the label binarizer and the results to disk
+    classification.save_outputs(args, "train_simple_nn.py", model, lb, H,
+                                "Training Loss and Accuracy (Simple NN)", evaluation)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@
         --label-bin output/smallvggnet_lb.pickle --plot output/smallvggnet_plot.png
 """
 
-from pyimagesearch import classification, training
+from pyimagesearch import classification, recipes, training
 from pyimagesearch.cli import run_main
 
 
 def main(argv=None):
-    args = classification.parse_args(__doc__.splitlines()[0], epochs=75, argv=argv)
+    args = classification.parse_args(__doc__.splitlines()[0],
+                                     recipes.DEFAULTS["smallvggnet"], argv)
     training.setup(args)
 
     # Keras (and TensorFlow) load only once the flags are known to be good
@@ -52,21 +53,25 @@ def main(argv=None):
     # INIT_LR / EPOCHS per step, as a learning-rate schedule)
     print("[INFO] training network...")
     opt = SGD(learning_rate=training.time_based_decay(INIT_LR, INIT_LR / EPOCHS))
-    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+    (loss, mix) = ("categorical_crossentropy", None)
+    if args.recipe == "improved":
+        # AdamW with warm-up and cosine decay, label smoothing, mixup
+        # (recipes.py)
+        (opt, loss, mix) = recipes.smallvggnet(max(1, len(trainX) // BS), EPOCHS)
+    model.compile(loss=loss, optimizer=opt, metrics=["accuracy"])
 
     # train the network on augmented batches
-    H = training.fit(model, trainX, trainY, validation_data=(testX, testY),
-                     epochs=EPOCHS, batch_size=BS, seed=args.seed, augment=aug,
-                     steps_per_epoch=max(1, len(trainX) // BS), steps_per_execution=1,
-                     resume_dir=args.resume_dir)
+    H = training.fit(model, trainX, trainY, (testX, testY), args, augment=aug, mix=mix,
+                     steps_per_epoch=max(1, len(trainX) // BS), steps_per_execution=1)
 
     # evaluate the network
     print("[INFO] evaluating network...")
-    classification.report(model, testX, testY, [str(c) for c in lb.classes_])
+    evaluation = classification.report(model, testX, testY, [str(c) for c in lb.classes_])
 
-    # plot the training loss and accuracy, then save the model and label
-    # binarizer to disk
-    classification.save_outputs(args, model, lb, H, "Training Loss and Accuracy (SmallVGGNet)")
+    # plot the training loss and accuracy (and the confusion matrix), then
+    # save the model, the label binarizer and the results to disk
+    classification.save_outputs(args, "train_vgg.py", model, lb, H,
+                                "Training Loss and Accuracy (SmallVGGNet)", evaluation)
 
 
 if __name__ == "__main__":

@@ -5,19 +5,23 @@ report and the saved files.
 
 import argparse
 import os
+import time
 
 import numpy as np
 
-from .cli import UserError, add_training_flags, existing_folder
+from .cli import UserError, add_training_flags, apply_recipe_defaults, existing_folder
 from .datasets import load_image_folder
-from .storage import ensure_writable_folder, save_labels, save_model
+from .storage import ensure_writable_folder, save_labels, save_model, save_results
 
 # a class needs images on both sides of a 75/25 split
 MIN_IMAGES_PER_CLASS = 4
 
 
-def parse_args(description, epochs, argv=None):
-    """The post's four required flags, plus the common training flags."""
+def parse_args(description, defaults, argv=None):
+    """The post's four required flags, plus the common training flags.
+
+    ``defaults``: the script's epochs and batch size per recipe.
+    """
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("-d", "--dataset", required=True,
                     help="path to input dataset of images (one sub-folder per class)")
@@ -27,8 +31,8 @@ def parse_args(description, epochs, argv=None):
                     help="path to output label binarizer")
     ap.add_argument("-p", "--plot", required=True,
                     help="path to output accuracy/loss plot")
-    add_training_flags(ap, epochs=epochs, batch_size=32)
-    args = ap.parse_args(argv)
+    add_training_flags(ap, defaults)
+    args = apply_recipe_defaults(ap, ap.parse_args(argv), defaults)
 
     # check every path before any work, so a typo costs a second, not a run
     existing_folder(args.dataset)
@@ -104,27 +108,61 @@ def augmentation(seed=None):
 
 
 def report(model, testX, testY, classNames):
-    """Print scikit-learn's classification report; return the accuracy."""
-    from sklearn.metrics import classification_report
+    """Print scikit-learn's classification report on the test split.
+
+    Returns what the saved files need: the accuracy, the confusion matrix
+    (rows: true class, columns: predicted class) and the class names.
+    """
+    from sklearn.metrics import classification_report, confusion_matrix
 
     from .training import predict
 
     predictions = predict(model, testX)
     trueIdx, predIdx = testY.argmax(axis=1), predictions.argmax(axis=1)
-    print(classification_report(trueIdx, predIdx, labels=range(len(classNames)),
+    labels = list(range(len(classNames)))
+    print(classification_report(trueIdx, predIdx, labels=labels,
                                 target_names=classNames, zero_division=0))
-    return float(np.mean(trueIdx == predIdx))
+    return {"accuracy": float(np.mean(trueIdx == predIdx)),
+            "confusion": confusion_matrix(trueIdx, predIdx, labels=labels),
+            "classes": list(classNames)}
 
 
-def save_outputs(args, model, lb, history, title):
-    """Plot the curves, then save the model and the label binarizer."""
-    from .training import plot_history
+def save_outputs(args, script, model, lb, history, title, evaluation):
+    """Plot the curves and the confusion matrix, save the model, the label
+    binarizer and ``results.json``.
 
-    plot_history(history, args.plot, title,
+    The confusion matrix and the results go beside the plot and the model:
+    ``--plot out/vgg.png`` also writes ``out/vgg_confusion.png``, and
+    ``--model out/vgg.model`` also writes ``out/vgg_results.json``.
+    """
+    from .plots import plot_confusion_matrix, plot_history
+
+    plot_history(history.history, args.plot, title,
                  {"loss": "train_loss", "val_loss": "val_loss",
-                  "accuracy": "train_acc", "val_accuracy": "val_acc"})
+                  "accuracy": "train_acc", "val_accuracy": "val_acc"},
+                 smooth=bool(args.val_split))
+    confusionPath = _beside(args.plot, "_confusion.png")
+    plot_confusion_matrix(evaluation["confusion"], evaluation["classes"], confusionPath,
+                          f"Confusion matrix, test split ({model.name}, "
+                          f"{evaluation['accuracy']:.0%} accuracy)")
     print("[INFO] serializing network and label binarizer...")
     modelPath = save_model(model, args.model)
     if modelPath != args.model:
         print(f"[INFO] Keras 3 saves models as .keras files: the model is in {modelPath}")
     save_labels(lb, args.label_bin)
+    resultsPath = save_results(_beside(args.model, "_results.json"), {
+        "script": script, "recipe": args.recipe, "seed": args.seed, "folds": None,
+        "epochs": args.epochs, "val_split": args.val_split,
+        "mixed_precision": args.mixed_precision,
+        "metric": "accuracy", "value": round(evaluation["accuracy"], 4),
+        "classes": evaluation["classes"],
+        "confusion_matrix": evaluation["confusion"].tolist(),
+        "seconds": round(time.perf_counter() - args.start_time, 1),
+    })
+    print(f"[INFO] wrote {confusionPath} and {resultsPath}")
+
+
+def _beside(path, suffix):
+    """``out/vgg.model`` -> ``out/vgg`` + suffix (the extension dropped)."""
+    root = os.path.splitext(path)[0] if os.path.splitext(path)[1] else path
+    return root + suffix

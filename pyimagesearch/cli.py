@@ -58,12 +58,47 @@ def positive_int(text):
     return value
 
 
-def add_training_flags(ap, epochs, batch_size):
-    """Flags every training script has, with the post's defaults."""
-    ap.add_argument("--epochs", type=positive_int, default=epochs,
-                    help=f"training epochs (default: {epochs}, as in the post)")
-    ap.add_argument("--batch-size", type=positive_int, default=batch_size,
-                    help=f"batch size (default: {batch_size}, as in the post)")
+def fraction(text):
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    return value
+
+
+# "posts" is the recipe of the posts, line by line; "improved" is the opt-in
+# better recipe of each script (README, "Results"), with its own defaults
+RECIPES = ("posts", "improved")
+
+
+def add_training_flags(ap, defaults):
+    """Flags every training script has.
+
+    ``defaults`` maps each recipe to its ``epochs`` and ``batch_size``; the
+    flags left out on the command line take the chosen recipe's values
+    (``apply_recipe_defaults``).
+    """
+    posts, improved = defaults["posts"], defaults["improved"]
+    ap.add_argument("--recipe", choices=RECIPES, default="posts",
+                    help="'posts' trains exactly as the post (default); 'improved' "
+                         "uses this repository's better recipe (see the README)")
+    ap.add_argument("--epochs", type=positive_int, default=None,
+                    help=f"training epochs (default: {posts['epochs']}, as in the post; "
+                         f"{improved['epochs']} with --recipe improved)")
+    ap.add_argument("--batch-size", type=positive_int, default=None,
+                    help=f"batch size (default: {posts['batch_size']}, as in the post; "
+                         f"{improved['batch_size']} with --recipe improved)")
+    ap.add_argument("--val-split", type=fraction, default=None, metavar="F",
+                    help="hold out this fraction of the training data as validation "
+                         "data, and keep the weights of the epoch with the lowest "
+                         "validation loss (the test split is then never looked at "
+                         "during training)")
+    ap.add_argument("--patience", type=positive_int, default=None, metavar="N",
+                    help="with --val-split: stop after N epochs without a better "
+                         "validation loss (default: train all epochs)")
     ap.add_argument("--seed", type=int, default=42,
                     help="seed for Python, NumPy and TensorFlow; the same seed "
                          "prints the same numbers (default: 42)")
@@ -73,3 +108,13 @@ def add_training_flags(ap, epochs, batch_size):
     ap.add_argument("--mixed-precision", action="store_true",
                     help="compute in bfloat16 with float32 weights: faster on CPUs "
                          "with AVX512-BF16/AMX, results differ within run-to-run noise")
+
+
+def apply_recipe_defaults(ap, args, defaults):
+    """Fill the training flags left out with the chosen recipe's defaults."""
+    for name, value in defaults[args.recipe].items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    if args.patience is not None and args.val_split is None:
+        ap.error("--patience needs --val-split: early stopping never looks at the test split")
+    return args

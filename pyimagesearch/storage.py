@@ -11,6 +11,7 @@
 """
 
 import io
+import json
 import os
 import pickle
 import tempfile
@@ -150,3 +151,12 @@ def load_labels(path, flag="--label-bin"):
             or not all(isinstance(c, (str, int)) for c in classes)):
         raise UserError(f"{flag} {path!r} holds no list of class names")
     return [str(c) for c in classes]
+
+
+def save_results(path, results):
+    """Write a run's figures as JSON (``results.json``), atomically."""
+    with atomic_output(path) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+    return path

@@ -1,5 +1,5 @@
 """Training plumbing shared by every script: seeds, the posts' learning-rate
-decay, a fast in-memory input pipeline, and the training-curve plot.
+decay, a fast in-memory input pipeline, and ``fit`` with its options.
 
 Why the pipeline matters: the posts' models are tiny, so on a CPU the time of
 ``model.fit`` goes to per-step and per-epoch bookkeeping, not arithmetic.
@@ -34,6 +34,7 @@ def setup(args):
     run bfloat16 about twice as fast as float32; it changes the numbers a
     run prints, so it is a choice, off by default.
     """
+    args.start_time = time.perf_counter()
     set_seed(args.seed)
     if getattr(args, "mixed_precision", False):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
@@ -51,11 +52,13 @@ def time_based_decay(initial_learning_rate, decay):
 
 
 def make_dataset(x, y, batch_size, shuffle=False, seed=None, augment=None,
-                 repeat=False, drop_remainder=False):
+                 mix=None, repeat=False, drop_remainder=False):
     """An in-memory ``tf.data`` pipeline over arrays (or a tuple of arrays).
 
     ``augment``, a Keras layer or model, is mapped over the training batches
     on the CPU, in parallel with training, as in the keras-io examples.
+    ``mix``, a function of a batch ``(images, labels)`` that returns a new
+    one (e.g. mixup), is mapped after it.
     """
     ds = tf.data.Dataset.from_tensor_slices((_float32(x), _float32(y))).cache()
     if shuffle:
@@ -66,31 +69,53 @@ def make_dataset(x, y, batch_size, shuffle=False, seed=None, augment=None,
     if augment is not None:
         ds = ds.map(lambda images, labels: (augment(images, training=True), labels),
                     num_parallel_calls=tf.data.AUTOTUNE)
+    if mix is not None:
+        ds = ds.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def fit(model, x, y, validation_data, epochs, batch_size, seed,
-        augment=None, steps_per_epoch=None, steps_per_execution=None,
-        resume_dir=None):
+def fit(model, x, y, validation_data, args, augment=None, mix=None,
+        steps_per_epoch=None, steps_per_execution=None, callbacks=()):
     """``model.fit`` on a compiled model, with the pipeline described above.
+
+    ``args`` are the parsed training flags: epochs, batch size, seed,
+    ``--val-split``, ``--patience`` and ``--resume-dir``.
 
     Without ``steps_per_epoch`` every epoch sees the whole training set once,
     the last batch possibly smaller. With it (the post's generator training),
     batches are full and an epoch is ``steps_per_epoch`` of them.
     ``steps_per_execution`` defaults to a whole epoch per graph call.
 
-    With ``resume_dir``, Keras' BackupAndRestore keeps the training state
+    ``validation_data`` is what the post validates on (its test split),
+    which is only watched, never used to choose anything. With
+    ``--val-split`` a seeded fraction of the training data is held out
+    instead; the weights of the epoch with the lowest validation loss are
+    kept, and ``--patience`` stops training early.
+
+    With ``--resume-dir``, Keras' BackupAndRestore keeps the training state
     there after every epoch: running the same command again after a crash
     or Ctrl-C continues from the last finished epoch. The backup is removed
     when training completes.
     """
-    n = len(y)
+    callbacks = list(callbacks)
+    if args.val_split:
+        (x, y), validation_data = hold_out(x, y, args.val_split, args.seed)
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=args.patience or args.epochs,
+            restore_best_weights=True))
+        print(f"[INFO] holding out {len(validation_data[1])} of the {len(y) + len(validation_data[1])} "
+              "training examples for validation")
+
+    n, batch_size = len(y), args.batch_size
     if steps_per_epoch is None:
-        train = make_dataset(x, y, batch_size, shuffle=True, seed=seed, augment=augment)
+        train = make_dataset(x, y, batch_size, shuffle=True, seed=args.seed, augment=augment,
+                             mix=mix)
         steps = math.ceil(n / batch_size)
     else:
-        train = make_dataset(x, y, batch_size, shuffle=True, seed=seed, augment=augment,
-                             repeat=True, drop_remainder=True)
+        if args.val_split:  # the post's len(trainX) // BS, of what is left
+            steps_per_epoch = max(1, n // batch_size)
+        train = make_dataset(x, y, batch_size, shuffle=True, seed=args.seed, augment=augment,
+                             mix=mix, repeat=True, drop_remainder=True)
         steps = steps_per_epoch
     model.steps_per_execution = steps_per_execution or steps
 
@@ -100,19 +125,43 @@ def fit(model, x, y, validation_data, epochs, batch_size, seed,
     val = make_dataset(valX, valY, batch_size=max(batch_size, 256))
 
     interrupt = _StopOnCtrlC()
-    callbacks = [interrupt]
-    if resume_dir:
-        callbacks.append(keras.callbacks.BackupAndRestore(resume_dir))
+    callbacks.insert(0, interrupt)
+    if args.resume_dir:
+        callbacks.append(keras.callbacks.BackupAndRestore(args.resume_dir))
 
     # shuffle=False: the pipeline above already reshuffles every epoch
     start = time.perf_counter()
     with interrupt.installed():
-        history = model.fit(train, validation_data=val, epochs=epochs, shuffle=False,
+        history = model.fit(train, validation_data=val, epochs=args.epochs, shuffle=False,
                             steps_per_epoch=steps_per_epoch, callbacks=callbacks)
     examples = n if steps_per_epoch is None else steps_per_epoch * batch_size
     print(f"[INFO] trained {len(history.epoch)} epochs of {examples} examples "
           f"in {time.perf_counter() - start:.1f}s")
+    if args.val_split:
+        best = int(np.argmin(history.history["val_loss"]))
+        print(f"[INFO] kept the weights of epoch {best + 1} (lowest validation loss "
+              f"{history.history['val_loss'][best]:.4f})")
     return history
+
+
+def hold_out(x, y, fraction, seed):
+    """Split ``fraction`` of (x, y) off as validation data, seeded.
+
+    ``x`` may be a list of arrays (a multi-input model). Returns
+    ``((trainX, trainY), (valX, valY))``; at least one example lands on
+    each side.
+    """
+    n = len(y)
+    order = np.random.default_rng(seed).permutation(n)
+    nVal = min(n - 1, max(1, round(n * fraction)))
+    valIdx, trainIdx = order[:nVal], order[nVal:]
+
+    def take(a, idx):
+        if isinstance(a, (list, tuple)):
+            return [np.asarray(part)[idx] for part in a]
+        return np.asarray(a)[idx]
+
+    return (take(x, trainIdx), take(y, trainIdx)), (take(x, valIdx), take(y, valIdx))
 
 
 class _StopOnCtrlC(keras.callbacks.Callback):
@@ -165,36 +214,3 @@ def _float32(x):
         return tuple(_float32(a) for a in x)
     x = np.asarray(x)
     return x.astype("float32", copy=False) if x.dtype.kind == "f" else x
-
-
-def plot_history(history, path, title, metrics):
-    """Plot per-epoch curves (ggplot style) from a Keras History to ``path``.
-
-    ``metrics`` maps a history key to its legend label, e.g.
-    ``{"loss": "train_loss", "val_loss": "val_loss"}``.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")  # write files; never needs a display
-    import matplotlib.pyplot as plt
-
-    from .storage import atomic_output
-
-    epochs = np.arange(1, len(history.history["loss"]) + 1)
-    with plt.style.context("ggplot"):
-        fig, ax = plt.subplots(figsize=(8, 6))
-        for key, label in metrics.items():
-            if key in history.history:
-                ax.plot(epochs, history.history[key], label=label)
-        ax.set_title(title)
-        ax.set_xlabel("Epoch #")
-        ax.set_ylabel(" / ".join(sorted({_axis_name(k) for k in metrics})))
-        ax.legend()
-        fig.tight_layout()
-        with atomic_output(path) as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-
-
-def _axis_name(key):
-    return "Accuracy" if key.endswith("accuracy") else "Loss"

@@ -1,0 +1,134 @@
+"""The pictures a run saves: training curves, predicted-vs-actual prices,
+the confusion matrix. All drawn with matplotlib's file-only backend (no
+display needed) in the posts' ggplot style, and written atomically.
+"""
+
+import numpy as np
+
+from .storage import atomic_output
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # write files; never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png")
+    _pyplot().close(fig)
+
+
+def smooth_curve(points, factor=0.9, skip=10):
+    """Exponential moving average of a per-epoch curve, first ``skip`` points
+    dropped (Deep Learning with Python, ch. 3): the first epochs' losses are
+    on another scale, and the average shows the trend the noise hides.
+    Returns ``(epochs, smoothed)`` with 1-based epoch numbers.
+    """
+    points = list(points)[skip:]
+    smoothed = []
+    for p in points:
+        smoothed.append(smoothed[-1] * factor + p * (1 - factor) if smoothed else p)
+    return np.arange(skip + 1, skip + 1 + len(smoothed)), np.array(smoothed)
+
+
+def plot_history(history, path, title, metrics, smooth=False):
+    """Plot per-epoch curves from a Keras History's ``history`` dict.
+
+    ``metrics`` maps a history key to its legend label, e.g.
+    ``{"loss": "train_loss", "val_loss": "val_loss"}``. With ``smooth`` the
+    validation loss is drawn a second time, smoothed (``smooth_curve``), to
+    show where it stops improving.
+    """
+    plt = _pyplot()
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    with plt.style.context("ggplot"):
+        fig, ax = plt.subplots(figsize=(8, 6))
+        for key, label in metrics.items():
+            if key in history:
+                ax.plot(epochs, history[key], label=label)
+        if smooth and len(history.get("val_loss", [])) > 10:
+            ax.plot(*smooth_curve(history["val_loss"]), label="val_loss (smoothed)",
+                    linewidth=2.5)
+        ax.set_title(title)
+        ax.set_xlabel("Epoch #")
+        ax.set_ylabel(" / ".join(sorted({_axis_name(k) for k in metrics})))
+        ax.legend()
+        _save(fig, path)
+
+
+def plot_fold_histories(histories, path, title):
+    """The validation loss of each fold, and their per-epoch mean smoothed.
+
+    Folds stopped early have shorter curves; the mean at an epoch is over
+    the folds that reached it.
+    """
+    plt = _pyplot()
+    longest = max(len(h["val_loss"]) for h in histories)
+    with plt.style.context("ggplot"):
+        fig, ax = plt.subplots(figsize=(8, 6))
+        for k, h in enumerate(histories, start=1):
+            ax.plot(np.arange(1, len(h["val_loss"]) + 1), h["val_loss"], linewidth=0.8,
+                    alpha=0.6, label=f"fold {k} val_loss")
+        mean = [np.mean([h["val_loss"][e] for h in histories if len(h["val_loss"]) > e])
+                for e in range(longest)]
+        if longest > 10:
+            ax.plot(*smooth_curve(mean), color="black", linewidth=2.5,
+                    label="mean val_loss (smoothed)")
+        ax.set_title(title)
+        ax.set_xlabel("Epoch #")
+        ax.set_ylabel("Loss")
+        ax.legend()
+        _save(fig, path)
+
+
+def plot_predictions(truePrices, predictedPrices, path, title):
+    """Predicted against actual price, log-log, with the line of perfect
+    predictions: a house's distance from it is its percentage error."""
+    plt = _pyplot()
+    truePrices = np.asarray(truePrices, dtype="float64")
+    predicted = np.clip(np.asarray(predictedPrices, dtype="float64"), 1.0, None)
+    low = min(truePrices.min(), predicted.min())
+    high = max(truePrices.max(), predicted.max())
+    with plt.style.context("ggplot"):
+        fig, ax = plt.subplots(figsize=(7, 7))
+        ax.scatter(truePrices, predicted, s=14, alpha=0.7)
+        ax.plot([low, high], [low, high], color="black", linewidth=1,
+                label="prediction = actual")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("Actual price ($)")
+        ax.set_ylabel("Predicted price ($)")
+        ax.set_title(title)
+        ax.legend()
+        _save(fig, path)
+
+
+def plot_confusion_matrix(matrix, classNames, path, title):
+    """Counts of (true class, predicted class) over the test images."""
+    plt = _pyplot()
+    matrix = np.asarray(matrix)
+    size = max(4, 1.2 * len(classNames) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(classNames)), classNames, rotation=45, ha="right")
+    ax.set_yticks(range(len(classNames)), classNames)
+    ax.set_xlabel("Predicted class")
+    ax.set_ylabel("True class")
+    ax.set_title(title)
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center",
+                    color="white" if matrix[i, j] > threshold else "black")
+    ax.grid(False)
+    _save(fig, path)
+
+
+def _axis_name(key):
+    return "Accuracy" if key.endswith("accuracy") else "Loss"
