@@ -53,7 +53,7 @@ def main(argv=None):
         loss = "mean_absolute_percentage_error"
         if args.recipe == "improved":
             # several CNNs trained side by side, each on that loss (recipes.py)
-            (model, loss) = recipes.house_ensemble(model)
+            (model, loss) = recipes.house_ensemble(model, members=4)
         model.compile(loss=loss, optimizer=opt)
 
         # train the model
@@ -72,10 +72,11 @@ def main(argv=None):
         absPercentDiff = regression.absolute_percentage_errors(preds, testY)
         results.add(absPercentDiff, testAttrX, preds * maxPrice, history, model)
 
-    # their mean and standard deviation (over the folds with --folds)
-    results.report()
+    # save what a learner looks at, then print the mean and standard
+    # deviation of the errors (over the folds with --folds)
     if args.output:
         results.save(args.output)
+    results.report()
 
 
 if __name__ == "__main__":

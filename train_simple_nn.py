@@ -55,10 +55,16 @@ def main(argv=None):
     # loss serves them too)
     print("[INFO] training network...")
     opt = SGD(learning_rate=INIT_LR)
+    mix = None
+    if args.recipe == "improved":
+        # ReLU and dropout, AdamW with a cosine decay, mirrored images
+        # (recipes.py)
+        steps = -(-len(trainX) // args.batch_size)
+        (model, opt, mix) = recipes.simple_nn(32, 32, 3, len(lb.classes_), steps, EPOCHS)
     model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     # train the neural network
-    H = training.fit(model, trainX, trainY, (testX, testY), args)
+    H = training.fit(model, trainX, trainY, (testX, testY), args, mix=mix)
 
     # evaluate the network
     print("[INFO] evaluating network...")

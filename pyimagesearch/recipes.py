@@ -12,7 +12,7 @@ defaults below while parsing flags, before TensorFlow loads.
 # epochs and batch size of each script, per recipe (the flags' defaults)
 DEFAULTS = {
     "regression": {"posts": {"epochs": 200, "batch_size": 8},
-                   "improved": {"epochs": 400, "batch_size": 16}},
+                   "improved": {"epochs": 200, "batch_size": 16}},
     "simple_nn": {"posts": {"epochs": 80, "batch_size": 32},
                   "improved": {"epochs": 80, "batch_size": 32}},
     "smallvggnet": {"posts": {"epochs": 75, "batch_size": 32},
@@ -53,6 +53,42 @@ def smallvggnet(steps_per_epoch, epochs):
     return opt, loss, mixup(0.2)
 
 
+def simple_nn(width, height, depth, classes, steps_per_epoch, epochs):
+    """Model, optimizer and batch transform of the improved simple-NN recipe.
+
+    The post's 3072-1024-512-C shape with ReLU units and 30% dropout after
+    each hidden layer (sigmoid units saturate and learn slowly; dropout
+    keeps a 3.7-million-weight network from memorising 2,250 images),
+    AdamW at 1e-4 with a short warm-up and a cosine decay, and every
+    training batch randomly mirrored left-right: a mirrored cat is still a
+    cat, and the flattened network cannot learn that by itself.
+    Returns ``(model, optimizer, mix)``.
+    """
+    import keras
+
+    model = keras.Sequential(name="simple_nn")
+    model.add(keras.Input(shape=(width * height * depth,)))
+    for units in (1024, 512):
+        model.add(keras.layers.Dense(units, activation="relu"))
+        model.add(keras.layers.Dropout(0.3))
+    model.add(keras.layers.Dense(classes, activation="softmax"))
+    schedule = warmup_cosine(1e-4, steps_per_epoch * epochs, steps_per_epoch * 2)
+    opt = keras.optimizers.AdamW(learning_rate=schedule)
+    return model, opt, flip_flattened(width, height, depth)
+
+
+def flip_flattened(width, height, depth):
+    """Random left-right flips of flattened images, as a batch transform."""
+    import tensorflow as tf
+
+    def flip(images, labels):
+        batch = tf.reshape(images, (-1, height, width, depth))
+        batch = tf.image.random_flip_left_right(batch)
+        return tf.reshape(batch, (-1, height * width * depth)), labels
+
+    return flip
+
+
 def mixup(alpha):
     """Mixup (Zhang et al., 2018) as a function of a batch: each image is
     blended with another of the batch, and so are their one-hot labels,
@@ -66,16 +102,14 @@ def mixup(alpha):
         b = tf.random.gamma([], alpha)
         lam = a / (a + b)
         images2, labels2 = tf.reverse(images, [0]), tf.reverse(labels, [0])
-        return (lam * images + (1 - lam) * images2, lam * labels + (1 - lam) * labels2)
+        # the augmentation layers may compute in bfloat16 (--mixed-precision)
+        li, ll = tf.cast(lam, images.dtype), tf.cast(lam, labels.dtype)
+        return (li * images + (1 - li) * images2, ll * labels + (1 - ll) * labels2)
 
     return mix
 
 
-# how many copies of a house-price model the improved recipe trains
-HOUSE_MEMBERS = 8
-
-
-def house_ensemble(model, members=HOUSE_MEMBERS):
+def house_ensemble(model, members):
     """Copies of the post's house-price model, trained side by side.
 
     The houses are few and noisy: retrain the post's model with another
