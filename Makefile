@@ -27,6 +27,8 @@ demo-houses: $(VENV)/.installed
 	$(PY) mlp_regression.py --dataset $(OUT)/houses --output $(OUT)/mlp
 	$(PY) cnn_regression.py --dataset $(OUT)/houses --epochs 60 --output $(OUT)/cnn
 	$(PY) mixed_regression.py --dataset $(OUT)/houses --epochs 60 --output $(OUT)/mixed
+	$(PY) mlp_regression.py --dataset $(OUT)/houses --folds 5 --recipe improved \
+		--output $(OUT)/mlp_improved_5fold
 
 demo-classifiers: $(VENV)/.installed
 	$(PY) -m pyimagesearch.sample_data shapes $(OUT)/shapes --per-class 100
