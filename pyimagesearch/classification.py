@@ -143,7 +143,7 @@ def save_outputs(args, script, model, lb, history, title, evaluation):
                  smooth=bool(args.val_split))
     confusionPath = _beside(args.plot, "_confusion.png")
     plot_confusion_matrix(evaluation["confusion"], evaluation["classes"], confusionPath,
-                          f"Confusion matrix, test split ({model.name}, "
+                          f"Confusion matrix on the test split\n({model.name}, "
                           f"{evaluation['accuracy']:.0%} accuracy)")
     print("[INFO] serializing network and label binarizer...")
     modelPath = save_model(model, args.model)

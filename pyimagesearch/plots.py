@@ -78,8 +78,12 @@ def plot_fold_histories(histories, path, title):
         mean = [np.mean([h["val_loss"][e] for h in histories if len(h["val_loss"]) > e])
                 for e in range(longest)]
         if longest > 10:
-            ax.plot(*smooth_curve(mean), color="black", linewidth=2.5,
+            (epochs, smoothed) = smooth_curve(mean)
+            ax.plot(epochs, smoothed, color="black", linewidth=2.5,
                     label="mean val_loss (smoothed)")
+            # the first epochs' losses would squash the rest into a line
+            lateMax = max(max(h["val_loss"][10:], default=0) for h in histories)
+            ax.set_ylim(0, min(lateMax, 2 * smoothed.max()) * 1.1)
         ax.set_title(title)
         ax.set_xlabel("Epoch #")
         ax.set_ylabel("Loss")
@@ -104,7 +108,7 @@ def plot_predictions(truePrices, predictedPrices, path, title):
         ax.set_yscale("log")
         ax.set_xlabel("Actual price ($)")
         ax.set_ylabel("Predicted price ($)")
-        ax.set_title(title)
+        ax.set_title(title, fontsize=11)
         ax.legend()
         _save(fig, path)
 
@@ -120,7 +124,7 @@ def plot_confusion_matrix(matrix, classNames, path, title):
     ax.set_yticks(range(len(classNames)), classNames)
     ax.set_xlabel("Predicted class")
     ax.set_ylabel("True class")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=11)
     threshold = matrix.max() / 2 if matrix.size else 0
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):

@@ -173,7 +173,7 @@ class Results:
 
         scatterPath = os.path.join(outputDir, "predictions.png")
         plot_predictions([r[2] for r in rows], [r[3] for r in rows], scatterPath,
-                         f"Predicted vs actual price ({self.script}, {self._label()})")
+                         f"Predicted vs actual price, {self.script}\n({self._label()})")
         written.append(scatterPath)
         written.append(self._save_json(os.path.join(outputDir, "results.json")))
         print(f"[INFO] wrote {', '.join(written)}")
