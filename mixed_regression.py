@@ -10,7 +10,8 @@ from pyimagesearch.cli import run_main
 
 
 def main(argv=None):
-    args = regression.parse_args(__doc__.splitlines()[0], argv)
+    args = regression.parse_args(__doc__.splitlines()[0], recipes.DEFAULTS["house_cnn"],
+                                 argv)
     training.setup(args)
 
     # Keras (and TensorFlow) load only once the flags are known to be good

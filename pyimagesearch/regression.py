@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 
-from . import recipes
 from .cli import (UserError, add_training_flags, apply_recipe_defaults, existing_folder,
                   positive_int)
 from .storage import atomic_output, ensure_writable_folder, save_model, save_results
@@ -19,8 +18,11 @@ from .storage import atomic_output, ensure_writable_folder, save_model, save_res
 MIN_HOUSES = 8
 
 
-def parse_args(description, argv=None):
-    """The flags of the house-price scripts (the post's, plus a few)."""
+def parse_args(description, defaults, argv=None):
+    """The flags of the house-price scripts (the post's, plus a few).
+
+    ``defaults``: the script's epochs and batch size per recipe.
+    """
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("-d", "--dataset", type=str, required=True,
                     help="path to the Houses dataset folder (holds HousesInfo.txt)")
@@ -28,11 +30,11 @@ def parse_args(description, argv=None):
                     help="K-fold evaluation: train K models, each tested on one fold "
                          "of the houses, and report the mean and spread over folds "
                          "(default: the post's single 75/25 split)")
-    add_training_flags(ap, recipes.DEFAULTS["regression"])
+    add_training_flags(ap, defaults)
     ap.add_argument("--output", type=str, default=None, metavar="DIR",
                     help="folder for the trained model (.keras), the loss plot and "
                          "the test-set predictions (CSV)")
-    args = apply_recipe_defaults(ap, ap.parse_args(argv), recipes.DEFAULTS["regression"])
+    args = apply_recipe_defaults(ap, ap.parse_args(argv), defaults)
 
     existing_folder(args.dataset)
     if args.folds == 1:

@@ -103,8 +103,9 @@ def fit(model, x, y, validation_data, args, augment=None, mix=None,
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=args.patience or args.epochs,
             restore_best_weights=True))
-        print(f"[INFO] holding out {len(validation_data[1])} of the {len(y) + len(validation_data[1])} "
-              "training examples for validation")
+        nVal = len(validation_data[1])
+        print(f"[INFO] holding out {nVal} of the {len(y) + nVal} training examples "
+              "for validation")
 
     n, batch_size = len(y), args.batch_size
     if steps_per_epoch is None:
