@@ -53,15 +53,14 @@ def main(argv=None):
     # INIT_LR / EPOCHS per step, as a learning-rate schedule)
     print("[INFO] training network...")
     opt = SGD(learning_rate=training.time_based_decay(INIT_LR, INIT_LR / EPOCHS))
-    (loss, mix) = ("categorical_crossentropy", None)
+    loss = "categorical_crossentropy"
     if args.recipe == "improved":
-        # AdamW with warm-up and cosine decay, label smoothing, mixup
-        # (recipes.py)
-        (opt, loss, mix) = recipes.smallvggnet(max(1, len(trainX) // BS), EPOCHS)
+        # Adam with warm-up and cosine decay, label smoothing (recipes.py)
+        (opt, loss) = recipes.smallvggnet(max(1, len(trainX) // BS), EPOCHS)
     model.compile(loss=loss, optimizer=opt, metrics=["accuracy"])
 
     # train the network on augmented batches
-    H = training.fit(model, trainX, trainY, (testX, testY), args, augment=aug, mix=mix,
+    H = training.fit(model, trainX, trainY, (testX, testY), args, augment=aug,
                      steps_per_epoch=max(1, len(trainX) // BS), steps_per_execution=1)
 
     # evaluate the network

@@ -20,7 +20,7 @@ DEFAULTS = {
     "simple_nn": {"posts": {"epochs": 80, "batch_size": 32},
                   "improved": {"epochs": 80, "batch_size": 32}},
     "smallvggnet": {"posts": {"epochs": 75, "batch_size": 32},
-                    "improved": {"epochs": 200, "batch_size": 32}},
+                    "improved": {"epochs": 150, "batch_size": 32}},
 }
 
 
@@ -40,21 +40,20 @@ def warmup_cosine(peak, steps, warmup_steps):
 
 
 def smallvggnet(steps_per_epoch, epochs):
-    """Optimizer, loss and batch mixing of the improved SmallVGGNet recipe.
+    """Optimizer and loss of the improved SmallVGGNet recipe.
 
-    With the post's recipe SmallVGGNet learns its 2,250 training images far
-    better than it generalises, so this recipe regularises harder and
-    trains longer: AdamW (decoupled weight decay) with a 5-epoch warm-up and
-    a cosine decay, instead of SGD at 0.01 with a slow time-based decay;
-    cross-entropy with label smoothing 0.1; and mixup on top of the post's
-    augmentation. Returns ``(optimizer, loss, mix)``.
+    Adam with a 5-epoch warm-up and a cosine decay over twice the post's
+    epochs (instead of SGD at 0.01 with a slow time-based decay), and
+    categorical cross-entropy with label smoothing 0.1, which keeps the
+    network from becoming over-confident on 2,250 training images. The
+    post's augmentation is kept as it is. Returns ``(optimizer, loss)``.
     """
     import keras
 
     schedule = warmup_cosine(1e-3, steps_per_epoch * epochs, steps_per_epoch * 5)
-    opt = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=0.05)
+    opt = keras.optimizers.Adam(learning_rate=schedule)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
-    return opt, loss, mixup(0.2)
+    return opt, loss
 
 
 def simple_nn(width, height, depth, classes, steps_per_epoch, epochs):
@@ -91,26 +90,6 @@ def flip_flattened(width, height, depth):
         return tf.reshape(batch, (-1, height * width * depth)), labels
 
     return flip
-
-
-def mixup(alpha):
-    """Mixup (Zhang et al., 2018) as a function of a batch: each image is
-    blended with another of the batch, and so are their one-hot labels,
-    with one weight per batch drawn from Beta(alpha, alpha). The network
-    then sees images between the training images and learns smoother
-    boundaries between classes."""
-    import tensorflow as tf
-
-    def mix(images, labels):
-        a = tf.random.gamma([], alpha)
-        b = tf.random.gamma([], alpha)
-        lam = a / (a + b)
-        images2, labels2 = tf.reverse(images, [0]), tf.reverse(labels, [0])
-        # the augmentation layers may compute in bfloat16 (--mixed-precision)
-        li, ll = tf.cast(lam, images.dtype), tf.cast(lam, labels.dtype)
-        return (li * images + (1 - li) * images2, ll * labels + (1 - ll) * labels2)
-
-    return mix
 
 
 def house_ensemble(model, members):

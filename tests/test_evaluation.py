@@ -232,21 +232,6 @@ def test_house_ensemble_trains_independent_copies_and_averages_them():
                                                                  rel=1e-5)
 
 
-def test_mixup_blends_images_and_labels_alike():
-    import tensorflow as tf
-
-    from pyimagesearch import recipes
-
-    tf.random.set_seed(0)
-    images = tf.constant(np.arange(4, dtype="float32").reshape(4, 1, 1, 1))
-    labels = tf.constant(np.eye(4, dtype="float32"))
-    mixedImages, mixedLabels = recipes.mixup(0.2)(images, labels)
-    lam = mixedLabels.numpy()[0, 0]
-    assert mixedLabels.numpy().sum(axis=1) == pytest.approx(np.ones(4))
-    # image 0 is blended with image 3 (the batch reversed), by the same weight
-    assert mixedImages.numpy()[0, 0, 0, 0] == pytest.approx(3 * (1 - lam), abs=1e-5)
-
-
 def test_flip_flattened_mirrors_rows_only():
     import tensorflow as tf
 
