@@ -10,7 +10,7 @@ from pyimagesearch.cli import run_main
 
 
 def main(argv=None):
-    args = regression.parse_args(__doc__.splitlines()[0], recipes.DEFAULTS["house_cnn"],
+    args = regression.parse_args(__doc__.splitlines()[0], recipes.DEFAULTS["mixed"],
                                  argv)
     training.setup(args)
 

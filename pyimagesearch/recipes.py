@@ -13,10 +13,12 @@ defaults below while parsing flags, before TensorFlow loads.
 DEFAULTS = {
     "mlp": {"posts": {"epochs": 200, "batch_size": 8},
             "improved": {"epochs": 200, "batch_size": 16}},
-    # the CNNs learn from pictures, where a bigger batch costs far less per
-    # house on a CPU than eight small ones
-    "house_cnn": {"posts": {"epochs": 200, "batch_size": 8},
-                  "improved": {"epochs": 200, "batch_size": 32}},
+    # the CNN learns from pictures alone, where a bigger batch costs far
+    # less per house on a CPU than four small ones
+    "cnn": {"posts": {"epochs": 200, "batch_size": 8},
+            "improved": {"epochs": 200, "batch_size": 32}},
+    "mixed": {"posts": {"epochs": 200, "batch_size": 8},
+              "improved": {"epochs": 200, "batch_size": 16}},
     "simple_nn": {"posts": {"epochs": 80, "batch_size": 32},
                   "improved": {"epochs": 80, "batch_size": 32}},
     "smallvggnet": {"posts": {"epochs": 75, "batch_size": 32},
