@@ -58,7 +58,7 @@ def make_dataset(x, y, batch_size, shuffle=False, seed=None, augment=None,
     ``augment``, a Keras layer or model, is mapped over the training batches
     on the CPU, in parallel with training, as in the keras-io examples.
     ``mix``, a function of a batch ``(images, labels)`` that returns a new
-    one (e.g. mixup), is mapped after it.
+    one (e.g. random flips of flattened images), is mapped after it.
     """
     ds = tf.data.Dataset.from_tensor_slices((_float32(x), _float32(y))).cache()
     if shuffle:
@@ -75,7 +75,7 @@ def make_dataset(x, y, batch_size, shuffle=False, seed=None, augment=None,
 
 
 def fit(model, x, y, validation_data, args, augment=None, mix=None,
-        steps_per_epoch=None, steps_per_execution=None, callbacks=()):
+        steps_per_epoch=None, steps_per_execution=None):
     """``model.fit`` on a compiled model, with the pipeline described above.
 
     ``args`` are the parsed training flags: epochs, batch size, seed,
@@ -97,7 +97,7 @@ def fit(model, x, y, validation_data, args, augment=None, mix=None,
     or Ctrl-C continues from the last finished epoch. The backup is removed
     when training completes.
     """
-    callbacks = list(callbacks)
+    callbacks = []
     if args.val_split:
         (x, y), validation_data = hold_out(x, y, args.val_split, args.seed)
         callbacks.append(keras.callbacks.EarlyStopping(
