@@ -2,8 +2,11 @@
 
 from . import backend  # noqa: F401  (quiet TensorFlow import)
 from keras import Input, Sequential
-from keras.layers import (Activation, BatchNormalization, Conv2D, Dense,
-                          Dropout, Flatten, MaxPooling2D)
+from keras.layers import (Activation, Conv2D, Dense, Dropout, Flatten,
+                          MaxPooling2D)
+
+# Keras' BatchNormalization, trained with TensorFlow's fused kernel (layers.py)
+from .layers import BatchNormalization
 
 
 class SmallVGGNet:
