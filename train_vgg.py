@@ -38,7 +38,7 @@ def main(argv=None):
     testY = classification.one_hot(lb, testY)
 
     # construct the image augmentation applied to the training batches
-    aug = classification.augmentation(seed=args.seed)
+    aug = classification.augmentation()
 
     # initialize our VGG-like Convolutional Neural Network
     model = SmallVGGNet.build(width=64, height=64, depth=3, classes=len(lb.classes_))

@@ -89,22 +89,19 @@ def one_hot(lb, labels):
     return y
 
 
-def augmentation(seed=None):
-    """The post's training-time augmentation as Keras preprocessing layers.
+def augmentation():
+    """The post's training-time augmentation, as a function of a batch and a seed.
 
     The post's ImageDataGenerator took rotation 30 degrees, shifts of 0.1,
-    zoom 0.2, horizontal flips and nearest fill. Its ``shear_range=0.2`` is
-    in degrees: at 64x64 pixels it moves a pixel by at most a tenth of a
-    pixel, so it is left out rather than paying for another resampling pass.
+    shear 0.2 (degrees), zoom 0.2, horizontal flips and nearest fill; they
+    are composed and applied in one resampling pass (augmentation.py).
     """
-    from keras import Sequential, layers
+    from functools import partial
 
-    return Sequential([
-        layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomRotation(30 / 360, fill_mode="nearest", seed=seed),
-        layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed),
-        layers.RandomZoom(0.2, 0.2, fill_mode="nearest", seed=seed),
-    ], name="augmentation")
+    from .augmentation import random_affine
+
+    return partial(random_affine, rotation=30, width_shift=0.1, height_shift=0.1,
+                   shear=0.2, zoom=0.2, horizontal_flip=True, fill_mode="NEAREST")
 
 
 def report(model, testX, testY, classNames):

@@ -55,7 +55,9 @@ def make_dataset(x, y, batch_size, shuffle=False, seed=None, augment=None,
                  mix=None, repeat=False, drop_remainder=False):
     """An in-memory ``tf.data`` pipeline over arrays (or a tuple of arrays).
 
-    ``augment``, a Keras layer or model, is mapped over the training batches
+    ``augment``, a function of a batch of images and a seed (a pair of
+    integers: ``seed`` and the batch's number, so every batch of every epoch
+    differs and a seeded run repeats), is mapped over the training batches
     on the CPU, in parallel with training, as in the keras-io examples.
     ``mix``, a function of a batch ``(images, labels)`` that returns a new
     one (e.g. random flips of flattened images), is mapped after it.
@@ -67,8 +69,9 @@ def make_dataset(x, y, batch_size, shuffle=False, seed=None, augment=None,
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if augment is not None:
-        ds = ds.map(lambda images, labels: (augment(images, training=True), labels),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.enumerate().map(
+            lambda i, batch: (augment(batch[0], tf.stack([int(seed or 0), i])), batch[1]),
+            num_parallel_calls=tf.data.AUTOTUNE)
     if mix is not None:
         ds = ds.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
