@@ -30,12 +30,33 @@ def run_main(main, argv=None):
         status = main(argv)
     except UserError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
+        _exit(EXIT_USAGE)
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted; outputs that existed before the run are untouched",
               file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(status or 0)
+        _exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        # the output went to a reader that stopped reading (| head): not an error
+        # worth a traceback; point stdout at nothing so the final flush succeeds
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _exit(1)
+    _exit(status or 0)
+
+
+def _exit(status):
+    """End the process now, with ``status``.
+
+    Every output is written, closed and renamed into place by the time
+    ``main`` returns, yet Python's orderly shutdown would still spend about
+    a second tearing down TensorFlow's runtime (1.0 s of a 9 s MLP run,
+    measured). Nothing is left to save, so flush what was printed and leave.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away (| head), a closed stream
+            pass
+    os._exit(status)
 
 
 def existing_folder(path, what="--dataset"):
