@@ -2,13 +2,16 @@
 
     python bench/run.py                      # all five scripts, 3 runs (train_vgg: 1)
     python bench/run.py --runs 5 --scripts mlp_regression cnn_regression
-    python bench/run.py --extra-args="--mixed-precision"   # compare a flag
+    python bench/run.py --extra-args="--epochs 5"   # a flag for every script
 
 Each run is a fresh process, as a reader runs it: wall time includes Python
 and TensorFlow start-up and data loading. Peak memory is the child's maximum
-resident set size. The table also shows the machine's measured float32 and
+resident set size. Each row is compared with a plain port of the posts'
+code to TensorFlow 2.21 measured on the same kind of machine (issue #5):
+wall time and peak memory before, and the speed-up. The table also shows the machine's measured float32 and
 bfloat16 matrix-multiply peak and, for SmallVGGNet, the training throughput
-reached in GFLOP/s against that peak.
+reached in GFLOP/s against that peak. SmallVGGNet is also run with
+``--mixed-precision`` (bfloat16), the faster choice that changes the numbers.
 """
 
 import argparse
@@ -28,6 +31,12 @@ sys.path.insert(0, ROOT)
 DEFAULT_DATA = os.path.join(ROOT, "..", "shared", "datasets")
 SCRIPTS = ["mlp_regression", "cnn_regression", "mixed_regression",
            "train_simple_nn", "train_vgg"]
+# the plain port of the posts' code: (wall seconds, peak GB), 2-core machine
+BEFORE = {"mlp_regression": (26, 0.75), "cnn_regression": (108, 0.92),
+          "mixed_regression": (108, 0.93), "train_simple_nn": (55, 1.0),
+          "train_vgg": (671, 1.85)}
+# also measured by default: SmallVGGNet in bfloat16, the trade-off behind a flag
+VARIANTS = {"train_vgg": ["--mixed-precision"]}
 
 # training time and the images per epoch, printed by pyimagesearch.training.fit
 TRAINED = re.compile(r"\[INFO\] trained (\d+) epochs? of (\d+) examples in ([\d.]+)s")
@@ -115,6 +124,9 @@ def main():
     ap.add_argument("--vgg-runs", type=int, default=1)
     ap.add_argument("--scripts", nargs="+", choices=SCRIPTS, default=SCRIPTS)
     ap.add_argument("--extra-args", default="", help="flags added to every script")
+    ap.add_argument("--no-variants", action="store_true",
+                    help="skip the extra rows (" + ", ".join(
+                        f"{k} {' '.join(v)}" for k, v in VARIANTS.items()) + ")")
     args = ap.parse_args()
 
     print(f"machine: {platform.processor() or platform.machine()}, "
@@ -124,14 +136,20 @@ def main():
 
     rows = []
     with tempfile.TemporaryDirectory() as out:
-        for script in args.scripts:
+        jobs = [(script, []) for script in args.scripts]
+        if not args.no_variants:
+            jobs += [(script, flags) for script, flags in VARIANTS.items()
+                     if script in args.scripts]
+        for script, flags in jobs:
             runs = args.vgg_runs if script == "train_vgg" else args.runs
-            cmd = command(script, args.houses, args.animals, out) + shlex.split(args.extra_args)
+            cmd = (command(script, args.houses, args.animals, out) + flags
+                   + shlex.split(args.extra_args))
+            name = " ".join([script] + flags)
             results = []
             for i in range(runs):
                 wall, rss, stdout = run_once(cmd)
                 results.append((wall, rss, metric(script, stdout), stdout))
-                print(f"  {script} run {i + 1}/{runs}: {wall:.1f} s, {rss:.2f} GB, "
+                print(f"  {name} run {i + 1}/{runs}: {wall:.1f} s, {rss:.2f} GB, "
                       f"{results[-1][2]}", flush=True)
             walls = [r[0] for r in results]
             note = ""
@@ -142,16 +160,17 @@ def main():
                     achieved = vgg_train_gflop_per_image() * images * epochs / seconds
                     note = (f"training {achieved:.0f} GFLOP/s = {achieved / peaks['float32']:.0%} "
                             f"of float32 peak, {achieved / peaks['bfloat16']:.0%} of bfloat16 peak")
-            rows.append((script, statistics.median(walls), min(walls), max(walls),
+            rows.append((name, runs, statistics.median(walls), min(walls), max(walls),
                          max(r[1] for r in results), " / ".join(r[2] for r in results), note))
 
     print()
-    print("| script | runs | wall median | min | max | peak memory | result | |")
-    print("|---|---|---|---|---|---|---|---|")
-    for script, med, lo, hi, rss, res, note in rows:
-        runs = args.vgg_runs if script == "train_vgg" else args.runs
-        print(f"| {script} | {runs} | {med:.1f} s | {lo:.1f} s | {hi:.1f} s | {rss:.2f} GB "
-              f"| {res} | {note} |")
+    print("| script | runs | before | wall median | speed-up | min | max | peak memory "
+          "| result | |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, runs, med, lo, hi, rss, res, note in rows:
+        wall0, rss0 = BEFORE[name.split()[0]]
+        print(f"| {name} | {runs} | {wall0} s, {rss0:.2f} GB | {med:.1f} s | {wall0 / med:.1f}x "
+              f"| {lo:.1f} s | {hi:.1f} s | {rss:.2f} GB | {res} | {note} |")
 
 
 if __name__ == "__main__":
