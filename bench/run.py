@@ -15,6 +15,7 @@ reached in GFLOP/s against that peak. SmallVGGNet is also run with
 """
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -75,6 +76,16 @@ def run_once(cmd):
     return wall, usage.ru_maxrss / 1024 / 1024, stdout
 
 
+def probe():
+    """The matmul peaks and SmallVGGNet's training GFLOP per image, computed
+    in a child process: on Linux a child's peak memory counts its parent's
+    size when it started, so this process must not load TensorFlow itself."""
+    out = subprocess.run([sys.executable, __file__, "--probe"], cwd=ROOT, check=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    found = json.loads(out.strip().splitlines()[-1])
+    return found["peaks"], found["vgg_gflop_per_image"]
+
+
 def matmul_peak():
     """Best GFLOP/s of a large matrix multiply in float32 and bfloat16."""
     from pyimagesearch import backend  # noqa: F401
@@ -127,11 +138,16 @@ def main():
     ap.add_argument("--no-variants", action="store_true",
                     help="skip the extra rows (" + ", ".join(
                         f"{k} {' '.join(v)}" for k, v in VARIANTS.items()) + ")")
+    ap.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.probe:
+        print(json.dumps({"peaks": matmul_peak(),
+                          "vgg_gflop_per_image": vgg_train_gflop_per_image()}))
+        return
 
     print(f"machine: {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}")
-    peaks = matmul_peak()
+    peaks, vggFlops = probe()
     print("matmul peak: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()))
 
     rows = []
@@ -157,7 +173,7 @@ def main():
                 m = TRAINED.search(results[-1][3])
                 if m:
                     epochs, images, seconds = int(m.group(1)), int(m.group(2)), float(m.group(3))
-                    achieved = vgg_train_gflop_per_image() * images * epochs / seconds
+                    achieved = vggFlops * images * epochs / seconds
                     note = (f"training {achieved:.0f} GFLOP/s = {achieved / peaks['float32']:.0%} "
                             f"of float32 peak, {achieved / peaks['bfloat16']:.0%} of bfloat16 peak")
             rows.append((name, runs, statistics.median(walls), min(walls), max(walls),
