@@ -16,7 +16,8 @@ def main(argv=None):
     # Keras (and TensorFlow) load only once the flags are known to be good
     from keras import Input, Sequential
     from keras.layers import Dense
-    from keras.optimizers import SGD
+    # Keras' SGD, each step applied by one fused kernel (optimizers.py)
+    from pyimagesearch.optimizers import SGD
     from sklearn.model_selection import train_test_split
 
     # grab the image paths and randomly shuffle them, then load each image,

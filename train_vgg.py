@@ -14,7 +14,8 @@ def main(argv=None):
     training.setup(args)
 
     # Keras (and TensorFlow) load only once the flags are known to be good
-    from keras.optimizers import SGD
+    # Keras' SGD, each step applied by one fused kernel (optimizers.py)
+    from pyimagesearch.optimizers import SGD
     from sklearn.model_selection import train_test_split
 
     from pyimagesearch.smallvggnet import SmallVGGNet

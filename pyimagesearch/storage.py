@@ -86,7 +86,7 @@ def save_model(model, path):
 def load_model(path):
     """Load a model saved by these scripts; a clear error if it is not one."""
     from . import backend  # noqa: F401  (quiet TensorFlow import)
-    from . import layers  # noqa: F401  (the package's layers, for Keras to find)
+    from . import layers, optimizers  # noqa: F401  (the package's classes, for Keras to find)
     import keras
 
     candidates = [path] if path.endswith(MODEL_SUFFIX) else [path, model_file(path)]
