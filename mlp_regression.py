@@ -15,7 +15,8 @@ def main(argv=None):
     training.setup(args)
 
     # Keras (and TensorFlow) load only once the flags are known to be good
-    from keras.optimizers import Adam
+    # Keras' Adam, each step applied by one fused kernel (optimizers.py)
+    from pyimagesearch.optimizers import Adam
 
     # construct the path to the input .txt file that contains information
     # on each house in the dataset and then load the dataset

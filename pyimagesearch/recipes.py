@@ -52,8 +52,10 @@ def smallvggnet(steps_per_epoch, epochs):
     """
     import keras
 
+    from .optimizers import Adam
+
     schedule = warmup_cosine(1e-3, steps_per_epoch * epochs, steps_per_epoch * 5)
-    opt = keras.optimizers.Adam(learning_rate=schedule)
+    opt = Adam(learning_rate=schedule)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
     return opt, loss
 
@@ -71,6 +73,8 @@ def simple_nn(width, height, depth, classes, steps_per_epoch, epochs):
     """
     import keras
 
+    from .optimizers import AdamW
+
     model = keras.Sequential(name="simple_nn")
     model.add(keras.Input(shape=(width * height * depth,)))
     for units in (1024, 512):
@@ -78,7 +82,7 @@ def simple_nn(width, height, depth, classes, steps_per_epoch, epochs):
         model.add(keras.layers.Dropout(0.3))
     model.add(keras.layers.Dense(classes, activation="softmax"))
     schedule = warmup_cosine(1e-4, steps_per_epoch * epochs, steps_per_epoch * 2)
-    opt = keras.optimizers.AdamW(learning_rate=schedule)
+    opt = AdamW(learning_rate=schedule)
     return model, opt, flip_flattened(width, height, depth)
 
 
