@@ -6,15 +6,20 @@
 
 Each run is a fresh process, as a reader runs it: wall time includes Python
 and TensorFlow start-up and data loading. Peak memory is the child's maximum
-resident set size. Each row is compared with a plain port of the posts'
-code to TensorFlow 2.21 measured on the same kind of machine (issue #5):
-wall time and peak memory before, and the speed-up. The table also shows
-the machine's measured float32 and bfloat16 matrix-multiply peak, probed
-at the start and again at the end (a shared machine changes speed), and,
-for SmallVGGNet, the throughput reached in GFLOP/s against that peak (its
-forward passes over the test images every epoch included). SmallVGGNet is
-also run with ``--mixed-precision`` (bfloat16), the faster choice that
-changes the numbers.
+resident set size.
+
+Each script is compared with a plain port of the posts' code
+(``bench/plain_port.py``: Keras' own layers and optimizers, NumPy arrays to
+``model.fit``, pictures decoded one by one), timed on the same machine in
+the same session, since a shared machine's speed moves by the hour and
+machines differ: that speed-up is the honest one. The figures issue #5
+measured for such a port on its machine are shown too. The table also
+shows the machine's measured float32 and bfloat16 matrix-multiply peak,
+probed at the start and again at the end, and, for SmallVGGNet, the
+throughput reached in GFLOP/s against that peak (its forward passes over
+the test images every epoch included). On CPUs that compute bfloat16
+natively (AVX512-BF16 or AMX), SmallVGGNet is also run with
+``--mixed-precision``, the faster choice that changes the numbers.
 """
 
 import argparse
@@ -48,13 +53,27 @@ TRAINED = re.compile(r"\[INFO\] trained (\d+) epochs? of (\d+) examples in ([\d.
 TESTED = re.compile(r"^\s*accuracy\s+[\d.]+\s+(\d+)", re.MULTILINE)
 
 
-def command(script, houses, animals, out):
+def command(script, houses, animals, out, plain=False):
+    """The command line of one run: the script, or its plain port."""
+    data = houses if script.endswith("regression") else animals
+    if plain:
+        return [sys.executable, os.path.join("bench", "plain_port.py"), script, "--dataset", data]
     if script.endswith("regression"):
-        return [sys.executable, f"{script}.py", "--dataset", houses]
-    return [sys.executable, f"{script}.py", "--dataset", animals,
+        return [sys.executable, f"{script}.py", "--dataset", data]
+    return [sys.executable, f"{script}.py", "--dataset", data,
             "--model", os.path.join(out, "model.keras"),
             "--label-bin", os.path.join(out, "lb.pickle"),
             "--plot", os.path.join(out, "plot.png")]
+
+
+def native_bfloat16():
+    """Whether this CPU computes bfloat16 in hardware (Linux only)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def metric(script, stdout):
@@ -140,6 +159,9 @@ def main():
     ap.add_argument("--vgg-runs", type=int, default=1)
     ap.add_argument("--scripts", nargs="+", choices=SCRIPTS, default=SCRIPTS)
     ap.add_argument("--extra-args", default="", help="flags added to every script")
+    ap.add_argument("--plain-runs", type=int, default=1,
+                    help="runs of the plain port per script (bench/plain_port.py), the "
+                         "same-machine baseline; 0 skips it (default: 1)")
     ap.add_argument("--no-variants", action="store_true",
                     help="skip the extra rows (" + ", ".join(
                         f"{k} {' '.join(v)}" for k, v in VARIANTS.items()) + ")")
@@ -158,47 +180,72 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as out:
         jobs = [(script, []) for script in args.scripts]
-        if not args.no_variants:
+        if not args.no_variants and native_bfloat16():
             jobs += [(script, flags) for script, flags in VARIANTS.items()
                      if script in args.scripts]
+        elif not args.no_variants:
+            print("no bfloat16 row: this CPU has no AVX512-BF16 or AMX, so bfloat16 "
+                  "would run emulated, slower than float32")
         for script, flags in jobs:
             runs = args.vgg_runs if script == "train_vgg" else args.runs
-            cmd = (command(script, args.houses, args.animals, out) + flags
-                   + shlex.split(args.extra_args))
+            extra = shlex.split(args.extra_args)
             name = " ".join([script] + flags)
-            results = []
-            for i in range(runs):
-                wall, rss, stdout = run_once(cmd)
-                results.append((wall, rss, metric(script, stdout), stdout))
-                print(f"  {name} run {i + 1}/{runs}: {wall:.1f} s, {rss:.2f} GB, "
-                      f"{results[-1][2]}", flush=True)
-            walls = [r[0] for r in results]
-            note = ""
-            if script == "train_vgg":
-                m = TRAINED.search(results[-1][3])
-                v = TESTED.search(results[-1][3])
-                if m and v:
-                    epochs, images, seconds = int(m.group(1)), int(m.group(2)), float(m.group(3))
-                    # every epoch also runs the test images forward (a third
-                    # of a training image's work), inside the same seconds
-                    work = vggFlops * epochs * (images + int(v.group(1)) / 3)
-                    achieved = work / seconds
-                    note = (f"training {achieved:.0f} GFLOP/s = {achieved / peaks['float32']:.0%} "
-                            f"of float32 peak, {achieved / peaks['bfloat16']:.0%} of bfloat16 peak")
-            rows.append((name, runs, statistics.median(walls), min(walls), max(walls),
-                         max(r[1] for r in results), " / ".join(r[2] for r in results), note))
+            results = timed_runs(name, command(script, args.houses, args.animals, out)
+                                 + flags + extra, script, runs)
+            plain = []
+            if not flags and args.plain_runs:
+                plain = timed_runs(f"{script} (plain port)",
+                                   command(script, args.houses, args.animals, out, plain=True)
+                                   + extra, script, args.plain_runs)
+            rows.append((name, results, plain,
+                         throughput(results[-1][3], vggFlops, peaks)
+                         if script == "train_vgg" else ""))
 
     # shared machines change speed by the hour: a second probe shows the drift
     after, _ = probe()
     print("matmul peak after: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in after.items()))
     print()
-    print("| script | runs | before | wall median | speed-up | min | max | peak memory "
-          "| result | |")
+    print("| script | runs | plain port here | now: median (min-max) | speed-up | "
+          "issue's plain port | speed-up | peak memory: now / plain | result: now / plain | |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, runs, med, lo, hi, rss, res, note in rows:
+    for name, results, plain, note in rows:
+        walls = [r[0] for r in results]
+        med = statistics.median(walls)
         wall0, rss0 = BEFORE[name.split()[0]]
-        print(f"| {name} | {runs} | {wall0} s, {rss0:.2f} GB | {med:.1f} s | {wall0 / med:.1f}x "
-              f"| {lo:.1f} s | {hi:.1f} s | {rss:.2f} GB | {res} | {note} |")
+        here = statistics.median([r[0] for r in plain]) if plain else None
+        print(f"| {name} | {len(results)} | "
+              + (f"{here:.1f} s" if here else "") + f" | {med:.1f} s ({min(walls):.1f}-"
+              f"{max(walls):.1f}) | " + (f"{here / med:.1f}x" if here else "")
+              + f" | {wall0} s, {rss0:.2f} GB | {wall0 / med:.1f}x | "
+              f"{max(r[1] for r in results):.2f}"
+              + (f" / {max(r[1] for r in plain):.2f}" if plain else "") + " GB | "
+              + " ".join(r[2] for r in results)
+              + (" / " + " ".join(r[2] for r in plain) if plain else "") + f" | {note} |")
+
+
+def timed_runs(name, cmd, script, runs):
+    """Run ``cmd`` ``runs`` times: (wall, peak GB, metric, stdout) each."""
+    results = []
+    for i in range(runs):
+        wall, rss, stdout = run_once(cmd)
+        results.append((wall, rss, metric(script, stdout), stdout))
+        print(f"  {name} run {i + 1}/{runs}: {wall:.1f} s, {rss:.2f} GB, "
+              f"{results[-1][2]}", flush=True)
+    return results
+
+
+def throughput(stdout, vggFlops, peaks):
+    """SmallVGGNet's training GFLOP/s, from the script's training-time line."""
+    m = TRAINED.search(stdout)
+    v = TESTED.search(stdout)
+    if not (m and v):
+        return ""
+    epochs, images, seconds = int(m.group(1)), int(m.group(2)), float(m.group(3))
+    # every epoch also runs the test images forward (a third of a training
+    # image's work), inside the same seconds
+    achieved = vggFlops * epochs * (images + int(v.group(1)) / 3) / seconds
+    return (f"training {achieved:.0f} GFLOP/s = {achieved / peaks['float32']:.0%} "
+            f"of float32 peak, {achieved / peaks['bfloat16']:.0%} of bfloat16 peak")
 
 
 if __name__ == "__main__":
