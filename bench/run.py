@@ -209,18 +209,27 @@ def main():
           "issue's plain port | speed-up | peak memory: now / plain | result: now / plain | |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, results, plain, note in rows:
-        walls = [r[0] for r in results]
-        med = statistics.median(walls)
-        wall0, rss0 = BEFORE[name.split()[0]]
-        here = statistics.median([r[0] for r in plain]) if plain else None
-        print(f"| {name} | {len(results)} | "
-              + (f"{here:.1f} s" if here else "") + f" | {med:.1f} s ({min(walls):.1f}-"
-              f"{max(walls):.1f}) | " + (f"{here / med:.1f}x" if here else "")
-              + f" | {wall0} s, {rss0:.2f} GB | {wall0 / med:.1f}x | "
-              f"{max(r[1] for r in results):.2f}"
-              + (f" / {max(r[1] for r in plain):.2f}" if plain else "") + " GB | "
-              + " ".join(r[2] for r in results)
-              + (" / " + " ".join(r[2] for r in plain) if plain else "") + f" | {note} |")
+        print(row(name, results, plain, note, issue=not args.extra_args))
+
+
+def row(name, results, plain, note, issue=True):
+    """One line of the table. ``issue``: compare with the issue's figures
+    (only meaningful for the posts' settings, without --extra-args)."""
+    walls = [r[0] for r in results]
+    med = statistics.median(walls)
+    wall0, rss0 = BEFORE[name.split()[0]]
+    here = statistics.median([r[0] for r in plain]) if plain else None
+    memory = f"{max(r[1] for r in results):.2f}"
+    result = " ".join(r[2] for r in results)
+    if plain:
+        memory += f" / {max(r[1] for r in plain):.2f}"
+        result += " / " + " ".join(r[2] for r in plain)
+    cells = [name, str(len(results)), f"{here:.1f} s" if here else "",
+             f"{med:.1f} s ({min(walls):.1f}-{max(walls):.1f})",
+             f"{here / med:.1f}x" if here else "",
+             f"{wall0} s, {rss0:.2f} GB", f"{wall0 / med:.1f}x" if issue else "n/a",
+             f"{memory} GB", result, note]
+    return "| " + " | ".join(cells) + " |"
 
 
 def timed_runs(name, cmd, script, runs):
