@@ -26,7 +26,8 @@ demo-houses: $(VENV)/.installed
 	$(PY) -m pyimagesearch.sample_data houses $(OUT)/houses
 	$(PY) mlp_regression.py --dataset $(OUT)/houses --output $(OUT)/mlp
 	$(PY) cnn_regression.py --dataset $(OUT)/houses --epochs 60 --output $(OUT)/cnn
-	$(PY) mixed_regression.py --dataset $(OUT)/houses --epochs 60 --output $(OUT)/mixed
+	$(PY) mixed_regression.py --dataset $(OUT)/houses --epochs 60 --val-split 0.2 \
+		--output $(OUT)/mixed
 	$(PY) mlp_regression.py --dataset $(OUT)/houses --folds 5 --recipe improved \
 		--output $(OUT)/mlp_improved_5fold
 
