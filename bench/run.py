@@ -226,8 +226,9 @@ def row(name, results, plain, note, issue=True):
         result += " / " + " ".join(r[2] for r in plain)
     cells = [name, str(len(results)), f"{here:.1f} s" if here else "",
              f"{med:.1f} s ({min(walls):.1f}-{max(walls):.1f})",
-             f"{here / med:.1f}x" if here else "",
-             f"{wall0} s, {rss0:.2f} GB", f"{wall0 / med:.1f}x" if issue else "n/a",
+             # two decimals: 1.48x must not read as the 1.5x goal
+             f"{here / med:.2f}x" if here else "",
+             f"{wall0} s, {rss0:.2f} GB", f"{wall0 / med:.2f}x" if issue else "n/a",
              f"{memory} GB", result, note]
     return "| " + " | ".join(cells) + " |"
 

@@ -1,7 +1,9 @@
 """The benchmark's baseline, bench/plain_port.py: it runs, reports what the
 scripts report, and really is the plain port (Keras' own layers and
-optimizers), so the speed-ups the benchmark prints compare what they say."""
+optimizers), so the speed-ups the benchmark prints compare what they say; and
+its table does not round a speed-up up to the goal."""
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -46,3 +48,17 @@ print("ok")
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("ok")
+
+
+def test_table_row_keeps_two_decimals_of_the_speed_up():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    row = run.row("train_vgg", [(1453.6, 1.63, "76% acc", "")],
+                  [(2145.8, 1.29, "79% acc", "")], "")
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # a 1.476x speed-up rounded to one decimal would read as the 1.5x goal met
+    assert cells[3] == "1453.6 s (1453.6-1453.6)"
+    assert cells[4] == "1.48x"
+    assert cells[6] == f"{671 / 1453.6:.2f}x"
+    assert cells[7] == "1.63 / 1.29 GB"
