@@ -36,7 +36,7 @@ demo-classifiers: $(VENV)/.installed
 	$(PY) train_simple_nn.py --dataset $(OUT)/shapes --epochs 40 \
 		--model $(OUT)/simple_nn.model --label-bin $(OUT)/simple_nn_lb.pickle \
 		--plot $(OUT)/simple_nn_plot.png
-	$(PY) train_vgg.py --dataset $(OUT)/shapes --epochs 5 \
+	$(PY) train_vgg.py --dataset $(OUT)/shapes --epochs 25 \
 		--model $(OUT)/smallvggnet.model --label-bin $(OUT)/smallvggnet_lb.pickle \
 		--plot $(OUT)/smallvggnet_plot.png
 	$(PY) predict.py --image $(OUT)/shapes/triangle/triangle_00001.jpg \
