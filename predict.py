@@ -106,6 +106,7 @@ def main(argv=None):
     args = parse_args(argv)
 
     import cv2
+    import imutils
     from imutils import paths
 
     from pyimagesearch.storage import load_labels, load_model
@@ -140,8 +141,12 @@ def main(argv=None):
     i = preds.argmax(axis=1)[0]
     label = classes[i]
 
-    # draw the class label + probability on the output image
+    # draw the class label + probability on the output image, first
+    # enlarging a picture too small to hold the text (32-64 pixel ones)
     text = "{}: {:.2f}%".format(label, preds[0][i] * 100)
+    (textWidth, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.7, 2)
+    if output.shape[1] < textWidth + 20:
+        output = imutils.resize(output, width=textWidth + 20)
     cv2.putText(output, text, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 255), 2)
     print(f"[INFO] {text}")
 

@@ -3,6 +3,7 @@
 import csv
 import pickle
 
+import cv2
 import pytest
 
 from conftest import info_lines, run_script
@@ -61,6 +62,11 @@ def test_predict_with_and_without_sizes(script, trained, shapes3, tmp_path):
     assert verdict.split(":")[0] in ("[INFO] circle", "[INFO] square", "[INFO] triangle")
     assert verdict in info_lines(explicit)  # same preprocessing either way
     assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+    # the 64-pixel square picture is enlarged, keeping its shape, until the
+    # label (the text printed after [INFO]) fits with 10 pixels each side
+    (textWidth, _), _ = cv2.getTextSize(verdict[len("[INFO] "):], cv2.FONT_HERSHEY_SIMPLEX,
+                                        0.7, 2)
+    assert cv2.imread(str(tmp_path / "a.png")).shape == (textWidth + 20, textWidth + 20, 3)
     assert "no display" in explicit.stdout  # no window, no crash
 
 
