@@ -3,15 +3,13 @@ same and set TensorFlow up as documented."""
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 
+from conftest import ROOT
 from pyimagesearch import training
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_pipeline_runs_without_the_autotuner_and_sees_every_example_each_epoch():
