@@ -615,7 +615,8 @@ def print_trial_table(rows, bestTrial):
     for r in rows:
         mark = "*" if r["trial"] == bestTrial else " "
         loss = f"{r['val_loss']:.4f}" if r["val_loss"] is not None else r["status"].lower()
-        second = f"{r[key]:.4f}" if r[key] is not None else "-"
+        second = "-" if r[key] is None else (f"{r[key]:.4f}" if key == "val_accuracy"
+                                             else f"{r[key]:.4g}")
         epochs = f"{r['best_epoch']}/{r['epochs']}"
         print(f"  {mark}{r['trial']:>5} {loss:>9} {second:>8} {epochs:>7} "
               f"{r['seconds']:>8.1f}  {describe_values(r['hyperparameters'])}")

@@ -1,0 +1,243 @@
+"""Search for an image regressor automatically (the AutoKeras chapter, on KerasTuner).
+
+    python search_image_regressor.py --dataset "Houses-dataset/Houses Dataset/"
+    python search_image_regressor.py --dataset faces   # faces/targets.csv: file,target
+
+--dataset is the Houses dataset (each house the 64x64 montage of its four
+pictures, as cnn_regression.py builds it; price divided by the largest
+training price; the post's split and MAPE report), or any folder of images
+with a targets.csv of ``file,target`` rows (e.g. faces and ages, the
+chapter's example; test MAE reported). Trials, resume, --time-limit and the
+distributed search work as in search_image_classifier.py.
+"""
+
+import argparse
+import csv
+import math
+import os
+
+import numpy as np
+
+from pyimagesearch import search
+from pyimagesearch.cli import UserError, existing_folder, fit_verbosity, positive_int, run_main
+
+TARGETS_FILE = "targets.csv"
+HOUSES_FILE = "HousesInfo.txt"
+MIN_IMAGES = 8
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-d", "--dataset", required=True,
+                    help="the Houses dataset folder (with HousesInfo.txt), or a folder "
+                         f"of images with a {TARGETS_FILE} (file,target)")
+    ap.add_argument("--image-size", type=positive_int, default=64,
+                    help="images (house montages) are resized to this many pixels "
+                         "square (default: 64, the montage's own size)")
+    search.add_search_flags(ap, "search_regressor")
+    args = ap.parse_args(argv)
+
+    existing_folder(args.dataset)
+    if args.image_size < 8:
+        raise UserError(f"--image-size {args.image_size} is too small; use 8 or more")
+    if os.path.isfile(os.path.join(args.dataset, HOUSES_FILE)):
+        args.kind, args.rows = "houses", None
+    elif os.path.isfile(os.path.join(args.dataset, TARGETS_FILE)):
+        args.kind, args.rows = "csv", read_targets(args.dataset)
+    else:
+        raise UserError(f"--dataset {args.dataset!r} has neither {HOUSES_FILE} (the Houses "
+                        f"dataset) nor {TARGETS_FILE} (file,target rows)")
+    return search.check_output_flags(args)
+
+
+def read_targets(folder):
+    """The (image path, target) rows of ``folder/targets.csv``, checked: a
+    header ``file,target``, files that exist, finite numeric targets."""
+    path = os.path.join(folder, TARGETS_FILE)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            lines = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path} cannot be read: {error}") from None
+    lines = [(n, line) for n, line in enumerate(lines, start=1) if any(c.strip() for c in line)]
+    if not lines or [c.strip().lower() for c in lines[0][1]] != ["file", "target"]:
+        raise UserError(f"{path}: the first line must be the header 'file,target'")
+    rows = []
+    for number, line in lines[1:]:
+        if len(line) != 2:
+            raise UserError(f"{path}, line {number}: expected 'file,target', "
+                            f"found {len(line)} field(s)")
+        (name, text) = (line[0].strip(), line[1].strip())
+        try:
+            target = float(text)
+        except ValueError:
+            target = math.nan
+        if not math.isfinite(target):
+            raise UserError(f"{path}, line {number}: target {text!r} is not a number")
+        imagePath = os.path.join(folder, name)
+        if not os.path.isfile(imagePath):
+            raise UserError(f"{path}, line {number}: {name!r} not found in {folder}")
+        rows.append((imagePath, target))
+    if len(rows) < MIN_IMAGES:
+        raise UserError(f"{path} names {len(rows)} image(s); a 75/25 split with "
+                        f"validation needs at least {MIN_IMAGES}")
+    return rows
+
+
+def load_houses(args):
+    """The Houses dataset as cnn_regression.py loads it: montages in [0, 1]."""
+    import cv2
+
+    from pyimagesearch import datasets
+
+    print("[INFO] loading house attributes...")
+    df = datasets.load_house_attributes(os.path.join(args.dataset, HOUSES_FILE))
+    print("[INFO] loading house images...")
+    df = datasets.drop_houses_with_bad_images(df, args.dataset)
+    if len(df) < MIN_IMAGES:
+        raise UserError(f"only {len(df)} house(s) left to train on; need at least "
+                        f"{MIN_IMAGES} for a 75/25 split with validation")
+    images = datasets.load_house_images(df, args.dataset)
+    if args.image_size != images.shape[1]:
+        images = [cv2.resize(m, (args.image_size, args.image_size)) for m in images]
+    return df, (np.asarray(images, dtype="float32") / 255.0)
+
+
+def load_csv_images(args):
+    """The images named in targets.csv, resized and in [0, 1]; damaged files
+    are skipped with a warning, as the classifier's loader does."""
+    from pyimagesearch.cli import warn
+    from pyimagesearch.datasets import image_file_problem, preprocess_image, read_image
+
+    print("[INFO] loading images...")
+    images, targets, names = [], [], []
+    for (imagePath, target) in args.rows:
+        image = read_image(imagePath)
+        if image is None:
+            warn(f"skipping {imagePath}: {image_file_problem(imagePath) or 'not a readable image'}")
+            continue
+        images.append(preprocess_image(image, args.image_size, args.image_size))
+        targets.append(target)
+        names.append(imagePath)
+    if len(images) < MIN_IMAGES:
+        raise UserError(f"only {len(images)} usable image(s) in --dataset {args.dataset!r}; "
+                        f"need at least {MIN_IMAGES}")
+    return (np.asarray(images, dtype="float32"), np.asarray(targets, dtype="float32"), names)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    role = search.distributed_role()
+    identity = search.identity_of(args, "search_image_regressor.py", kind=args.kind,
+                                  image_size=args.image_size)
+    recorded = search.check_project(args.project_dir, identity, args.overwrite, role)
+
+    # Keras, TensorFlow and KerasTuner load only once the flags are known to be good
+    import keras
+    from sklearn.model_selection import train_test_split
+
+    from pyimagesearch.storage import save_model, save_results
+
+    keras.utils.set_random_seed(args.seed)
+
+    # load the images and their targets, then split them 75/25 into training
+    # and test data: for the houses, the post's split (random_state=42) and
+    # prices divided by the largest training price, which the model's last
+    # layer multiplies back, so the exported model predicts dollars
+    if args.kind == "houses":
+        (df, images) = load_houses(args)
+        (trainAttrX, testAttrX, trainX, testX) = train_test_split(
+            df, images, test_size=0.25, random_state=42)
+        maxPrice = float(trainAttrX["price"].max())
+        trainY = trainAttrX["price"].to_numpy("float32")
+        testY = testAttrX["price"].to_numpy("float32")
+        head = {"kind": "regression", "loss": "mean_absolute_percentage_error",
+                "mean": 0.0, "std": float(maxPrice)}
+    else:
+        (images, targets, names) = load_csv_images(args)
+        (trainX, testX, trainY, testY) = train_test_split(images, targets, test_size=0.25,
+                                                          random_state=42)
+        # standardised with the training targets; the last layer undoes it
+        (mean, std) = (float(trainY.mean()), float(trainY.std()) or 1.0)
+        head = {"kind": "regression", "loss": "mean_squared_error", "mean": mean, "std": std}
+
+    # the trials are scored on a part of the training split
+    (fitX, fitY, valX, valY) = search.hold_out(trainX, trainY, args.val_split, args.seed)
+    print(f"[INFO] {len(fitX)} images train the trials, {len(valX)} score them, "
+          f"{len(testX)} test the winner")
+
+    # define the search: the space of networks and KerasTuner's tuner over it
+    size = args.image_size
+    hypermodel = search.make_hypermodel(
+        (size, size, 3), head, block=args.block, augment=args.augment, seed=args.seed,
+        epochs=args.epochs, maxEpochs=args.max_epochs, patience=args.patience,
+        batchSize=args.batch_size, verbose=fit_verbosity(),
+        deadline=search.deadline(args.time_limit))
+    tuner = search.make_tuner(hypermodel, args.project_dir, args.max_trials, args.seed,
+                              args.overwrite, search.seconds(args.time_limit), role)
+    search.announce(args, role, recorded, identity)
+
+    # run the search (a distributed chief serves the trials and waits here)
+    tuner.search(fitX, fitY, validation_data=(valX, valY))
+    if role == "worker":
+        print("[INFO] no trials left; the chief retrains and exports the best model")
+        return 0
+
+    # report the trials and pick the best one
+    rows = search.trial_rows(tuner.oracle)
+    best = search.best_trial(tuner.oracle)
+    if best is None:
+        raise UserError("no trial completed, so there is no model to export; "
+                        "the errors are above")
+    search.print_trial_table(rows, int(best.trial_id) + 1)
+
+    # export: rebuild the best network and retrain it on the whole training
+    # split for its best epoch count, as the chapter's searcher does
+    epochs = int(search.metric(best, "best_epoch"))
+    print(f"[INFO] retraining trial {int(best.trial_id) + 1} on all {len(trainX)} "
+          f"training images for {epochs} epoch(s)...")
+    keras.utils.set_random_seed(args.seed)
+    model = hypermodel.build(best.hyperparameters)
+    model.summary()
+    model.fit(trainX, trainY, epochs=epochs, batch_size=args.batch_size,
+              verbose=fit_verbosity())
+
+    # evaluate the exported model, once, on the test split
+    print("[INFO] predicting on the test split...")
+    preds = model.predict(testX, batch_size=256, verbose=0).flatten()
+    results = {"script": "search_image_regressor.py", "dataset": args.dataset,
+               "kind": args.kind, "image_size": size, "train_images": len(trainX),
+               "test_images": len(testX)}
+    if args.kind == "houses":
+        # the post's report: the absolute percentage error over the test houses
+        absPercentDiff = np.abs((preds - testY) / testY) * 100
+        print("[INFO] avg. house price: ${:,.2f}, std house price: ${:,.2f}".format(
+            df["price"].mean(), df["price"].std()))
+        (meanErr, stdErr) = (float(np.mean(absPercentDiff)), float(np.std(absPercentDiff)))
+        print("[INFO] mean: {:.2f}%, std: {:.2f}%".format(meanErr, stdErr))
+        results.update({"test_mape_mean": meanErr, "test_mape_std": stdErr})
+        label = lambda v: f"${v:,.0f}"  # noqa: E731
+    else:
+        mae = float(np.mean(np.abs(preds - testY)))
+        print(f"[INFO] test MAE: {mae:.2f}")
+        results.update({"test_mae": mae})
+        label = lambda v: f"{v:.4g}"  # noqa: E731
+
+    # the chapter's figure: test images titled with predicted and real values
+    show = search.grid_indices(len(testX), args.seed)
+    titles = [f"Predicted: {label(preds[i])}, Real: {label(testY[i])}" for i in show]
+    search.plot_prediction_grid(testX[show], titles, args.plot)
+
+    # save the model and the figures
+    save_model(model, args.model)
+    results.update({
+        "trials": rows, "best_trial": int(best.trial_id) + 1,
+        "best_hyperparameters": dict(best.hyperparameters.values),
+        "retrain_epochs": epochs, "model": args.model, "plot": args.plot})
+    save_results(args.results, results)
+    print(f"[INFO] wrote {args.model}, {args.plot}, {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
