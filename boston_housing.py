@@ -122,7 +122,7 @@ def main(argv=None):
                         epochs=args.kfold_epochs, batch_size=args.kfold_batch_size,
                         validation_data=([f[2] for f in folds], [f[3] for f in folds]),
                         validation_batch_size=len(folds[0][2]), verbose=fit_verbosity(),
-                        callbacks=tensorboard(keras, args, "kfold"))
+                        callbacks=text.tensorboard_callbacks(args.tensorboard, "kfold"))
 
     # the validation MAE of each fold at the last epoch, and their mean
     foldMAE = [history.history[f"val_{n}_mae"][-1] for n in names]
@@ -151,7 +151,7 @@ def main(argv=None):
     model = keras.Model(inputs, build_model(layers, inputs))
     model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
     model.fit(trainData, trainTargets, epochs=args.epochs, batch_size=args.batch_size,
-              verbose=fit_verbosity(), callbacks=tensorboard(keras, args, "final"))
+              verbose=fit_verbosity(), callbacks=text.tensorboard_callbacks(args.tensorboard, "final"))
     (testMSE, testMAE) = model.evaluate(testData, testTargets, verbose=0)
 
     # a few predicted prices beside the real ones
@@ -166,13 +166,6 @@ def main(argv=None):
         "val_mae_per_epoch": averageMAE.tolist(), "smoothed_val_mae": smoothed.tolist(),
         "stops_improving_epoch": bestEpoch, "test_mse": testMSE, "test_mae": testMAE})
     print(f"[INFO] test MAE: {testMAE:.2f}")
-
-
-def tensorboard(keras, args, run):
-    """``keras.callbacks.TensorBoard`` logging to ``--tensorboard/run``, if asked for."""
-    if not args.tensorboard:
-        return []
-    return [keras.callbacks.TensorBoard(os.path.join(args.tensorboard, run))]
 
 
 if __name__ == "__main__":

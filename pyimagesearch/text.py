@@ -51,7 +51,10 @@ class TextSplits:
     classNames: list = field(default_factory=list)
 
     def decode(self, seq):
-        """A sequence back to words; ``?`` for padding, start and unknown."""
+        """A sequence back to words; ``?`` for padding, start and unknown
+        (the indices themselves when no word index came with the data)."""
+        if not self.words:
+            return " ".join(str(int(i)) for i in seq)
         return " ".join(self.words.get(int(i), "?") for i in seq)
 
 
@@ -315,7 +318,11 @@ def load_imdb_folder(folder, numWords=10000):
         if names != ["neg", "pos"]:
             raise UserError(f"--dataset {folder!r}: {part}/ must hold exactly the "
                             f"classes 'neg' and 'pos', found {names}")
-        loaded[part] = (texts, labels)
+        # the folders list negatives first: shuffle (with Keras' seed) so
+        # that any slice, such as the held-out first reviews, mixes both
+        order = np.arange(len(texts))
+        np.random.RandomState(KERAS_SEED).shuffle(order)
+        loaded[part] = ([texts[i] for i in order], labels[order])
     (trainSeqs, testSeqs, words) = texts_to_sequences(loaded["train"][0],
                                                       loaded["test"][0], numWords)
     return TextSplits(trainSeqs, loaded["train"][1], testSeqs, loaded["test"][1], words,
@@ -446,6 +453,34 @@ def keras_word_index(name):
         warn(f"Keras could not download the {name} word index; texts are shown as numbers")
         return {}
     return {int(i) + INDEX_FROM: w for (w, i) in wordIndex.items()}
+
+
+def load_chapter_text(name, dataset, numWords=10000):
+    """``imdb`` or ``reuters`` as the scripts take it: with ``dataset`` None,
+    Keras' own copy (downloaded once by Keras); a folder, the original
+    release (aclImdb, Reuters-21578 SGML); a file, Keras' ``.npz`` format."""
+    if dataset is None:
+        ((xTrain, yTrain), (xTest, yTest)) = keras_download(name, num_words=numWords)
+        classNames = (["negative", "positive"] if name == "imdb"
+                      else [str(i) for i in range(int(max(yTrain.max(), yTest.max())) + 1)])
+        return TextSplits(list(xTrain), np.asarray(yTrain), list(xTest), np.asarray(yTest),
+                          keras_word_index(name), classNames)
+    if os.path.isdir(dataset):
+        loader = load_imdb_folder if name == "imdb" else load_reuters_folder
+    elif os.path.isfile(dataset):
+        loader = load_imdb_npz if name == "imdb" else load_reuters_npz
+    else:
+        raise UserError(f"--dataset {dataset!r} does not exist")
+    return loader(dataset, numWords)
+
+
+def tensorboard_callbacks(folder, run):
+    """``[keras.callbacks.TensorBoard(folder/run)]``, or ``[]`` without a folder."""
+    if not folder:
+        return []
+    import keras
+
+    return [keras.callbacks.TensorBoard(os.path.join(folder, run))]
 
 
 # --------------------------------------------------------------------------
