@@ -76,17 +76,64 @@ def model_file(path):
 
 
 def save_model(model, path):
-    """Save ``model`` in Keras' native format, atomically; return the file."""
+    """Save ``model`` as a ``.keras`` file that plain Keras can open; return the file.
+
+    Training may use this package's faster classes (``fast.py``: batch
+    normalization and optimizer steps on TensorFlow's fused kernels). They
+    compute what Keras' own classes compute, so the file written here is the
+    same architecture built from Keras' own classes, with the trained
+    weights: ``keras.models.load_model(path)`` opens it in any Python,
+    without this repository. The file is written atomically.
+    """
     target = model_file(path)
     with atomic_output(target) as tmp:
-        model.save(tmp)
+        stock_model(model).save(tmp)
     return target
+
+
+def stock_model(model):
+    """A copy of ``model`` made only of Keras' own classes, same weights.
+
+    Layers of the package's own subclasses become their Keras base class
+    with the same configuration; a compiled model gets Keras' own optimizer
+    with the same settings (its running state is not carried over) and the
+    same loss, so the copy can be evaluated or trained further.
+    """
+    import keras
+
+    def stock_layer(layer):
+        if isinstance(layer, keras.Model):
+            return keras.models.clone_model(layer, clone_function=stock_layer)
+        cls = _stock_class(type(layer))
+        return cls.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=stock_layer)
+    copy.set_weights(model.get_weights())
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and getattr(model, "compiled", False):
+        stockOptimizer = _stock_class(type(optimizer)).from_config(optimizer.get_config())
+        loss = model.loss if _is_stock(model.loss) else None
+        copy.compile(optimizer=stockOptimizer, loss=loss)
+    return copy
+
+
+def _stock_class(cls):
+    """``cls`` itself if Keras defines it, else its nearest Keras ancestor."""
+    for ancestor in cls.__mro__:
+        if ancestor.__module__.startswith("keras."):
+            return ancestor
+    raise TypeError(f"{cls.__name__} has no Keras base class")
+
+
+def _is_stock(loss):
+    """Whether Keras can rebuild ``loss`` without this repository."""
+    if isinstance(loss, str):
+        return True
+    return type(loss).__module__.startswith("keras.")
 
 
 def load_model(path):
     """Load a model saved by these scripts; a clear error if it is not one."""
-    from . import backend  # noqa: F401  (quiet TensorFlow import)
-    from . import layers, optimizers  # noqa: F401  (the package's classes, for Keras to find)
     import keras
 
     candidates = [path] if path.endswith(MODEL_SUFFIX) else [path, model_file(path)]
