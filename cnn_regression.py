@@ -3,20 +3,30 @@
     python cnn_regression.py --dataset "Houses-dataset/Houses Dataset/"
 """
 
+import math
 import os
 
-from pyimagesearch import datasets, models, recipes, regression, training
-from pyimagesearch.cli import run_main
+import numpy as np
+
+from pyimagesearch import datasets, regression
+from pyimagesearch.cli import DEFAULTS, fit_verbosity, run_main
 
 
 def main(argv=None):
-    args = regression.parse_args(__doc__.splitlines()[0], recipes.DEFAULTS["cnn"],
-                                 argv)
-    training.setup(args, small_ops=True)
+    args = regression.parse_args(__doc__.splitlines()[0], DEFAULTS["cnn"], argv)
 
-    # Keras (and TensorFlow) load only once the flags are known to be good
-    # Keras' Adam, each step applied by one fused kernel (optimizers.py)
-    from pyimagesearch.optimizers import Adam
+    # TensorFlow loads only now, once the flags are known to be good
+    import keras
+
+    from pyimagesearch import models, recipes, training
+    from pyimagesearch.fast import Adam  # Keras' Adam, one fused kernel per step
+
+    # this CNN's operations are too small to share out between cores: each
+    # runs on one core, independent ones side by side (faster, README)
+    training.one_core_per_op()
+    keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
     # construct the path to the input .txt file that contains information
     # on each house in the dataset and then load the dataset
@@ -25,7 +35,7 @@ def main(argv=None):
     df = datasets.load_house_attributes(inputPath)
 
     # load the house images and then scale the pixel intensities to the
-    # range [0, 1]
+    # range [0, 1] (houses with a damaged picture are left out, with a warning)
     print("[INFO] loading house images...")
     df = datasets.drop_houses_with_bad_images(df, args.dataset)
     images = datasets.load_house_images(df, args.dataset)
@@ -35,8 +45,7 @@ def main(argv=None):
     # the data for training and the remaining 25% for testing (or, with
     # --folds K, K splits in which every house is tested once)
     print("[INFO] processing data...")
-    regression.check_enough_houses(df, args.folds)
-    results = regression.Results("cnn_regression.py", args, df)
+    report = regression.Results("cnn_regression.py", args, df)
     for (trainIdx, testIdx) in regression.splits(df, args.folds):
         (trainAttrX, testAttrX) = (df.iloc[trainIdx], df.iloc[testIdx])
         (trainImagesX, testImagesX) = (images[trainIdx], images[testIdx])
@@ -44,41 +53,61 @@ def main(argv=None):
         # find the largest house price in the training set and use it to
         # scale our house prices to the range [0, 1] (will lead to better
         # training and convergence)
-        (trainY, testY, maxPrice) = regression.scale_prices(trainAttrX, testAttrX)
+        maxPrice = trainAttrX["price"].max()
+        trainY = (trainAttrX["price"] / maxPrice).to_numpy("float32")
+        testY = (testAttrX["price"] / maxPrice).to_numpy("float32")
 
-        # create our Convolutional Neural Network and then compile the model
-        # using mean absolute percentage error as our loss, implying that we
-        # seek to minimize the absolute percentage difference between our
-        # price *predictions* and the *actual prices*
-        model = models.create_cnn(64, 64, 3, regress=True)
-        opt = Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200))
-        loss = "mean_absolute_percentage_error"
-        if args.recipe == "improved":
-            # several CNNs trained side by side, each on that loss (recipes.py)
-            (model, loss) = recipes.house_ensemble(model, members=4)
-        model.compile(loss=loss, optimizer=opt)
+        # validate on the test split as the post does, or (--val-split) on
+        # training houses held out, so the test split stays unseen
+        (valX, valY) = (testImagesX, testY)
+        if args.val_split:
+            (trainImagesX, trainY, valX, valY) = training.hold_out(
+                trainImagesX, trainY, args.val_split, args.seed)
 
-        # train the model
         print("[INFO] training model...")
-        history = training.fit(model, trainImagesX, trainY, (testImagesX, testY), args)
         if args.recipe == "improved":
-            # their mean is the predicted price
-            model = recipes.average_members(model)
+            # this repository's recipe: four CNNs, their mean is the price
+            (model, H) = recipes.train_improved(
+                "cnn", lambda: models.create_cnn(64, 64, 3, regress=True),
+                (trainImagesX, trainY), (valX, valY), args)
+        else:
+            # create our Convolutional Neural Network and then compile the
+            # model using mean absolute percentage error as our loss,
+            # implying that we seek to minimize the absolute percentage
+            # difference between our price *predictions* and the *actual
+            # prices* (a whole epoch per graph call: the same steps, less
+            # overhead)
+            model = models.create_cnn(64, 64, 3, regress=True)
+            opt = Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200))
+            model.compile(loss="mean_absolute_percentage_error", optimizer=opt,
+                          steps_per_execution=math.ceil(len(trainImagesX) / args.batch_size))
+
+            # train the model on batches of args.batch_size houses (8 in the
+            # post), which the pipeline reshuffles every epoch
+            H = model.fit(training.batches(trainImagesX, trainY, args.batch_size,
+                                           shuffle=True, seed=args.seed),
+                          validation_data=training.validation_batches(valX, valY),
+                          epochs=args.epochs, shuffle=False, verbose=fit_verbosity(),
+                          callbacks=training.callbacks(args.val_split, args.patience,
+                                                       args.resume_dir))
 
         # make predictions on the testing data
         print("[INFO] predicting house prices...")
-        preds = training.predict(model, testImagesX)
+        preds = model.predict(testImagesX, verbose=0)
 
-        # the absolute percentage difference between the predicted and the
-        # actual house prices
-        absPercentDiff = regression.absolute_percentage_errors(preds, testY)
-        results.add(absPercentDiff, testAttrX, preds * maxPrice, history, model)
+        # compute the difference between the *predicted* house prices and the
+        # *actual* house prices, then compute the percentage difference and
+        # the absolute percentage difference
+        diff = preds.flatten() - testY
+        percentDiff = (diff / testY) * 100
+        absPercentDiff = np.abs(percentDiff)
+        report.add(absPercentDiff, testAttrX, preds.flatten() * maxPrice, H, model)
 
-    # save what a learner looks at, then print the mean and standard
-    # deviation of the errors (over the folds with --folds)
+    # save what a learner looks at (--output), then show the mean and
+    # standard deviation of the absolute percentage difference
     if args.output:
-        results.save(args.output)
-    results.report()
+        report.save(args.output)
+    report.report()
 
 
 if __name__ == "__main__":

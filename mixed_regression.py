@@ -3,22 +3,57 @@
     python mixed_regression.py --dataset "Houses-dataset/Houses Dataset/"
 """
 
+import math
 import os
 
-from pyimagesearch import datasets, models, recipes, regression, training
-from pyimagesearch.cli import run_main
+import numpy as np
+
+from pyimagesearch import datasets, regression
+from pyimagesearch.cli import DEFAULTS, fit_verbosity, run_main
+
+
+def create_mixed_model(attributeDim):
+    """The post's two branches, an MLP on the attributes and a CNN on the
+    pictures, joined into one model with a regression head."""
+    from keras import Model
+    from keras.layers import Dense, concatenate
+
+    from pyimagesearch import models
+
+    # create the MLP and CNN models, without their regression heads
+    mlp = models.create_mlp(attributeDim, regress=False)
+    cnn = models.create_cnn(64, 64, 3, regress=False)
+
+    # create the input to our final set of layers as the *output* of both
+    # the MLP and CNN
+    combinedInput = concatenate([mlp.output, cnn.output])
+
+    # our final FC layer head will have two dense layers, the final one
+    # being our regression head
+    x = Dense(4, activation="relu")(combinedInput)
+    x = Dense(1, activation="linear")(x)
+
+    # our final model will accept categorical/numerical data on the MLP
+    # input and images on the CNN input, outputting a single value (the
+    # predicted price of the house)
+    return Model(inputs=[mlp.input, cnn.input], outputs=x, name="mixed")
 
 
 def main(argv=None):
-    args = regression.parse_args(__doc__.splitlines()[0], recipes.DEFAULTS["mixed"],
-                                 argv)
-    training.setup(args, small_ops=True)
+    args = regression.parse_args(__doc__.splitlines()[0], DEFAULTS["mixed"], argv)
 
-    # Keras (and TensorFlow) load only once the flags are known to be good
-    from keras import Model
-    from keras.layers import Dense, concatenate
-    # Keras' Adam, each step applied by one fused kernel (optimizers.py)
-    from pyimagesearch.optimizers import Adam
+    # TensorFlow loads only now, once the flags are known to be good
+    import keras
+
+    from pyimagesearch import recipes, training
+    from pyimagesearch.fast import Adam  # Keras' Adam, one fused kernel per step
+
+    # this model's operations are too small to share out between cores:
+    # each runs on one core, independent ones side by side (faster, README)
+    training.one_core_per_op()
+    keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
     # construct the path to the input .txt file that contains information
     # on each house in the dataset and then load the dataset
@@ -27,7 +62,7 @@ def main(argv=None):
     df = datasets.load_house_attributes(inputPath)
 
     # load the house images and then scale the pixel intensities to the
-    # range [0, 1]
+    # range [0, 1] (houses with a damaged picture are left out, with a warning)
     print("[INFO] loading house images...")
     df = datasets.drop_houses_with_bad_images(df, args.dataset)
     images = datasets.load_house_images(df, args.dataset)
@@ -37,8 +72,7 @@ def main(argv=None):
     # the data for training and the remaining 25% for testing (or, with
     # --folds K, K splits in which every house is tested once)
     print("[INFO] processing data...")
-    regression.check_enough_houses(df, args.folds)
-    results = regression.Results("mixed_regression.py", args, df)
+    report = regression.Results("mixed_regression.py", args, df)
     for (trainIdx, testIdx) in regression.splits(df, args.folds):
         (trainAttrX, testAttrX) = (df.iloc[trainIdx], df.iloc[testIdx])
         (trainImagesX, testImagesX) = (images[trainIdx], images[testIdx])
@@ -46,64 +80,66 @@ def main(argv=None):
         # find the largest house price in the training set and use it to
         # scale our house prices to the range [0, 1] (will lead to better
         # training and convergence)
-        (trainY, testY, maxPrice) = regression.scale_prices(trainAttrX, testAttrX)
+        maxPrice = trainAttrX["price"].max()
+        trainY = (trainAttrX["price"] / maxPrice).to_numpy("float32")
+        testY = (testAttrX["price"] / maxPrice).to_numpy("float32")
 
         # process the house attributes data by performing min-max scaling
         # on continuous features, one-hot encoding on categorical features,
         # and then finally concatenating them together
-        (trainX, testX) = datasets.process_house_attributes(df, trainAttrX, testAttrX)
+        (trainAttrX, testAttrX) = datasets.process_house_attributes(df, trainAttrX, testAttrX)
+        (trainX, testX) = ([trainAttrX, trainImagesX], [testAttrX, testImagesX])
 
-        # create the MLP and CNN models, without their regression heads
-        mlp = models.create_mlp(trainX.shape[1], regress=False)
-        cnn = models.create_cnn(64, 64, 3, regress=False)
+        # validate on the test split as the post does, or (--val-split) on
+        # training houses held out, so the test split stays unseen
+        (valX, valY) = (testX, testY)
+        if args.val_split:
+            (trainX, trainY, valX, valY) = training.hold_out(trainX, trainY, args.val_split,
+                                                             args.seed)
 
-        # create the input to our final set of layers as the *output* of both
-        # the MLP and CNN
-        combinedInput = concatenate([mlp.output, cnn.output])
-
-        # our final FC layer head will have two dense layers, the final one
-        # being our regression head
-        x = Dense(4, activation="relu")(combinedInput)
-        x = Dense(1, activation="linear")(x)
-
-        # our final model will accept categorical/numerical data on the MLP
-        # input and images on the CNN input, outputting a single value (the
-        # predicted price of the house)
-        model = Model(inputs=[mlp.input, cnn.input], outputs=x, name="mixed")
-
-        # compile the model using mean absolute percentage error as our loss,
-        # implying that we seek to minimize the absolute percentage difference
-        # between our price *predictions* and the *actual prices*
-        opt = Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200))
-        loss = "mean_absolute_percentage_error"
-        if args.recipe == "improved":
-            # several mixed models trained side by side, each on that loss
-            # (recipes.py)
-            (model, loss) = recipes.house_ensemble(model, members=4)
-        model.compile(loss=loss, optimizer=opt)
-
-        # train the model
         print("[INFO] training model...")
-        history = training.fit(model, [trainX, trainImagesX], trainY,
-                               ([testX, testImagesX], testY), args)
         if args.recipe == "improved":
-            # their mean is the predicted price
-            model = recipes.average_members(model)
+            # this repository's recipe: four mixed models, their mean is the price
+            (model, H) = recipes.train_improved(
+                "mixed", lambda: create_mixed_model(trainAttrX.shape[1]),
+                (trainX, trainY), (valX, valY), args)
+        else:
+            # compile the model using mean absolute percentage error as our
+            # loss, implying that we seek to minimize the absolute percentage
+            # difference between our price *predictions* and the *actual
+            # prices* (a whole epoch per graph call: the same steps, less
+            # overhead)
+            model = create_mixed_model(trainAttrX.shape[1])
+            opt = Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200))
+            model.compile(loss="mean_absolute_percentage_error", optimizer=opt,
+                          steps_per_execution=math.ceil(len(trainY) / args.batch_size))
+
+            # train the model on batches of args.batch_size houses (8 in the
+            # post), which the pipeline reshuffles every epoch
+            H = model.fit(training.batches(trainX, trainY, args.batch_size, shuffle=True,
+                                           seed=args.seed),
+                          validation_data=training.validation_batches(valX, valY),
+                          epochs=args.epochs, shuffle=False, verbose=fit_verbosity(),
+                          callbacks=training.callbacks(args.val_split, args.patience,
+                                                       args.resume_dir))
 
         # make predictions on the testing data
         print("[INFO] predicting house prices...")
-        preds = training.predict(model, [testX, testImagesX])
+        preds = model.predict(testX, verbose=0)
 
-        # the absolute percentage difference between the predicted and the
-        # actual house prices
-        absPercentDiff = regression.absolute_percentage_errors(preds, testY)
-        results.add(absPercentDiff, testAttrX, preds * maxPrice, history, model)
+        # compute the difference between the *predicted* house prices and the
+        # *actual* house prices, then compute the percentage difference and
+        # the absolute percentage difference
+        diff = preds.flatten() - testY
+        percentDiff = (diff / testY) * 100
+        absPercentDiff = np.abs(percentDiff)
+        report.add(absPercentDiff, df.iloc[testIdx], preds.flatten() * maxPrice, H, model)
 
-    # save what a learner looks at, then print the mean and standard
-    # deviation of the errors (over the folds with --folds)
+    # save what a learner looks at (--output), then show the mean and
+    # standard deviation of the absolute percentage difference
     if args.output:
-        results.save(args.output)
-    results.report()
+        report.save(args.output)
+    report.report()
 
 
 if __name__ == "__main__":

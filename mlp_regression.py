@@ -3,20 +3,27 @@
     python mlp_regression.py --dataset "Houses-dataset/Houses Dataset/"
 """
 
+import math
 import os
 
-from pyimagesearch import datasets, models, recipes, regression, training
-from pyimagesearch.cli import run_main
+import numpy as np
+
+from pyimagesearch import datasets, regression
+from pyimagesearch.cli import DEFAULTS, fit_verbosity, run_main
 
 
 def main(argv=None):
-    args = regression.parse_args(__doc__.splitlines()[0], recipes.DEFAULTS["mlp"],
-                                 argv)
-    training.setup(args)
+    args = regression.parse_args(__doc__.splitlines()[0], DEFAULTS["mlp"], argv)
 
-    # Keras (and TensorFlow) load only once the flags are known to be good
-    # Keras' Adam, each step applied by one fused kernel (optimizers.py)
-    from pyimagesearch.optimizers import Adam
+    # TensorFlow loads only now, once the flags are known to be good
+    import keras
+
+    from pyimagesearch import models, recipes, training
+    from pyimagesearch.fast import Adam  # Keras' Adam, one fused kernel per step
+
+    keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
     # construct the path to the input .txt file that contains information
     # on each house in the dataset and then load the dataset
@@ -28,15 +35,16 @@ def main(argv=None):
     # for training and the remaining 25% for evaluation (or, with --folds K,
     # K splits in which every house is tested once)
     print("[INFO] constructing training/testing split...")
-    regression.check_enough_houses(df, args.folds)
-    results = regression.Results("mlp_regression.py", args, df)
+    report = regression.Results("mlp_regression.py", args, df)
     for (trainIdx, testIdx) in regression.splits(df, args.folds):
         (train, test) = (df.iloc[trainIdx], df.iloc[testIdx])
 
         # find the largest house price in the training set and use it to
         # scale our house prices to the range [0, 1] (leads to better
         # training and convergence)
-        (trainY, testY, maxPrice) = regression.scale_prices(train, test)
+        maxPrice = train["price"].max()
+        trainY = (train["price"] / maxPrice).to_numpy("float32")
+        testY = (test["price"] / maxPrice).to_numpy("float32")
 
         # process the house attributes data by performing min-max scaling
         # on continuous features, one-hot encoding on categorical features,
@@ -44,39 +52,56 @@ def main(argv=None):
         print("[INFO] processing data...")
         (trainX, testX) = datasets.process_house_attributes(df, train, test)
 
-        # create our MLP and then compile the model using mean absolute
-        # percentage error as our loss, implying that we seek to minimize
-        # the absolute percentage difference between our price *predictions*
-        # and the *actual prices*
-        model = models.create_mlp(trainX.shape[1], regress=True)
-        opt = Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200))
-        loss = "mean_absolute_percentage_error"
-        if args.recipe == "improved":
-            # several MLPs trained side by side, each on that loss (recipes.py)
-            (model, loss) = recipes.house_ensemble(model, members=8)
-        model.compile(loss=loss, optimizer=opt)
+        # validate on the test split as the post does, or (--val-split) on
+        # training houses held out, so the test split stays unseen
+        (valX, valY) = (testX, testY)
+        if args.val_split:
+            (trainX, trainY, valX, valY) = training.hold_out(trainX, trainY, args.val_split,
+                                                             args.seed)
 
-        # train the model
         print("[INFO] training model...")
-        history = training.fit(model, trainX, trainY, (testX, testY), args)
         if args.recipe == "improved":
-            # their mean is the predicted price
-            model = recipes.average_members(model)
+            # this repository's recipe: eight MLPs, their mean is the price
+            (model, H) = recipes.train_improved(
+                "mlp", lambda: models.create_mlp(trainX.shape[1], regress=True),
+                (trainX, trainY), (valX, valY), args)
+        else:
+            # create our MLP and then compile the model using mean absolute
+            # percentage error as our loss, implying that we seek to minimize
+            # the absolute percentage difference between our price
+            # *predictions* and the *actual prices* (a whole epoch per
+            # graph call: the same steps, less overhead)
+            model = models.create_mlp(trainX.shape[1], regress=True)
+            opt = Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200))
+            model.compile(loss="mean_absolute_percentage_error", optimizer=opt,
+                          steps_per_execution=math.ceil(len(trainX) / args.batch_size))
+
+            # train the model on batches of args.batch_size houses (8 in the
+            # post), which the pipeline reshuffles every epoch
+            H = model.fit(training.batches(trainX, trainY, args.batch_size, shuffle=True,
+                                           seed=args.seed),
+                          validation_data=training.validation_batches(valX, valY),
+                          epochs=args.epochs, shuffle=False, verbose=fit_verbosity(),
+                          callbacks=training.callbacks(args.val_split, args.patience,
+                                                       args.resume_dir))
 
         # make predictions on the testing data
         print("[INFO] predicting house prices...")
-        preds = training.predict(model, testX)
+        preds = model.predict(testX, verbose=0)
 
-        # the absolute percentage difference between the predicted and the
-        # actual house prices
-        absPercentDiff = regression.absolute_percentage_errors(preds, testY)
-        results.add(absPercentDiff, test, preds * maxPrice, history, model)
+        # compute the difference between the *predicted* house prices and the
+        # *actual* house prices, then compute the percentage difference and
+        # the absolute percentage difference
+        diff = preds.flatten() - testY
+        percentDiff = (diff / testY) * 100
+        absPercentDiff = np.abs(percentDiff)
+        report.add(absPercentDiff, test, preds.flatten() * maxPrice, H, model)
 
-    # save what a learner looks at, then print the mean and standard
-    # deviation of the errors (over the folds with --folds)
+    # save what a learner looks at (--output), then show the mean and
+    # standard deviation of the absolute percentage difference
     if args.output:
-        results.save(args.output)
-    results.report()
+        report.save(args.output)
+    report.report()
 
 
 if __name__ == "__main__":

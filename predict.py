@@ -110,7 +110,6 @@ def main(argv=None):
     from imutils import paths
 
     from pyimagesearch.storage import load_labels, load_model
-    from pyimagesearch.training import predict
 
     # load the model and label binarizer, and check they belong together
     print("[INFO] loading network and label binarizer...")
@@ -124,7 +123,7 @@ def main(argv=None):
 
     if os.path.isdir(args.image):
         return classify_folder(args, model, classes, width, height, flatten,
-                               sorted(paths.list_images(args.image)), predict)
+                               sorted(paths.list_images(args.image)))
 
     # load the input image, keep a copy for the output, and prepare it the
     # way the training script prepared its images
@@ -135,7 +134,7 @@ def main(argv=None):
     image = preprocess_image(image, width, height, flatten)
 
     # add the batch dimension, then make a prediction on the image
-    preds = predict(model, image[np.newaxis])
+    preds = model.predict(image[np.newaxis], verbose=0)
 
     # find the class label index with the largest corresponding probability
     i = preds.argmax(axis=1)[0]
@@ -164,7 +163,7 @@ def main(argv=None):
     return 0
 
 
-def classify_folder(args, model, classes, width, height, flatten, imagePaths, predict):
+def classify_folder(args, model, classes, width, height, flatten, imagePaths):
     """Classify every image in a folder: one line per image, optional CSV."""
     batch, kept = [], []
     for imagePath in imagePaths:
@@ -177,7 +176,7 @@ def classify_folder(args, model, classes, width, height, flatten, imagePaths, pr
     if not kept:
         raise UserError(f"--image {args.image!r} holds no readable images")
 
-    preds = predict(model, np.array(batch))
+    preds = model.predict(np.array(batch), batch_size=256, verbose=0)
     rows = []
     for imagePath, p in zip(kept, preds):
         i = int(p.argmax())

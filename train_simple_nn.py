@@ -4,21 +4,43 @@
         --label-bin output/simple_nn_lb.pickle --plot output/simple_nn_plot.png
 """
 
-from pyimagesearch import classification, recipes, training
-from pyimagesearch.cli import run_main
+import math
+
+from pyimagesearch import classification
+from pyimagesearch.cli import DEFAULTS, fit_verbosity, run_main
+
+# the curves of the training plot: history key -> legend label
+CURVES = {"loss": "train_loss", "val_loss": "val_loss",
+          "accuracy": "train_acc", "val_accuracy": "val_acc"}
+
+
+def create_simple_nn(classes):
+    """The post's 3072-1024-512-C network of sigmoid units."""
+    from keras import Input, Sequential
+    from keras.layers import Dense
+
+    model = Sequential(name="simple_nn")
+    model.add(Input(shape=(3072,)))
+    model.add(Dense(1024, activation="sigmoid"))
+    model.add(Dense(512, activation="sigmoid"))
+    model.add(Dense(classes, activation="softmax"))
+    return model
 
 
 def main(argv=None):
-    args = classification.parse_args(__doc__.splitlines()[0],
-                                     recipes.DEFAULTS["simple_nn"], argv)
-    training.setup(args)
+    args = classification.parse_args(__doc__.splitlines()[0], DEFAULTS["simple_nn"], argv)
 
-    # Keras (and TensorFlow) load only once the flags are known to be good
-    from keras import Input, Sequential
-    from keras.layers import Dense
-    # Keras' SGD, each step applied by one fused kernel (optimizers.py)
-    from pyimagesearch.optimizers import SGD
+    # TensorFlow loads only now, once the flags are known to be good
+    import keras
+    from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.model_selection import train_test_split
+
+    from pyimagesearch import plots, recipes, storage, training
+    from pyimagesearch.fast import SGD  # Keras' SGD, one fused kernel per step
+
+    keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
     # grab the image paths and randomly shuffle them, then load each image,
     # resize it to 32x32 pixels (ignoring aspect ratio), flatten it into
@@ -40,41 +62,68 @@ def main(argv=None):
     trainY = classification.one_hot(lb, trainY)
     testY = classification.one_hot(lb, testY)
 
-    # define the 3072-1024-512-C architecture using Keras
-    model = Sequential(name="simple_nn")
-    model.add(Input(shape=(3072,)))
-    model.add(Dense(1024, activation="sigmoid"))
-    model.add(Dense(512, activation="sigmoid"))
-    model.add(Dense(len(lb.classes_), activation="softmax"))
+    # validate on the test split as the post does, or (--val-split) on
+    # training images held out, so the test split stays unseen
+    (valX, valY) = (testX, testY)
+    if args.val_split:
+        (trainX, trainY, valX, valY) = training.hold_out(trainX, trainY, args.val_split,
+                                                         args.seed)
 
-    # initialize our initial learning rate and # of epochs to train for
-    INIT_LR = 0.01
-    EPOCHS = args.epochs
-
-    # compile the model using SGD as our optimizer and categorical
-    # cross-entropy loss (two classes get two softmax units, so this
-    # loss serves them too)
     print("[INFO] training network...")
-    opt = SGD(learning_rate=INIT_LR)
-    mix = None
     if args.recipe == "improved":
-        # ReLU and dropout, AdamW with a cosine decay, mirrored images
-        # (recipes.py)
-        steps = -(-len(trainX) // args.batch_size)
-        (model, opt, mix) = recipes.simple_nn(32, 32, 3, len(lb.classes_), steps, EPOCHS)
-    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+        # this repository's recipe: ReLU and dropout, AdamW with a cosine
+        # decay, mirrored images (recipes.py)
+        (model, H) = recipes.train_improved("simple_nn", lambda: create_simple_nn(len(lb.classes_)),
+                                            (trainX, trainY), (valX, valY), args)
+    else:
+        # define the 3072-1024-512-C architecture using Keras
+        model = create_simple_nn(len(lb.classes_))
 
-    # train the neural network
-    H = training.fit(model, trainX, trainY, (testX, testY), args, mix=mix)
+        # initialize our initial learning rate and # of epochs to train for
+        INIT_LR = 0.01
+        EPOCHS = args.epochs
+
+        # compile the model using SGD as our optimizer and categorical
+        # cross-entropy loss (a whole epoch per graph call: the same steps,
+        # less overhead)
+        opt = SGD(learning_rate=INIT_LR)
+        model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"],
+                      steps_per_execution=math.ceil(len(trainX) / args.batch_size))
+
+        # train the neural network on batches of args.batch_size images (32
+        # in the post), which the pipeline reshuffles every epoch
+        H = model.fit(training.batches(trainX, trainY, args.batch_size, shuffle=True,
+                                       seed=args.seed),
+                      validation_data=training.validation_batches(valX, valY),
+                      epochs=EPOCHS, shuffle=False, verbose=fit_verbosity(),
+                      callbacks=training.callbacks(args.val_split, args.patience,
+                                                   args.resume_dir))
 
     # evaluate the network
     print("[INFO] evaluating network...")
-    evaluation = classification.report(model, testX, testY, [str(c) for c in lb.classes_])
+    predictions = model.predict(testX, batch_size=256, verbose=0)
+    (trueIdx, predIdx) = (testY.argmax(axis=1), predictions.argmax(axis=1))
+    classNames = [str(c) for c in lb.classes_]
+    print(classification_report(trueIdx, predIdx, labels=range(len(classNames)),
+                                target_names=classNames, zero_division=0))
 
-    # plot the training loss and accuracy (and the confusion matrix), then
-    # save the model, the label binarizer and the results to disk
-    classification.save_outputs(args, "train_simple_nn.py", model, lb, H,
-                                "Training Loss and Accuracy (Simple NN)", evaluation)
+    # plot the training loss and accuracy, and the confusion matrix
+    plots.plot_history(H.history, args.plot, "Training Loss and Accuracy (Simple NN)", CURVES,
+                       smooth=bool(args.val_split))
+    confusion = confusion_matrix(trueIdx, predIdx, labels=range(len(classNames)))
+    accuracy = (trueIdx == predIdx).mean()
+    plots.plot_confusion_matrix(confusion, classNames,
+                                classification.beside(args.plot, "_confusion.png"),
+                                f"Confusion matrix on the test split ({accuracy:.0%} accuracy)")
+
+    # save the model and label binarizer to disk, and what the run measured
+    print("[INFO] serializing network and label binarizer...")
+    modelPath = storage.save_model(model, args.model)
+    storage.save_labels(lb, args.label_bin)
+    storage.save_results(classification.beside(args.model, "_results.json"),
+                         classification.results(args, "train_simple_nn.py", accuracy,
+                                                classNames, confusion))
+    print(f"[INFO] wrote {modelPath}, {args.label_bin} and {args.plot}")
 
 
 if __name__ == "__main__":

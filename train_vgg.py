@@ -4,21 +4,30 @@
         --label-bin output/smallvggnet_lb.pickle --plot output/smallvggnet_plot.png
 """
 
-from pyimagesearch import classification, recipes, training
-from pyimagesearch.cli import run_main
+from pyimagesearch import classification
+from pyimagesearch.cli import DEFAULTS, fit_verbosity, run_main
+
+# the curves of the training plot: history key -> legend label
+CURVES = {"loss": "train_loss", "val_loss": "val_loss",
+          "accuracy": "train_acc", "val_accuracy": "val_acc"}
 
 
 def main(argv=None):
-    args = classification.parse_args(__doc__.splitlines()[0],
-                                     recipes.DEFAULTS["smallvggnet"], argv)
-    training.setup(args)
+    args = classification.parse_args(__doc__.splitlines()[0], DEFAULTS["smallvggnet"], argv)
 
-    # Keras (and TensorFlow) load only once the flags are known to be good
-    # Keras' SGD, each step applied by one fused kernel (optimizers.py)
-    from pyimagesearch.optimizers import SGD
+    # TensorFlow loads only now, once the flags are known to be good
+    import keras
+    from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.model_selection import train_test_split
 
+    from pyimagesearch import plots, recipes, storage, training
+    from pyimagesearch.augmentation import post_augmentation
+    from pyimagesearch.fast import SGD  # Keras' SGD, one fused kernel per step
     from pyimagesearch.smallvggnet import SmallVGGNet
+
+    keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
     # grab the image paths and randomly shuffle them, then load each image,
     # resize it to 64x64 pixels (ignoring aspect ratio), scale the pixel
@@ -32,46 +41,82 @@ def main(argv=None):
     (trainX, testX, trainY, testY) = train_test_split(
         data, labels, test_size=0.25, random_state=42)
 
-    # convert the labels from integers to vectors (one column per class,
-    # also when there are only two classes)
+    # convert the labels from class names to one-hot vectors (one column
+    # per class, also for two classes, where scikit-learn's LabelBinarizer
+    # alone would return a single column)
     lb = classification.fit_label_binarizer(labels)
     trainY = classification.one_hot(lb, trainY)
     testY = classification.one_hot(lb, testY)
 
-    # construct the image augmentation applied to the training batches
-    aug = classification.augmentation()
+    # validate on the test split as the post does, or (--val-split) on
+    # training images held out, so the test split stays unseen
+    (valX, valY) = (testX, testY)
+    if args.val_split:
+        (trainX, trainY, valX, valY) = training.hold_out(trainX, trainY, args.val_split,
+                                                         args.seed)
 
-    # initialize our VGG-like Convolutional Neural Network
-    model = SmallVGGNet.build(width=64, height=64, depth=3, classes=len(lb.classes_))
+    # construct the image augmentation applied to the training batches:
+    # the post's ImageDataGenerator ranges, in one resampling pass
+    aug = post_augmentation()
 
     # initialize our initial learning rate, # of epochs to train for,
-    # and batch size
+    # and batch size; each epoch is len(trainX) // BS full batches, counted
+    # after any hold-out, as in the post
     INIT_LR = 0.01
     EPOCHS = args.epochs
     BS = args.batch_size
+    stepsPerEpoch = max(1, len(trainX) // BS)
 
-    # initialize the model and optimizer (the post's time-based decay of
-    # INIT_LR / EPOCHS per step, as a learning-rate schedule)
     print("[INFO] training network...")
-    opt = SGD(learning_rate=training.time_based_decay(INIT_LR, INIT_LR / EPOCHS))
-    loss = "categorical_crossentropy"
     if args.recipe == "improved":
-        # Adam with warm-up and cosine decay, label smoothing (recipes.py)
-        (opt, loss) = recipes.smallvggnet(max(1, len(trainX) // BS), EPOCHS)
-    model.compile(loss=loss, optimizer=opt, metrics=["accuracy"])
+        # this repository's recipe: Adam with warm-up and cosine decay,
+        # label smoothing, twice the epochs (recipes.py)
+        (model, H) = recipes.train_improved(
+            "smallvggnet", lambda: SmallVGGNet.build(64, 64, 3, len(lb.classes_)),
+            (trainX, trainY), (valX, valY), args)
+    else:
+        # initialize our VGG-like Convolutional Neural Network
+        model = SmallVGGNet.build(width=64, height=64, depth=3, classes=len(lb.classes_))
 
-    # train the network on augmented batches
-    H = training.fit(model, trainX, trainY, (testX, testY), args, augment=aug,
-                     steps_per_epoch=max(1, len(trainX) // BS), steps_per_execution=1)
+        # initialize the model and optimizer (the post's time-based decay of
+        # INIT_LR / EPOCHS per step, as a learning-rate schedule)
+        opt = SGD(learning_rate=training.time_based_decay(INIT_LR, INIT_LR / EPOCHS))
+        model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+
+        # train the network on augmented batches of BS images (32 in the post)
+        H = model.fit(training.batches(trainX, trainY, BS, shuffle=True, seed=args.seed,
+                                       augment=aug, repeat=True),
+                      validation_data=training.validation_batches(valX, valY),
+                      steps_per_epoch=stepsPerEpoch, epochs=EPOCHS, shuffle=False,
+                      verbose=fit_verbosity(),
+                      callbacks=training.callbacks(args.val_split, args.patience,
+                                                   args.resume_dir))
 
     # evaluate the network
     print("[INFO] evaluating network...")
-    evaluation = classification.report(model, testX, testY, [str(c) for c in lb.classes_])
+    predictions = model.predict(testX, batch_size=256, verbose=0)
+    (trueIdx, predIdx) = (testY.argmax(axis=1), predictions.argmax(axis=1))
+    classNames = [str(c) for c in lb.classes_]
+    print(classification_report(trueIdx, predIdx, labels=range(len(classNames)),
+                                target_names=classNames, zero_division=0))
 
-    # plot the training loss and accuracy (and the confusion matrix), then
-    # save the model, the label binarizer and the results to disk
-    classification.save_outputs(args, "train_vgg.py", model, lb, H,
-                                "Training Loss and Accuracy (SmallVGGNet)", evaluation)
+    # plot the training loss and accuracy, and the confusion matrix
+    plots.plot_history(H.history, args.plot, "Training Loss and Accuracy (SmallVGGNet)", CURVES,
+                       smooth=bool(args.val_split))
+    confusion = confusion_matrix(trueIdx, predIdx, labels=range(len(classNames)))
+    accuracy = (trueIdx == predIdx).mean()
+    plots.plot_confusion_matrix(confusion, classNames,
+                                classification.beside(args.plot, "_confusion.png"),
+                                f"Confusion matrix on the test split ({accuracy:.0%} accuracy)")
+
+    # save the model and label binarizer to disk, and what the run measured
+    print("[INFO] serializing network and label binarizer...")
+    modelPath = storage.save_model(model, args.model)
+    storage.save_labels(lb, args.label_bin)
+    storage.save_results(classification.beside(args.model, "_results.json"),
+                         classification.results(args, "train_vgg.py", accuracy,
+                                                classNames, confusion))
+    print(f"[INFO] wrote {modelPath}, {args.label_bin} and {args.plot}")
 
 
 if __name__ == "__main__":

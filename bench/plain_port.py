@@ -171,7 +171,6 @@ def main():
                     help="fewer epochs than the post's, for a quick look")
     args = ap.parse_args()
 
-    from pyimagesearch import backend  # noqa: F401  (quiet TensorFlow import)
     import keras
 
     keras.utils.set_random_seed(42)

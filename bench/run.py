@@ -112,7 +112,6 @@ def probe():
 
 def matmul_peak():
     """Best GFLOP/s of a large matrix multiply in float32 and bfloat16."""
-    from pyimagesearch import backend  # noqa: F401
     import tensorflow as tf
 
     peaks = {}

@@ -1,6 +1,6 @@
-"""What the two image-classification training scripts share (part 4): their
-flags, loading a folder-per-class dataset, label encoding, augmentation, the
-report and the saved files.
+"""What the two image-classification training scripts share beyond the
+post's steps: their flags, the checks on a folder-per-class dataset, label
+encoding for two classes, and the record of a run.
 """
 
 import argparse
@@ -11,7 +11,7 @@ import numpy as np
 
 from .cli import UserError, add_training_flags, apply_recipe_defaults, existing_folder
 from .datasets import load_image_folder
-from .storage import ensure_writable_folder, save_labels, save_model, save_results
+from .storage import ensure_writable_folder
 
 # a class needs images on both sides of a 75/25 split
 MIN_IMAGES_PER_CLASS = 4
@@ -89,77 +89,23 @@ def one_hot(lb, labels):
     return y
 
 
-def augmentation():
-    """The post's training-time augmentation, as a function of a batch and a seed.
-
-    The post's ImageDataGenerator took rotation 30 degrees, shifts of 0.1,
-    shear 0.2 (degrees), zoom 0.2, horizontal flips and nearest fill; they
-    are composed and applied in one resampling pass (augmentation.py).
-    """
-    from functools import partial
-
-    from .augmentation import random_affine
-
-    return partial(random_affine, rotation=30, width_shift=0.1, height_shift=0.1,
-                   shear=0.2, zoom=0.2, horizontal_flip=True, fill_mode="NEAREST")
-
-
-def report(model, testX, testY, classNames):
-    """Print scikit-learn's classification report on the test split.
-
-    Returns what the saved files need: the accuracy, the confusion matrix
-    (rows: true class, columns: predicted class) and the class names.
-    """
-    from sklearn.metrics import classification_report, confusion_matrix
-
-    from .training import predict
-
-    predictions = predict(model, testX)
-    trueIdx, predIdx = testY.argmax(axis=1), predictions.argmax(axis=1)
-    labels = list(range(len(classNames)))
-    print(classification_report(trueIdx, predIdx, labels=labels,
-                                target_names=classNames, zero_division=0))
-    return {"accuracy": float(np.mean(trueIdx == predIdx)),
-            "confusion": confusion_matrix(trueIdx, predIdx, labels=labels),
-            "classes": list(classNames)}
-
-
-def save_outputs(args, script, model, lb, history, title, evaluation):
-    """Plot the curves and the confusion matrix, save the model, the label
-    binarizer and ``results.json``.
-
-    The confusion matrix and the results go beside the plot and the model:
-    ``--plot out/vgg.png`` also writes ``out/vgg_confusion.png``, and
-    ``--model out/vgg.model`` also writes ``out/vgg_results.json``.
-    """
-    from .plots import plot_confusion_matrix, plot_history
-
-    plot_history(history.history, args.plot, title,
-                 {"loss": "train_loss", "val_loss": "val_loss",
-                  "accuracy": "train_acc", "val_accuracy": "val_acc"},
-                 smooth=bool(args.val_split))
-    confusionPath = _beside(args.plot, "_confusion.png")
-    plot_confusion_matrix(evaluation["confusion"], evaluation["classes"], confusionPath,
-                          f"Confusion matrix on the test split\n({model.name}, "
-                          f"{evaluation['accuracy']:.0%} accuracy)")
-    print("[INFO] serializing network and label binarizer...")
-    modelPath = save_model(model, args.model)
-    if modelPath != args.model:
-        print(f"[INFO] Keras 3 saves models as .keras files: the model is in {modelPath}")
-    save_labels(lb, args.label_bin)
-    resultsPath = save_results(_beside(args.model, "_results.json"), {
-        "script": script, "recipe": args.recipe, "seed": args.seed, "folds": None,
+def results(args, script, accuracy, classNames, confusion):
+    """What ``<model>_results.json`` records of a run."""
+    return {
+        "script": script, "recipe": args.recipe, "seed": args.seed,
         "epochs": args.epochs, "val_split": args.val_split,
         "mixed_precision": args.mixed_precision,
-        "metric": "accuracy", "value": round(evaluation["accuracy"], 4),
-        "classes": evaluation["classes"],
-        "confusion_matrix": evaluation["confusion"].tolist(),
+        "metric": "accuracy", "value": round(float(accuracy), 4),
+        "classes": list(classNames), "confusion_matrix": np.asarray(confusion).tolist(),
         "seconds": round(time.perf_counter() - args.start_time, 1),
-    })
-    print(f"[INFO] wrote {confusionPath} and {resultsPath}")
+    }
 
 
-def _beside(path, suffix):
-    """``out/vgg.model`` -> ``out/vgg`` + suffix (the extension dropped)."""
+def beside(path, suffix):
+    """A file beside ``path``: ``out/vgg.model`` -> ``out/vgg`` + suffix.
+
+    The confusion matrix goes beside the plot (``out/vgg_confusion.png``)
+    and the results beside the model (``out/vgg_results.json``).
+    """
     root = os.path.splitext(path)[0] if os.path.splitext(path)[1] else path
     return root + suffix

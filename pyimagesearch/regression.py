@@ -1,6 +1,6 @@
-"""What the three house-price scripts share: their flags, the splits (the
-post's one split or K folds), the error report and the files written with
-``--output``.
+"""What the three house-price scripts share beyond the posts' steps: their
+flags, the splits (the post's one split or K folds), and the report and
+files of a run (``--output``).
 """
 
 import argparse
@@ -73,28 +73,9 @@ def splits(df, folds=None):
     return list(KFold(n_splits=folds, shuffle=True, random_state=42).split(rows))
 
 
-def scale_prices(train, test):
-    """Prices divided by the largest training price: targets near [0, 1].
-
-    Only the training split decides the scale, so the test houses stay
-    unseen. Returns ``(trainY, testY, maxPrice)``.
-    """
-    maxPrice = train["price"].max()
-    trainY = (train["price"] / maxPrice).to_numpy("float32")
-    testY = (test["price"] / maxPrice).to_numpy("float32")
-    return trainY, testY, maxPrice
-
-
 def format_price(value):
     """Dollars with thousands separators, without depending on the locale."""
     return f"${value:,.2f}"
-
-
-def absolute_percentage_errors(preds, testY):
-    """|predicted - true| / true * 100 for every test house."""
-    diff = np.asarray(preds).flatten() - testY
-    percentDiff = (diff / testY) * 100
-    return np.abs(percentDiff)
 
 
 class Results:
@@ -116,6 +97,11 @@ class Results:
                 "predicted": np.asarray(predictedPrices, dtype="float64").flatten(),
                 "history": history.history, "model": model}
         self.folds.append(fold)
+        if self.args.val_split:
+            losses = history.history["val_loss"]
+            best = int(np.argmin(losses))
+            print(f"[INFO] kept the weights of epoch {best + 1} (lowest validation loss "
+                  f"{losses[best]:.4f})")
         if self.args.folds:
             print(f"[INFO] fold {len(self.folds)}/{self.args.folds}: "
                   f"mean: {fold['mean']:.2f}%, std: {fold['std']:.2f}%")

@@ -1,12 +1,12 @@
 """SmallVGGNet: a compact VGG-style network for small images (part 4)."""
 
-from . import backend  # noqa: F401  (quiet TensorFlow import)
 from keras import Input, Sequential
 from keras.layers import (Activation, Conv2D, Dense, Dropout, Flatten,
                           MaxPooling2D)
 
-# Keras' BatchNormalization, trained with TensorFlow's fused kernel (layers.py)
-from .layers import BatchNormalization
+# Keras' BatchNormalization, trained with TensorFlow's fused kernel (fast.py);
+# saved models hold Keras' own layer (storage.save_model)
+from .fast import BatchNormalization
 
 
 class SmallVGGNet:
