@@ -284,6 +284,20 @@ def make_vectorizer(numWords, outputMode):
     return keras.layers.TextVectorization(max_tokens=numWords, output_mode=outputMode)
 
 
+def vectorize_texts(vectorizer, texts, batchSize=512):
+    """``vectorizer`` applied to ``texts`` in batches, as one NumPy array."""
+    return np.concatenate([
+        np.asarray(vectorizer(np.array(texts[start:start + batchSize], dtype=object)))
+        for start in range(0, len(texts), batchSize)])
+
+
+def labels_path(modelPath):
+    """Where the class names of a text model are kept: beside the model,
+    ``M.keras`` -> ``M_labels.pickle``."""
+    stem = modelPath[:-len(".keras")] if modelPath.endswith(".keras") else modelPath
+    return stem + "_labels.pickle"
+
+
 def texts_to_sequences(trainTexts, testTexts, numWords=10000):
     """Word-index sequences of raw texts, vocabulary from the training texts.
 
