@@ -55,6 +55,15 @@ def build_model(layers, inputs, name=None):
     return layers.Dense(1, name=name)(x)  # no activation: a scalar regression
 
 
+def side_by_side(keras, k, features):
+    """K copies of the chapter's network in one model, fold k's named
+    ``fold<k>``: its own input, its own output, no shared weights."""
+    names = [f"fold{i}" for i in range(1, k + 1)]
+    inputs = [keras.Input(shape=(features,), name=f"{n}_input") for n in names]
+    outputs = [build_model(keras.layers, i, name=n) for (i, n) in zip(inputs, names)]
+    return (keras.Model(inputs, outputs), names)
+
+
 def kfold_splits(data, targets, k):
     """The chapter's folds: fold i validates on the i-th block of len // k
     samples and trains on everything else."""
@@ -107,14 +116,13 @@ def main(argv=None):
     # (batch 1 per fold) and its loss is its own mse, so its weights and
     # rmsprop state follow exactly the chapter's arithmetic, while one graph
     # call runs a whole epoch of steps (steps_per_execution) for all folds
-    # and each epoch's validation is one batch per fold.
+    # and each epoch's validation is one batch per fold. (fit shuffles the
+    # folds' examples with one permutation per epoch: each fold still sees
+    # its own examples in a new random order every epoch.)
     print(f"[INFO] {args.folds}-fold validation, {args.kfold_epochs} epochs at batch "
           f"{args.kfold_batch_size} per fold...")
     folds = list(kfold_splits(trainData, trainTargets, args.folds))
-    names = [f"fold{k}" for k in range(1, args.folds + 1)]
-    inputs = [keras.Input(shape=(trainData.shape[1],), name=f"{n}_input") for n in names]
-    outputs = [build_model(layers, i, name=n) for (i, n) in zip(inputs, names)]
-    model = keras.Model(inputs, outputs)
+    (model, names) = side_by_side(keras, args.folds, trainData.shape[1])
     stepsPerEpoch = -(-len(folds[0][0]) // args.kfold_batch_size)
     model.compile(optimizer="rmsprop", loss={n: "mse" for n in names},
                   metrics={n: ["mae"] for n in names}, steps_per_execution=stepsPerEpoch)
