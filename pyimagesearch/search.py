@@ -67,7 +67,7 @@ def minutes(text):
     return value
 
 
-def add_search_flags(ap, name, maxTrials=2):
+def add_search_flags(ap, name, maxTrials=2, batchSize=32):
     """The flags of the chapter's searcher, shared by both scripts.
 
     ``name`` (``search_classifier`` / ``search_regressor``) names the default
@@ -83,11 +83,11 @@ def add_search_flags(ap, name, maxTrials=2):
                          "stops improving for --patience epochs, at most --max-epochs)")
     ap.add_argument("--max-epochs", type=positive_int, default=100,
                     help="cap of the adaptive epochs (default: 100)")
-    ap.add_argument("--patience", type=positive_int, default=5,
+    ap.add_argument("--patience", type=positive_int, default=10,
                     help="adaptive epochs: stop after this many epochs without a lower "
-                         "validation loss (default: 5)")
-    ap.add_argument("--batch-size", type=positive_int, default=32,
-                    help="batch size (default: 32)")
+                         "validation loss (default: 10)")
+    ap.add_argument("--batch-size", type=positive_int, default=batchSize,
+                    help=f"batch size (default: {batchSize or '8 for the houses, as in the post; 32 otherwise'})")
     ap.add_argument("--block", choices=BLOCKS + ("any",), default="vanilla",
                     help="vanilla: conv stacks of the SmallVGGNet family; resnet, "
                          "xception, efficient: Keras' ResNet50V2, Xception, "
@@ -304,7 +304,7 @@ def build_augmentation(keras, height, width):
     ], name="augmentation")
 
 
-def vanilla_features(keras, hp, x):
+def vanilla_features(keras, hp, x, headDropout=0.5):
     """Conv blocks of the SmallVGGNet family: (CONV => RELU => BN) * k => POOL
     => DROPOUT, the width doubling from block to block, then FC => RELU =>
     BN => DROPOUT. Depth, width, convolutions per block, batch
@@ -318,6 +318,7 @@ def vanilla_features(keras, hp, x):
     dropout = hp.Choice("vanilla_dropout", [0.0, 0.25, 0.4], default=0.25)
     pooling = hp.Choice("vanilla_pooling", ["flatten", "global_avg"], default="flatten")
     units = hp.Choice("vanilla_dense_units", [128, 256, 512], default=256)
+    lastDropout = hp.Choice("vanilla_head_dropout", [0.0, 0.25, 0.5], default=headDropout)
 
     for b in range(blocks):
         # stop pooling once the map is 2x2: very small images, deep stacks
@@ -337,7 +338,7 @@ def vanilla_features(keras, hp, x):
     if batchNorm:
         x = layers.BatchNormalization()(x)
     x = layers.Activation("relu")(x)
-    return layers.Dropout(0.5)(x)
+    return layers.Dropout(lastDropout)(x) if lastDropout > 0 else x
 
 
 def application_features(keras, hp, block, x):
@@ -393,7 +394,10 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
             if useAugment:
                 x = build_augmentation(keras, inputShape[0], inputShape[1])(x)
             if chosen == "vanilla":
-                x = vanilla_features(keras, hp, x)
+                # SmallVGGNet's 50% dropout before a classifier; none by
+                # default before a single regression output
+                x = vanilla_features(keras, hp, x, 0.5 if head["kind"] == "classification"
+                                     else 0.0)
             else:
                 x = application_features(keras, hp, chosen, x)
 

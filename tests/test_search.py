@@ -1,0 +1,265 @@
+"""The automated model search (search_image_classifier.py, search_image_regressor.py).
+
+Small generated data, tiny images, one or two epochs and at most two trials:
+these check that a search runs, resumes, refuses what it should, runs
+distributed on 127.0.0.1 and exports a model plain Keras loads; the figures
+on the real datasets are in the README.
+"""
+
+import csv
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from conftest import ROOT, load_script, predict_in_fresh_python
+
+from pyimagesearch import sample_data, search
+from pyimagesearch.cli import UserError
+
+TINY = ["--image-size", "16", "--epochs", "1", "--batch-size", "16"]
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return load_script("search_image_classifier.py")
+
+
+@pytest.fixture(scope="module")
+def regressor():
+    return load_script("search_image_regressor.py")
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("search_shapes")
+    sample_data.write_shapes(folder, classes=3, per_class=20, seed=0)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def targets_folder(tmp_path_factory):
+    """Images with a targets.csv: grey squares whose target is their brightness."""
+    folder = tmp_path_factory.mktemp("search_targets")
+    rng = np.random.default_rng(0)
+    with open(folder / "targets.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "target"])
+        for i in range(24):
+            level = int(rng.integers(20, 235))
+            image = np.clip(rng.normal(level, 8, (20, 20, 3)), 0, 255).astype("uint8")
+            cv2.imwrite(str(folder / f"img_{i:02d}.png"), image)
+            writer.writerow([f"img_{i:02d}.png", level / 10])
+    return folder
+
+
+def outputs(folder, name="m"):
+    """Output flags that keep everything under ``folder``."""
+    return ["--project-dir", str(folder / "project"), "--model", str(folder / f"{name}.keras"),
+            "--plot", str(folder / f"{name}.png")]
+
+
+# --------------------------------------------------------------------------
+# Bad input: one clear line before anything is loaded
+
+
+@pytest.mark.parametrize("flags", [["--max-trials", "0"], ["--time-limit", "0"],
+                                   ["--block", "mobilenet"], ["--val-split", "1.5"]])
+def test_bad_flags_exit_2(classifier, shapes, tmp_path, flags):
+    with pytest.raises(SystemExit) as info:
+        classifier.main(["--dataset", str(shapes), *outputs(tmp_path), *flags])
+    assert info.value.code == 2
+
+
+def test_missing_dataset(classifier, tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        classifier.main(["--dataset", str(tmp_path / "nowhere"), *outputs(tmp_path)])
+
+
+def write_csv(folder, rows):
+    folder.mkdir(exist_ok=True)
+    cv2.imwrite(str(folder / "a.png"), np.zeros((8, 8, 3), "uint8"))
+    with open(folder / "targets.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["file", "target"], *rows])
+    return folder
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([["a.png", "1.5"], ["missing.png", "2"]], "'missing.png' not found"),
+    ([["a.png", "old"]], "target 'old' is not a number"),
+    ([["a.png", "nan"]], "is not a number"),
+    ([["a.png", "1"]] * 3, "at least 8"),
+])
+def test_bad_targets_csv(regressor, tmp_path, rows, message):
+    folder = write_csv(tmp_path / "data", rows)
+    with pytest.raises(UserError, match=message):
+        regressor.main(["--dataset", str(folder), *outputs(tmp_path)])
+
+
+def test_regressor_needs_houses_or_targets(regressor, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="neither HousesInfo.txt"):
+        regressor.main(["--dataset", str(tmp_path / "empty"), *outputs(tmp_path)])
+
+
+def test_foreign_project_dir_refused(classifier, shapes, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="not empty and holds no search"):
+        classifier.main(["--dataset", str(shapes), *outputs(tmp_path)])
+
+
+def test_distributed_variables_checked(classifier, shapes, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.delenv("KERASTUNER_ORACLE_PORT", raising=False)
+    with pytest.raises(UserError, match="KERASTUNER_ORACLE_PORT is not"):
+        classifier.main(["--dataset", str(shapes), *outputs(tmp_path)])
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8000")
+    monkeypatch.delenv("KERASTUNER_TUNER_ID", raising=False)
+    with pytest.raises(UserError, match="KERASTUNER_TUNER_ID is not"):
+        classifier.main(["--dataset", str(shapes), *outputs(tmp_path)])
+
+
+# --------------------------------------------------------------------------
+# A whole search, as a user runs it
+
+
+def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys):
+    assert regressor.main(["--dataset", str(targets_folder), "--max-trials", "1", *TINY,
+                           *outputs(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^\[INFO\] test MAE: \d+\.\d\d$", out, re.M), out
+    results = json.loads((tmp_path / "m_results.json").read_text())
+    assert results["kind"] == "csv" and len(results["trials"]) == 1
+    assert (tmp_path / "m.png").stat().st_size > 0
+
+
+def test_regressor_on_houses(regressor, houses, tmp_path, capsys):
+    assert regressor.main(["--dataset", str(houses), "--max-trials", "1", *TINY,
+                           *outputs(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^\[INFO\] avg\. house price: \$[\d,]+\.\d\d, std house price: "
+                     r"\$[\d,]+\.\d\d$", out, re.M), out
+    assert re.search(r"^\[INFO\] mean: \d+\.\d\d%, std: \d+\.\d\d%$", out, re.M), out
+    import keras
+    model = keras.models.load_model(tmp_path / "m.keras")
+    assert model.input_shape == (None, 16, 16, 3)
+
+
+# --------------------------------------------------------------------------
+# A search that resumes, exports a plain Keras model and refuses another search
+
+
+def test_search_resumes_exports_and_refuses_another(classifier, shapes, tmp_path, capsys):
+    args = ["--dataset", str(shapes), *TINY, *outputs(tmp_path),
+            "--label-bin", str(tmp_path / "lb.pickle")]
+    assert classifier.main([*args, "--max-trials", "1"]) == 0
+    first = capsys.readouterr().out
+    assert "[INFO] trial 1/1 starts" in first
+    trialFile = tmp_path / "project" / search.PROJECT_NAME / "trial_0" / "trial.json"
+    before = trialFile.read_text()
+
+    # the same command with more trials continues: trial 1 is not redone
+    assert classifier.main([*args, "--max-trials", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "resuming the search" in out and "1 trial(s) recorded" in out
+    assert "trial 1/2 starts" not in out and "trial 2/2 starts" in out
+    assert trialFile.read_text() == before
+
+    # a progress line for the new trial, with the best so far; the trials
+    # table, the best model's summary, the test report
+    lines = [line for line in out.splitlines() if line.startswith("[INFO]")]
+    progress = [line for line in lines if re.match(r"\[INFO\] trial 2/2: val_loss", line)]
+    assert len(progress) == 1 and "best" in progress[0], lines
+    assert progress[0].endswith("search done")
+    assert "[INFO] trials (* = best):" in lines
+    assert 'Model: "search_' in out
+    assert "precision" in out and "[INFO] test accuracy:" in out
+    results = json.loads((tmp_path / "m_results.json").read_text())
+    assert [t["trial"] for t in results["trials"]] == [1, 2]
+    assert all(t["status"] == "COMPLETED" for t in results["trials"])
+    assert results["classes"] == ["circle", "square", "triangle"]
+    assert (tmp_path / "m.png").stat().st_size > 0
+
+    # the exported model: plain Keras in a Python without this repository,
+    # the same predictions as here
+    import keras
+    images = np.random.default_rng(0).random((5, 16, 16, 3)).astype("float32")
+    here = keras.models.load_model(tmp_path / "m.keras").predict(images, verbose=0)
+    (fresh, packages) = predict_in_fresh_python(tmp_path / "m.keras", images, tmp_path)
+    assert packages == ["keras"]
+    np.testing.assert_allclose(fresh, here, rtol=1e-5, atol=1e-6)
+
+    # predict.py classifies a picture with it and the label file
+    picture = sorted((shapes / "circle").iterdir())[0]
+    predict = load_script("predict.py")
+    assert predict.main(["--image", str(picture), "--model", str(tmp_path / "m.keras"),
+                         "--label-bin", str(tmp_path / "lb.pickle"),
+                         "--output", str(tmp_path / "labelled.png")]) == 0
+    assert (tmp_path / "labelled.png").stat().st_size > 0
+
+    # another search in the same project is refused, nothing touched...
+    with pytest.raises(UserError, match="holds another search.*image_size"):
+        classifier.main([*args, "--image-size", "20", "--max-trials", "2"])
+    assert trialFile.read_text() == before
+    # ...unless --overwrite
+    identity = json.loads((tmp_path / "project" / search.IDENTITY_FILE).read_text())
+    identity["image_size"] = 20
+    assert search.check_project(str(tmp_path / "project"), identity, True, "single") == 0
+
+
+# --------------------------------------------------------------------------
+# KerasTuner's distributed search: a chief and two workers on 127.0.0.1
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_distributed_chief_and_two_workers(shapes, tmp_path):
+    port = str(free_port())
+    command = [sys.executable, str(ROOT / "search_image_classifier.py"), "--dataset",
+               str(shapes), "--max-trials", "2", *TINY, *outputs(tmp_path),
+               "--label-bin", str(tmp_path / "lb.pickle")]
+    processes = {}
+    try:
+        for tunerId in ("chief", "tuner0", "tuner1"):
+            env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId,
+                       KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
+            env.pop("DISPLAY", None)
+            processes[tunerId] = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, text=True)
+        logs = {name: p.communicate(timeout=240)[0] for name, p in processes.items()}
+    finally:
+        for p in processes.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.wait(timeout=30)
+
+    for name, p in processes.items():
+        assert p.returncode == 0, f"{name}:\n{logs[name][-3000:]}"
+    # each trial ran exactly once, on a worker, never on the chief
+    starts = re.findall(r"\[INFO\] trial (\d)/2 starts on (tuner\d)",
+                        logs["tuner0"] + logs["tuner1"])
+    assert sorted(trial for trial, _ in starts) == ["1", "2"], logs
+    assert "starts" not in logs["chief"]
+    trials = sorted((tmp_path / "project" / search.PROJECT_NAME).glob("trial_*/trial.json"))
+    assert len(trials) == 2
+    assert all(json.loads(t.read_text())["status"] == "COMPLETED" for t in trials)
+    # the chief printed the progress and exported the best; the workers did not
+    assert len(re.findall(r"\[INFO\] trial \d/2: val_loss", logs["chief"])) == 2
+    assert "[INFO] wrote" in logs["chief"]
+    assert all("chief retrains" in logs[w] for w in ("tuner0", "tuner1"))
+    results = json.loads((tmp_path / "m_results.json").read_text())
+    assert len(results["trials"]) == 2
+    assert (tmp_path / "m.keras").is_file()
