@@ -1,0 +1,272 @@
+"""The chapter 3 scripts on tiny generated data: flags, outputs, the
+side-by-side K-fold against the chapter's one-fold-at-a-time training, and
+the text model loading in a Python that has never seen this repository."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import load_script, run_script
+
+from pyimagesearch import text
+from pyimagesearch.cli import UserError
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("chapter3")
+    text.write_sample_imdb_folder(str(root / "aclImdb"), perClass=30)
+    text.write_sample_imdb_npz(str(root / "npz" / "imdb.npz"), count=120)
+    text.write_sample_reuters_sgml(str(root / "reuters"), count=150)
+    text.write_sample_boston_npz(str(root / "boston.npz"), count=100)
+    text.write_sample_text_folder(str(root / "folder"), perClass=24)
+    return root
+
+
+def last_info(capsys):
+    out = capsys.readouterr().out
+    return [line for line in out.splitlines() if line.startswith("[INFO]")]
+
+
+# --------------------------------------------------------------------------
+# flags and inputs: one line, exit code 2, before any training
+
+
+@pytest.mark.parametrize("script,args,error", [
+    ("imdb_reviews.py", ["--hidden-layers", "4"], SystemExit),
+    ("imdb_reviews.py", ["--activation", "sigmoid"], SystemExit),
+    ("imdb_reviews.py", ["--dataset", "/no/such/aclImdb"], UserError),
+    ("reuters_newswires.py", ["--labels", "binary"], SystemExit),
+    ("reuters_newswires.py", ["--units", "0"], SystemExit),
+    ("boston_housing.py", ["--folds", "1"], UserError),
+    ("boston_housing.py", ["--dataset", "/no/such.npz"], UserError),
+    ("train_text.py", ["--dataset", "/no/such", "--model", "m", "--plot", "p.png"], UserError),
+    ("predict_text.py", ["--model", "m.keras"], UserError),
+])
+def test_bad_flags_stop_before_training(script, args, error):
+    with pytest.raises(error) as raised:
+        load_script(script).main(args)
+    if error is SystemExit:
+        assert raised.value.code == 2
+
+
+def test_foreign_npz_is_one_line(data, tmp_path):
+    with pytest.raises(UserError, match="no array 'x_train'"):
+        load_script("imdb_reviews.py").main(["--dataset", str(data / "boston.npz"),
+                                            "--output", str(tmp_path)])
+    with pytest.raises(UserError, match="only one class"):
+        one = tmp_path / "one"
+        text.write_sample_text_folder(str(one), classes=("a",), perClass=3)
+        load_script("train_text.py").main(["--dataset", str(one), "--model",
+                                           str(tmp_path / "m"), "--plot",
+                                           str(tmp_path / "p.png")])
+
+
+def test_without_dataset_or_network_says_so_in_one_line(tmp_path):
+    env = {"HOME": str(tmp_path), "KERAS_HOME": str(tmp_path / ".keras")}
+    os.environ.update(env)  # run_script passes os.environ on
+    try:
+        result = run_script("boston_housing.py", "--kfold-epochs", "1", "--epochs", "1",
+                            "--output", tmp_path / "out")
+    finally:
+        for key in env:
+            os.environ.pop(key)
+    if result.returncode == 0:
+        pytest.skip("this machine can download Keras' datasets")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert re.fullmatch(r"boston_housing\.py: error: no --dataset given and Keras could not "
+                        r"download boston_housing\.npz .*", result.stderr.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------
+# Boston: the K folds side by side compute what the chapter's loop computes
+
+
+def test_side_by_side_folds_train_like_separate_models():
+    import keras
+
+    boston = load_script("boston_housing.py")
+    rng = np.random.default_rng(0)
+    (x, y) = (rng.normal(size=(24, 13)).astype("float32"), rng.normal(20, 5, 24).astype("float32"))
+    folds = list(boston.kfold_splits(x, y, 3))
+    assert [len(f[0]) for f in folds] == [16, 16, 16] and [len(f[2]) for f in folds] == [8] * 3
+    np.testing.assert_array_equal(folds[1][2], x[8:16])
+
+    keras.utils.set_random_seed(1)
+    (model, names) = boston.side_by_side(keras, 3, 13)
+    model.compile(optimizer="rmsprop", loss={n: "mse" for n in names},
+                  steps_per_execution=16)
+    # the chapter's model for fold 2, starting from fold 2's initial weights
+    inputs = keras.Input(shape=(13,))
+    single = keras.Model(inputs, boston.build_model(keras.layers, inputs))
+    single.set_weights(_fold_weights(model, 2))
+    single.compile(optimizer="rmsprop", loss="mse")
+    model.fit([f[0] for f in folds], [f[1] for f in folds], epochs=3, batch_size=1,
+              shuffle=False, verbose=0)
+    single.fit(folds[1][0], folds[1][1], epochs=3, batch_size=1, shuffle=False, verbose=0)
+    for (a, b) in zip(_fold_weights(model, 2), single.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # and the folds never mixed: fold 1 moved differently
+    assert not np.allclose(_fold_weights(model, 1)[0], single.get_weights()[0])
+
+
+def _fold_weights(model, k):
+    """Weights of fold k's network, in the order of the chapter's model."""
+    out = model.get_layer(f"fold{k}")
+    dense = [out]
+    while len(dense) < 3:
+        dense.insert(0, dense[0]._inbound_nodes[0].parent_nodes[0].operation)
+    return [w for layer in dense for w in layer.get_weights()]
+
+
+def test_boston_end_to_end(data, tmp_path, capsys):
+    out = tmp_path / "boston"
+    load_script("boston_housing.py").main([
+        "--dataset", str(data / "boston.npz"), "--folds", "3", "--kfold-epochs", "14",
+        "--epochs", "3", "--output", str(out), "--tensorboard", str(tmp_path / "tb")])
+    lines = last_info(capsys)
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["val_mae_per_epoch"]) == 14 and len(results["fold_val_mae"]) == 3
+    assert results["kfold_val_mae"] == pytest.approx(np.mean(results["fold_val_mae"]))
+    assert len(results["smoothed_val_mae"]) == 4  # 14 epochs, the first 10 dropped
+    assert f"[INFO] K-fold validation MAE: {results['kfold_val_mae']:.2f}" in lines
+    assert lines[-1] == f"[INFO] test MAE: {results['test_mae']:.2f}"
+    assert (out / "kfold_mae.png").stat().st_size > 0
+    assert os.listdir(tmp_path / "tb" / "kfold") and os.listdir(tmp_path / "tb" / "final")
+
+
+# --------------------------------------------------------------------------
+# IMDB and Reuters
+
+
+def test_imdb_architecture_flags():
+    import keras
+
+    imdb = load_script("imdb_reviews.py")
+    args = imdb.parse_args(["--hidden-layers", "3", "--units", "32", "--activation", "tanh",
+                            "--num-words", "500", "--output", "/tmp"])
+    model = imdb.build_model(keras, args)
+    hidden = [(layer.units, layer.activation.__name__) for layer in model.layers]
+    assert hidden == [(32, "tanh")] * 3 + [(1, "sigmoid")]
+
+
+@pytest.mark.parametrize("source", ["aclImdb", "npz/imdb.npz"])
+def test_imdb_end_to_end(data, tmp_path, capsys, source):
+    load_script("imdb_reviews.py").main([
+        "--dataset", str(data / source), "--validation-size", "20",
+        "--validation-epochs", "3", "--epochs", "2", "--batch-size", "16",
+        "--loss", "mse", "--output", str(tmp_path)])
+    lines = last_info(capsys)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert len(results["history"]["val_loss"]) == 3
+    best = int(np.argmin(results["history"]["val_loss"])) + 1
+    assert results["lowest_val_loss_epoch"] == best
+    assert any(line.startswith(f"[INFO] lowest validation loss at epoch {best}:")
+               for line in lines)
+    assert any(line.startswith("[INFO] first review, decoded: ?") for line in lines)
+    assert lines[-1] == f"[INFO] test accuracy: {results['test_accuracy']:.4f}"
+    assert (tmp_path / "imdb_loss.png").exists() and (tmp_path / "imdb_accuracy.png").exists()
+
+
+@pytest.mark.parametrize("labels", ["onehot", "sparse"])
+def test_reuters_end_to_end(data, tmp_path, capsys, labels):
+    load_script("reuters_newswires.py").main([
+        "--dataset", str(data / "reuters"), "--validation-size", "20",
+        "--validation-epochs", "2", "--epochs", "8", "--batch-size", "16",
+        "--labels", labels, "--units", "4", "--output", str(tmp_path)])
+    lines = last_info(capsys)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["topics"] == ["acq", "crude", "grain"]
+    assert results["train_newswires"] + results["test_newswires"] == 150 - 15 - 1
+    assert lines[-1] == f"[INFO] test accuracy: {results['test_accuracy']:.4f}"
+    # three topics with separate cue words are learnt well beyond chance
+    assert results["test_accuracy"] > results["random_classifier_accuracy"] + 0.2
+
+
+# --------------------------------------------------------------------------
+# your own text: train, predict, and the saved model in a fresh Python
+
+
+_FRESH_TEXT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    try:
+        import pyimagesearch
+        sys.exit("pyimagesearch is importable: the check would prove nothing")
+    except ImportError:
+        pass
+    import keras
+    model = keras.models.load_model(sys.argv[1])
+    texts = json.loads(open(sys.argv[2]).read())
+    preds = model.predict(np.array(texts, dtype=object), verbose=0)
+    print(json.dumps([preds.tolist(), sorted({type(layer).__module__.split(".")[0]
+                                              for layer in model._flatten_layers()})]))
+""")
+
+
+def predict_texts_in_fresh_python(modelPath, texts, tmp_path):
+    """conftest's predict_in_fresh_python, for a model that takes raw
+    strings (NumPy's own string arrays are not a type Keras accepts)."""
+    inputs = tmp_path / "texts.json"
+    inputs.write_text(json.dumps(texts))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    result = subprocess.run([sys.executable, "-I", "-c", _FRESH_TEXT, str(modelPath),
+                             str(inputs)], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (preds, packages) = json.loads(result.stdout.strip().splitlines()[-1])
+    return np.array(preds), packages
+
+
+def test_train_text_then_predict_text(data, tmp_path, capsys):
+    model = tmp_path / "out" / "text"
+    load_script("train_text.py").main([
+        "--dataset", str(data / "folder"), "--model", str(model), "--plot",
+        str(tmp_path / "out" / "curves.png"), "--epochs", "25", "--batch-size", "16"])
+    lines = last_info(capsys)
+    assert lines[-1].startswith("[INFO] test accuracy: ")
+    assert float(lines[-1].split()[-1]) >= 0.8  # cue words per class: easy to learn
+    for name in ("text.keras", "text_labels.pickle", "curves.png", "curves_confusion.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+
+    texts = ["the fish fish2 swim", "a dogs1 dogs barks dogs4", "cats cats0 purr"]
+    review = tmp_path / "review.txt"
+    review.write_text(texts[0])
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00binary")
+    load_script("predict_text.py").main([
+        "--model", str(model), "--text", texts[1], "--text", texts[2],
+        "--file", str(review), "--file", str(tmp_path / "bad.txt"),
+        "--evaluate", str(data / "folder")])
+    captured = capsys.readouterr()
+    assert "skipped" in captured.err and "bad.txt" in captured.err
+    printed = [line for line in captured.out.splitlines()
+               if re.match(r"\[INFO\] \w+: \d+\.\d\d%  \(", line)]
+    assert [p.split(":")[0] for p in printed] == ["[INFO] dogs", "[INFO] cats", "[INFO] fish"]
+    accuracy = float(captured.out.strip().splitlines()[-1].split()[-1])
+    assert accuracy >= 0.8
+
+    # plain Keras, no repository: the same probabilities
+    (preds, packages) = predict_texts_in_fresh_python(f"{model}.keras",
+                                                      [texts[1], texts[2], texts[0]], tmp_path)
+    assert packages == ["keras"]
+    for (line, row) in zip(printed, preds):
+        assert f"{row.max() * 100:.2f}%" in line
+
+
+def test_predict_text_refuses_foreign_classes(data, tmp_path):
+    from pyimagesearch.storage import save_labels
+
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"not a model")
+    save_labels(["neg", "pos"], text.labels_path(str(model)))
+    with pytest.raises(UserError, match="'cats' is not one of the model's classes"):
+        load_script("predict_text.py").main(["--model", str(model), "--evaluate",
+                                             str(data / "folder")])
+    with pytest.raises(UserError, match="not a Keras model file"):
+        load_script("predict_text.py").main(["--model", str(model), "--text", "hello"])
