@@ -4,8 +4,8 @@ nearest fill, and seeded repeatability in the training pipeline."""
 import numpy as np
 import tensorflow as tf
 
-from pyimagesearch import classification, training
-from pyimagesearch.augmentation import random_affine
+from pyimagesearch import training
+from pyimagesearch.augmentation import post_augmentation, random_affine
 
 SEED = tf.constant([3, 4], tf.int64)
 
@@ -59,7 +59,7 @@ def test_nearest_fill_leaves_no_empty_corners():
 
 
 def test_same_seed_same_images_other_seed_other_images():
-    aug, x = classification.augmentation(), images()
+    aug, x = post_augmentation(), images()
     np.testing.assert_array_equal(aug(x, SEED), aug(x, SEED))
     assert not np.allclose(aug(x, SEED), aug(x, tf.constant([3, 5], tf.int64)))
 
@@ -68,8 +68,8 @@ def test_pipeline_augments_every_batch_differently_and_repeats_with_its_seed():
     x, y = images(n=8), np.zeros((8, 3), "float32")
 
     def two_epochs(seed):
-        ds = training.make_dataset(x, y, 8, augment=classification.augmentation(), seed=seed,
-                                   repeat=True)
+        ds = training.batches(x, y, 8, augment=post_augmentation(), seed=seed,
+                              repeat=True)
         return [batch[0].numpy() for batch in ds.take(2)]
 
     first, second = two_epochs(7)

@@ -1,7 +1,7 @@
-"""The training plumbing's speed settings: they must keep the data the
-same and set TensorFlow up as documented."""
+"""The training plumbing: the input pipeline keeps the data the same, the
+house CNNs' thread setting does what it says, and model.fit logs one line
+per epoch when stdout is not a terminal."""
 
-import argparse
 import json
 import subprocess
 import sys
@@ -9,52 +9,67 @@ import sys
 import numpy as np
 
 from conftest import ROOT
-from pyimagesearch import training
+from pyimagesearch import cli, training
 
 
 def test_pipeline_runs_without_the_autotuner_and_sees_every_example_each_epoch():
     x = np.arange(20, dtype="float32").reshape(10, 2)
     y = np.arange(10, dtype="float32")
-    ds = training.make_dataset(x, y, batch_size=4, shuffle=True, seed=1)
+    ds = training.batches(x, y, batch_size=4, shuffle=True, seed=1)
     assert ds.options().autotune.enabled is False
 
     epochs = [np.concatenate([b[1].numpy() for b in ds]) for _ in range(2)]
     for seen in epochs:
         assert sorted(seen.tolist()) == y.tolist()
     assert epochs[0].tolist() != epochs[1].tolist()  # reshuffled every epoch
+    for batch in ds:  # the pairs stay together
+        np.testing.assert_array_equal(batch[0].numpy()[:, 0], 2 * batch[1].numpy())
 
 
-def _threads_after_setup(small_ops):
-    """Thread-pool sizes after ``setup`` in a fresh process (TensorFlow fixes
-    them when it starts, so this cannot run in the test process)."""
-    code = (
-        "import argparse, json, tensorflow as tf\n"
-        "from pyimagesearch import training\n"
-        f"training.setup(argparse.Namespace(seed=1), small_ops={small_ops})\n"
-        "tf.constant(1.0) + 1.0  # start TensorFlow\n"
-        "print(json.dumps([tf.config.threading.get_intra_op_parallelism_threads(),\n"
-        "                  tf.config.threading.get_inter_op_parallelism_threads()]))\n")
+def test_repeat_gives_full_batches_forever():
+    x = np.arange(10, dtype="float32").reshape(10, 1)
+    ds = training.batches(x, x[:, 0], batch_size=4, shuffle=True, seed=0, repeat=True)
+    sizes = [len(b[1]) for b in ds.take(7)]  # 28 examples from 10: it repeats
+    assert sizes == [4] * 7
+
+
+def test_one_core_per_op_before_tensorflow_starts():
+    # TensorFlow fixes its thread pools when it starts: a fresh process
+    code = ("import json, tensorflow as tf\n"
+            "from pyimagesearch import training\n"
+            "default = [tf.config.threading.get_intra_op_parallelism_threads(),\n"
+            "           tf.config.threading.get_inter_op_parallelism_threads()]\n"
+            "training.one_core_per_op()\n"
+            "tf.constant(1.0) + 1.0  # start TensorFlow\n"
+            "print(json.dumps(default + [tf.config.threading.get_intra_op_parallelism_threads(),\n"
+            "                            tf.config.threading.get_inter_op_parallelism_threads()]))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    (intra0, inter0, intra, inter) = json.loads(out.strip().splitlines()[-1])
+    assert (intra0, inter0) == (0, 0)  # TensorFlow's default: all cores
+    assert intra == 1 and inter >= 2
 
 
-def test_small_ops_run_one_core_each_side_by_side():
-    intra, inter = _threads_after_setup(small_ops=True)
-    assert intra == 1
-    assert inter >= 2
-
-
-def test_other_models_keep_tensorflows_default_threads():
-    assert _threads_after_setup(small_ops=False) == [0, 0]
-
-
-def test_small_ops_after_tensorflow_started_is_not_an_error():
+def test_one_core_per_op_after_tensorflow_started_is_not_an_error():
     # the tests call several scripts' main() in one process
     import tensorflow as tf
 
     tf.constant(1.0) + 1.0  # TensorFlow has started
     before = tf.config.threading.get_intra_op_parallelism_threads()
-    args = argparse.Namespace(seed=1)
-    training.setup(args, small_ops=True)
+    training.one_core_per_op()
     assert tf.config.threading.get_intra_op_parallelism_threads() == before
+
+
+def test_fit_verbosity_is_the_bar_on_a_terminal_one_line_per_epoch_otherwise(monkeypatch):
+    class Terminal:
+        def isatty(self):
+            return True
+
+    class LogFile:
+        def isatty(self):
+            return False
+
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert cli.fit_verbosity() == 1
+    monkeypatch.setattr(sys, "stdout", LogFile())
+    assert cli.fit_verbosity() == 2
