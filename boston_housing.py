@@ -159,7 +159,8 @@ def main(argv=None):
     model = keras.Model(inputs, build_model(layers, inputs))
     model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
     model.fit(trainData, trainTargets, epochs=args.epochs, batch_size=args.batch_size,
-              verbose=fit_verbosity(), callbacks=text.tensorboard_callbacks(args.tensorboard, "final"))
+              verbose=fit_verbosity(),
+              callbacks=text.tensorboard_callbacks(args.tensorboard, "final"))
     (testMSE, testMAE) = model.evaluate(testData, testTargets, verbose=0)
 
     # a few predicted prices beside the real ones

@@ -121,7 +121,8 @@ def main(argv=None):
     model = build_model(keras, args)
     model.compile(optimizer="rmsprop", loss=args.loss, metrics=["accuracy"])
     model.fit(xTrain, yTrain, epochs=args.epochs, batch_size=args.batch_size,
-              verbose=fit_verbosity(), callbacks=text.tensorboard_callbacks(args.tensorboard, "final"))
+              verbose=fit_verbosity(),
+              callbacks=text.tensorboard_callbacks(args.tensorboard, "final"))
     (testLoss, testAccuracy) = model.evaluate(xTest, yTest, batch_size=args.batch_size,
                                               verbose=0)
     print(f"[INFO] test loss: {testLoss:.4f}")

@@ -14,7 +14,8 @@ import os
 import numpy as np
 
 from pyimagesearch import text
-from pyimagesearch.cli import UserError, existing_folder, fit_verbosity, fraction, positive_int, run_main
+from pyimagesearch.cli import (UserError, existing_folder, fit_verbosity, fraction,
+                               positive_int, run_main)
 from pyimagesearch.storage import ensure_writable_folder, model_file
 
 
