@@ -8,6 +8,7 @@ Without --dataset, Keras' own copy is loaded (downloaded once by Keras).
 
 import argparse
 import os
+import time
 
 import numpy as np
 
@@ -126,11 +127,15 @@ def main(argv=None):
     stepsPerEpoch = -(-len(folds[0][0]) // args.kfold_batch_size)
     model.compile(optimizer="rmsprop", loss={n: "mse" for n in names},
                   metrics={n: ["mae"] for n in names}, steps_per_execution=stepsPerEpoch)
+    start = time.time()
     history = model.fit([f[0] for f in folds], [f[1] for f in folds],
                         epochs=args.kfold_epochs, batch_size=args.kfold_batch_size,
                         validation_data=([f[2] for f in folds], [f[3] for f in folds]),
                         validation_batch_size=len(folds[0][2]), verbose=fit_verbosity(),
                         callbacks=text.tensorboard_callbacks(args.tensorboard, "kfold"))
+
+    seconds = time.time() - start
+    print(f"[INFO] K-fold training took {seconds:.1f} s")
 
     # the validation MAE of each fold at the last epoch, and their mean
     foldMAE = [history.history[f"val_{n}_mae"][-1] for n in names]
@@ -171,6 +176,7 @@ def main(argv=None):
     save_results(os.path.join(args.output, "results.json"), {
         "folds": args.folds, "kfold_epochs": args.kfold_epochs,
         "kfold_batch_size": args.kfold_batch_size, "seed": args.seed,
+        "kfold_seconds": seconds,
         "fold_val_mae": foldMAE, "kfold_val_mae": float(np.mean(foldMAE)),
         "val_mae_per_epoch": averageMAE.tolist(), "smoothed_val_mae": smoothed.tolist(),
         "stops_improving_epoch": bestEpoch, "test_mse": testMSE, "test_mae": testMAE})
