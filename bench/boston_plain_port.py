@@ -28,6 +28,7 @@ ap.add_argument("--epochs", type=int, default=100)
 ap.add_argument("--folds", type=int, default=4)
 ap.add_argument("--seed", type=int, default=42)
 ap.add_argument("--compare", default=None, help="results.json of boston_housing.py")
+ap.add_argument("--save", default=None, help="write the curves and the time as JSON")
 args = ap.parse_args()
 
 import keras  # noqa: E402
@@ -60,6 +61,11 @@ stop = int(epochs[np.argmin(smoothed)])
 print(f"plain port: {args.folds} folds x {args.epochs} epochs at batch 1 in {seconds:.1f} s; "
       f"validation MAE {np.mean([h[-1] for h in histories]):.2f}; smoothed curve lowest "
       f"at epoch {stop}")
+
+if args.save:
+    with open(args.save, "w") as f:
+        json.dump({"seconds": seconds, "val_mae_per_epoch": average.tolist(),
+                   "smoothed_val_mae": smoothed.tolist(), "stops_improving_epoch": stop}, f)
 
 if args.compare:
     with open(args.compare) as f:
