@@ -3,6 +3,7 @@
     python bench/run.py                      # all five scripts, 3 runs (train_vgg: 1)
     python bench/run.py --runs 5 --scripts mlp_regression cnn_regression
     python bench/run.py --extra-args="--epochs 5"   # a flag for every script
+    python bench/run.py --baseline /tmp/before      # against another checkout, by turns
 
 Each run is a fresh process, as a reader runs it: wall time includes Python
 and TensorFlow start-up and data loading. Peak memory is the child's maximum
@@ -85,11 +86,11 @@ def metric(script, stdout):
     return f"{float(m.group(1)) * 100:.0f}% acc" if m else "?"
 
 
-def run_once(cmd):
-    """Run ``cmd``; return (wall seconds, peak RSS in GB, stdout)."""
+def run_once(cmd, cwd=ROOT):
+    """Run ``cmd`` in ``cwd``; return (wall seconds, peak RSS in GB, stdout)."""
     with tempfile.TemporaryFile("w+") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -164,12 +165,18 @@ def main():
     ap.add_argument("--no-variants", action="store_true",
                     help="skip the extra rows (" + ", ".join(
                         f"{k} {' '.join(v)}" for k, v in VARIANTS.items()) + ")")
+    ap.add_argument("--baseline", metavar="DIR", default=None,
+                    help="another checkout of this repository (e.g. `git worktree add "
+                         "/tmp/before REV`): run each script there and here by turns, "
+                         "and compare the two (no plain port)")
     ap.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.probe:
         print(json.dumps({"peaks": matmul_peak(),
                           "vgg_gflop_per_image": vgg_train_gflop_per_image()}))
         return
+    if args.baseline:
+        return compare(args)
 
     print(f"machine: {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}")
@@ -209,6 +216,44 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, results, plain, note in rows:
         print(row(name, results, plain, note, issue=not args.extra_args))
+
+
+def compare(args):
+    """Each script run by turns in the baseline checkout and here, so that a
+    shared machine's changes of speed reach both alike; a table of both."""
+    extra = shlex.split(args.extra_args)
+    rows = []
+    with tempfile.TemporaryDirectory() as out:
+        for script in args.scripts:
+            cmd = command(script, args.houses, args.animals, out) + extra
+            runs = args.vgg_runs if script == "train_vgg" else args.runs
+            found = {"baseline": [], "now": []}
+            for i in range(runs):
+                for label, tree in (("baseline", args.baseline), ("now", ROOT)):
+                    wall, rss, stdout = run_once(cmd, cwd=tree)
+                    found[label].append((wall, rss, metric(script, stdout)))
+                    print(f"  {script} {label} run {i + 1}/{runs}: {wall:.1f} s, {rss:.2f} GB, "
+                          f"{found[label][-1][2]}", flush=True)
+            rows.append((script, found["baseline"], found["now"]))
+    print()
+    print("| script | runs | baseline: median (min-max) | now: median (min-max) | "
+          "now / baseline | peak memory: baseline / now | result: baseline / now |")
+    print("|---|---|---|---|---|---|---|")
+    for script, before, now in rows:
+        print(compare_row(script, before, now))
+
+
+def compare_row(script, before, now):
+    """One line of the comparison table."""
+    def timing(results):
+        walls = [r[0] for r in results]
+        return statistics.median(walls), f"{statistics.median(walls):.1f} s " \
+                                         f"({min(walls):.1f}-{max(walls):.1f})"
+
+    (b, bText), (n, nText) = timing(before), timing(now)
+    memory = f"{max(r[1] for r in before):.2f} / {max(r[1] for r in now):.2f} GB"
+    results = f"{' '.join(r[2] for r in before)} / {' '.join(r[2] for r in now)}"
+    return f"| {script} | {len(now)} | {bText} | {nText} | {n / b:.2f} | {memory} | {results} |"
 
 
 def row(name, results, plain, note, issue=True):
