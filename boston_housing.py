@@ -83,7 +83,7 @@ def main(argv=None):
     import keras
     from keras import layers
 
-    from pyimagesearch.plots import plot_history, smooth_curve
+    from pyimagesearch.plots import smooth_curve
     from pyimagesearch.storage import save_results
 
     keras.utils.set_random_seed(args.seed)
@@ -152,10 +152,8 @@ def main(argv=None):
     else:
         (smoothed, bestEpoch) = (np.array([]), int(np.argmin(averageMAE)) + 1)
     print(f"[INFO] smoothed validation MAE stops improving after epoch {bestEpoch}")
-    curve = {"loss": averageMAE.tolist(), "val_loss": averageMAE.tolist()}
-    plot_history(curve, os.path.join(args.output, "kfold_mae.png"),
-                 f"Validation MAE per epoch, mean of {args.folds} folds",
-                 {"val_loss": "validation MAE"}, smooth=True)
+    plot_kfold_curve(averageMAE, smoothed, bestEpoch, args.folds,
+                     os.path.join(args.output, "kfold_mae.png"))
 
     # train a final model on all the training data and measure it on the test data
     print(f"[INFO] training the final model, {args.epochs} epochs at batch "
@@ -181,6 +179,40 @@ def main(argv=None):
         "val_mae_per_epoch": averageMAE.tolist(), "smoothed_val_mae": smoothed.tolist(),
         "stops_improving_epoch": bestEpoch, "test_mse": testMSE, "test_mae": testMAE})
     print(f"[INFO] test MAE: {testMAE:.2f}")
+
+
+def plot_kfold_curve(averageMAE, smoothed, bestEpoch, folds, path):
+    """The chapter's two pictures side by side: the per-epoch validation MAE
+    (mean of the folds), and its smoothed curve from epoch 11 on, with the
+    epoch where it stops improving marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # write a file; no display needed
+    import matplotlib.pyplot as plt
+
+    from pyimagesearch.storage import atomic_output
+
+    epochs = np.arange(1, len(averageMAE) + 1)
+    with plt.style.context("ggplot"):
+        (fig, (raw, smooth)) = plt.subplots(1, 2, figsize=(12, 5))
+        raw.plot(epochs, averageMAE, label=f"validation MAE, mean of {folds} folds")
+        if len(averageMAE) > 10:
+            # the first epochs' errors would squash the rest into a flat line
+            raw.set_ylim(0.9 * averageMAE[10:].min(), 1.5 * averageMAE[10:].max())
+            smooth.plot(epochs[10:], smoothed, color="tab:blue",
+                        label="smoothed (EMA 0.9, first 10 epochs dropped)")
+            smooth.axvline(bestEpoch, color="black", linewidth=1, linestyle="--",
+                           label=f"lowest at epoch {bestEpoch}")
+        for ax in (raw, smooth):
+            ax.set_xlabel("Epoch #")
+            ax.set_ylabel("Validation MAE ($1000s)")
+            ax.legend()
+        raw.set_title("Validation MAE per epoch")
+        smooth.set_title("Smoothed")
+        fig.tight_layout()
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format="png")
+        plt.close(fig)
 
 
 if __name__ == "__main__":
