@@ -110,11 +110,12 @@ def main(argv=None):
 
     # export: rebuild the best network and retrain it, as the chapter's
     # searcher does, on the whole training split for its best epoch count
+    # (the learning rate annealed to zero over those epochs)
     epochs = int(search.metric(best, "best_epoch"))
     print(f"[INFO] retraining trial {int(best.trial_id) + 1} on all {len(trainX)} "
           f"training images for {epochs} epoch(s)...")
     keras.utils.set_random_seed(args.seed)
-    model = hypermodel.build(best.hyperparameters)
+    model = hypermodel.build_for_retraining(best.hyperparameters, epochs, len(trainX))
     model.summary()
     model.fit(trainX, trainY, epochs=epochs, batch_size=args.batch_size,
               verbose=fit_verbosity())

@@ -154,7 +154,7 @@ def main(argv=None):
         trainY = trainAttrX["price"].to_numpy("float32")
         testY = testAttrX["price"].to_numpy("float32")
         head = {"kind": "regression", "loss": "mean_absolute_percentage_error",
-                "mean": 0.0, "std": float(maxPrice)}
+                "mean": 0.0, "std": maxPrice, "start": float(np.median(trainY)) / maxPrice}
     else:
         (images, targets, names) = load_csv_images(args)
         (trainX, testX, trainY, testY) = train_test_split(images, targets, test_size=0.25,
@@ -195,11 +195,12 @@ def main(argv=None):
 
     # export: rebuild the best network and retrain it on the whole training
     # split for its best epoch count, as the chapter's searcher does
+    # (the learning rate annealed to zero over those epochs)
     epochs = int(search.metric(best, "best_epoch"))
     print(f"[INFO] retraining trial {int(best.trial_id) + 1} on all {len(trainX)} "
           f"training images for {epochs} epoch(s)...")
     keras.utils.set_random_seed(args.seed)
-    model = hypermodel.build(best.hyperparameters)
+    model = hypermodel.build_for_retraining(best.hyperparameters, epochs, len(trainX))
     model.summary()
     model.fit(trainX, trainY, epochs=epochs, batch_size=args.batch_size,
               verbose=fit_verbosity())

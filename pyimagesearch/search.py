@@ -326,7 +326,7 @@ def vanilla_features(keras, hp, x, headDropout=0.5):
             x = layers.Conv2D(filters * 2 ** b, (3, 3), padding="same",
                               use_bias=not batchNorm)(x)
             if batchNorm:
-                x = layers.BatchNormalization()(x)
+                x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.Activation("relu")(x)
         if x.shape[1] >= 4 and x.shape[2] >= 4:
             x = layers.MaxPooling2D(pool_size=(2, 2))(x)
@@ -336,7 +336,7 @@ def vanilla_features(keras, hp, x, headDropout=0.5):
     x = layers.Flatten()(x) if pooling == "flatten" else layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(units, use_bias=not batchNorm)(x)
     if batchNorm:
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.Activation("relu")(x)
     return layers.Dropout(lastDropout)(x) if lastDropout > 0 else x
 
@@ -371,9 +371,9 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
     """The search space and how one trial trains, as a KerasTuner HyperModel.
 
     ``head``: ``{"kind": "classification", "classes": n}`` or
-    ``{"kind": "regression", "loss": ..., "mean": m, "std": s}`` (the model
-    predicts ``mean + std * output``, so the exported model gives targets in
-    their own units). ``block``: one of ``BLOCKS`` or ``"any"`` (searched).
+    ``{"kind": "regression", "loss": ..., "mean": m, "std": s, "start": z}``
+    (the model predicts ``mean + std * output``, so the exported model gives
+    targets in their own units; ``output`` starts at ``z``). ``block``: one of ``BLOCKS`` or ``"any"`` (searched).
     ``augment``: True, False or None (searched). ``epochs``: a fixed count
     per trial, or None for adaptive training: up to ``maxEpochs``, stopping
     after ``patience`` epochs without a better validation loss.
@@ -384,6 +384,21 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
     import keras_tuner
 
     class ImageHyperModel(keras_tuner.HyperModel):
+        # set by ``build_for_retraining``: anneal the learning rate to zero
+        # over this many steps
+        decaySteps = None
+
+        def build_for_retraining(self, hp, epochs, samples):
+            """The network of ``hp`` for the final retraining: the same, but
+            with the learning rate annealed to zero (cosine) over the
+            ``epochs`` it will train, so the exported weights are those of a
+            settled network rather than of whichever step came last."""
+            self.decaySteps = epochs * int(np.ceil(samples / batchSize))
+            try:
+                return self.build(hp)
+            finally:
+                self.decaySteps = None
+
         def build(self, hp):
             chosen = hp.Choice("block", list(BLOCKS), default="vanilla") if block == "any" \
                 else block
@@ -407,12 +422,21 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
                                              name="classes")(x)
                 loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
             else:
-                x = keras.layers.Dense(1, name="regression")(x)
+                # the output starts at the typical scaled target (zero weights,
+                # bias ``start``) rather than at a random value many times too
+                # large, which a percentage error punishes hard
+                x = keras.layers.Dense(1, kernel_initializer="zeros",
+                                       bias_initializer=keras.initializers.Constant(
+                                           head.get("start", 0.0)),
+                                       name="regression")(x)
                 # scaled outputs back to the target's units, a stock layer
                 outputs = keras.layers.Rescaling(head["std"], offset=head["mean"],
                                                  name="target_units")(x)
                 loss, metrics = head["loss"], ["mae"]
             model = keras.Model(inputs, outputs, name=f"search_{chosen}")
+            if self.decaySteps:
+                learningRate = keras.optimizers.schedules.CosineDecay(
+                    learningRate, decay_steps=self.decaySteps)
             model.compile(optimizer=keras.optimizers.Adam(learning_rate=learningRate),
                           loss=loss, metrics=metrics)
             return model
