@@ -63,10 +63,12 @@ def splits(df, folds=None):
     Without ``folds`` this is the post's ``train_test_split(df,
     test_size=0.25, random_state=42)``: the same houses in the same order.
     With ``folds`` every house is tested exactly once, by a model that never
-    saw it (scikit-learn's KFold, shuffled with the same seed 42).
+    saw it (scikit-learn's KFold, shuffled with the same seed 42). Too few
+    houses for the split end in a ``UserError``, before any training.
     """
     from sklearn.model_selection import KFold, train_test_split
 
+    check_enough_houses(df, folds)
     rows = np.arange(len(df))
     if not folds:
         return [tuple(train_test_split(rows, test_size=0.25, random_state=42))]

@@ -1,8 +1,13 @@
-"""Bad input: every user mistake ends with exit code 2 and one line naming
-what is wrong, before training; damaged items are skipped with a warning;
-files the user had are never damaged by a failed or interrupted run.
+"""Bad input: every user mistake is refused with a message naming what is
+wrong, before training; files the user had are never damaged by a failed
+or interrupted run; Ctrl-C exits with 130 and --resume-dir continues.
 
-Each case runs the real script as a subprocess, as a user would.
+The checks run in-process through the scripts' ``main(argv)`` (a mistake
+in the flags or the data raises ``SystemExit(2)`` from argparse or the
+package's ``UserError``); a few subprocess runs check what a user sees:
+exit code 2 and one error line, no traceback. Malformed HousesInfo.txt
+lines and damaged images in class folders are tested in test_datasets.py,
+damaged house pictures in test_regression_scripts.py.
 """
 
 import os
@@ -13,17 +18,21 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
-from conftest import ROOT, info_lines, run_script
+from conftest import ROOT, load_script, run_script
+from pyimagesearch.cli import UserError
 
 
-def assert_user_error(result, *fragments):
+def assert_one_error_line(result, script, *fragments):
+    """What a user sees: exit code 2, one ``script: error:`` line, no traceback.
+    (TensorFlow may print its own start-up notices on stderr once imported.)"""
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines()
-              if line.strip() and not line.startswith("[WARNING]")]
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert len(errors) == 1, result.stderr
+    assert errors[0].startswith(f"{script}: error: ")
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
 
@@ -36,113 +45,101 @@ def house_copy(houses, tmp_path):
     return folder
 
 
-def write_lines(folder, lines, newline="\n"):
-    (folder / "HousesInfo.txt").write_bytes(newline.join(lines).encode() + newline.encode())
+def write_lines(folder, lines):
+    (folder / "HousesInfo.txt").write_text("\n".join(lines) + "\n")
+
+
+def house_main(script, *argv):
+    load_script(script).main([str(a) for a in argv])
 
 
 # --------------------------------------------------------------------------
-# House data
+# What a user sees (subprocesses)
 
 
-def test_dataset_missing():
-    assert_user_error(run_script("mlp_regression.py", "-d", "no/such/dir"),
-                      "--dataset", "does not exist")
+def test_bad_dataset_is_one_error_line_before_tensorflow_loads():
+    result = run_script("cnn_regression.py", "-d", "no/such/dir")
+    assert_one_error_line(result, "cnn_regression.py", "--dataset", "does not exist")
+    assert result.stderr.strip().count("\n") == 0  # nothing else: TensorFlow never loaded
 
 
-def test_dataset_not_a_folder():
-    assert_user_error(run_script("mlp_regression.py", "-d", "README.md"),
-                      "--dataset", "is not a folder")
-
-
-def test_dataset_empty_folder(tmp_path):
-    assert_user_error(run_script("cnn_regression.py", "-d", tmp_path),
-                      "HousesInfo.txt not found")
-
-
-def test_houses_info_missing(house_copy):
-    (house_copy / "HousesInfo.txt").unlink()
-    assert_user_error(run_script("mixed_regression.py", "-d", house_copy),
-                      "HousesInfo.txt not found")
-
-
-def test_houses_info_empty(house_copy):
-    (house_copy / "HousesInfo.txt").write_text("")
-    assert_user_error(run_script("mlp_regression.py", "-d", house_copy), "is empty")
-
-
-def test_houses_info_wrong_column_count(house_copy):
+def test_bad_data_after_tensorflow_loads_is_one_error_line(house_copy):
     lines = (house_copy / "HousesInfo.txt").read_text().splitlines()
     lines[2] = "3 2 1800 10001"
     write_lines(house_copy, lines)
-    assert_user_error(run_script("mlp_regression.py", "-d", house_copy),
-                      "line 3", "expected 5 numbers", "found 4")
+    result = run_script("mlp_regression.py", "-d", house_copy)
+    assert_one_error_line(result, "mlp_regression.py", "line 3", "expected 5 numbers")
+    assert result.stderr.strip().splitlines()[-1].startswith("mlp_regression.py: error: ")
+    assert "[INFO] training model..." not in result.stdout
 
 
-def test_houses_info_not_a_number(house_copy):
-    lines = (house_copy / "HousesInfo.txt").read_text().splitlines()
-    lines[1] = "3 2 big 10001 250000"
-    write_lines(house_copy, lines)
-    assert_user_error(run_script("mlp_regression.py", "-d", house_copy),
-                      "line 2", "area 'big' is not a number")
+# --------------------------------------------------------------------------
+# House data and flags, in-process
 
 
-def test_windows_line_endings_and_blank_lines_are_fine(house_copy):
-    lines = (house_copy / "HousesInfo.txt").read_text().splitlines()
-    write_lines(house_copy, lines + ["", ""], newline="\r\n")
-    (house_copy / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")  # stray file
-    result = run_script("mlp_regression.py", "-d", house_copy, "--epochs", 1)
-    assert result.returncode == 0, result.stderr
+@pytest.mark.parametrize("script, argv, message", [
+    ("mlp_regression.py", ["-d", "no/such/dir"], "--dataset 'no/such/dir' does not exist"),
+    ("mlp_regression.py", ["-d", "README.md"], "is not a folder"),
+    ("cnn_regression.py", ["-d", "{tmp}"], "HousesInfo.txt not found"),
+    ("mlp_regression.py", ["-d", "{empty_info}"], "is empty"),
+    ("mlp_regression.py", ["-d", "{one_zipcode_short}"], "no zip code has 25 or more houses"),
+])
+def test_house_data_mistakes(script, argv, message, tmp_path):
+    (tmp_path / "empty_info").mkdir()
+    (tmp_path / "empty_info" / "HousesInfo.txt").write_text("")
+    (tmp_path / "short").mkdir()
+    write_lines(tmp_path / "short", [f"3 2 2000 {10000 + i % 5} 300000" for i in range(40)])
+    folders = {"tmp": tmp_path, "empty_info": tmp_path / "empty_info",
+               "one_zipcode_short": tmp_path / "short"}
+    argv = [a.format(**folders) for a in argv]
+    os.chdir(ROOT)
+    with pytest.raises(UserError, match=message):
+        house_main(script, *argv)
 
 
-def test_nothing_left_after_zipcode_filter(tmp_path):
-    write_lines(tmp_path, [f"3 2 2000 {10000 + i % 5} 300000" for i in range(40)])
-    assert_user_error(run_script("mlp_regression.py", "-d", tmp_path),
-                      "no zip code has 25 or more houses")
+@pytest.mark.parametrize("flags, message", [
+    (["--folds", "1"], "--folds needs at least 2 folds"),
+    (["--patience", "5"], "--patience needs --val-split"),
+    (["--val-split", "1.5"], "expected a fraction between 0 and 1"),
+    (["--recipe", "best"], "invalid choice: 'best'"),
+    (["--batch-size", "-3"], "expected a whole number >= 1"),
+])
+def test_bad_flags_exit_2_with_argparses_message(houses, flags, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        house_main("mlp_regression.py", "-d", houses, *flags)
+    assert exit.value.code == 2
+    assert message in capsys.readouterr().err
 
 
-def test_damaged_house_pictures_skip_the_house(house_copy):
-    (house_copy / "3_kitchen.jpg").unlink()
-    (house_copy / "5_frontal.jpg").write_bytes(b"")
-    data = (house_copy / "7_bedroom.jpg").read_bytes()
-    (house_copy / "7_bedroom.jpg").write_bytes(data[: len(data) // 2])
-    result = run_script("cnn_regression.py", "-d", house_copy, "--epochs", 1)
-    assert result.returncode == 0, result.stderr
-    for number, problem in ((3, "missing"), (5, "empty file"), (7, "truncated JPEG")):
-        assert f"skipping house {number}: " in result.stderr
-        assert problem in result.stderr
-    assert "[INFO] skipped 3 house(s) with missing or damaged pictures" in info_lines(result)
+def test_too_many_folds_for_the_houses(houses, capsys):
+    with pytest.raises(UserError, match="60 folds need at least 120"):
+        house_main("mlp_regression.py", "-d", houses, "--folds", 60)
+    assert "[INFO] training model..." not in capsys.readouterr().out
 
 
-def test_too_few_houses_to_split(houses, tmp_path):
+def test_too_few_houses_with_pictures_to_split(houses, tmp_path, capsys):
     # 25 houses of one zip code pass the filter, but only 3 have pictures
     lines = (houses / "HousesInfo.txt").read_text().splitlines()[:25]
     write_lines(tmp_path, [" ".join(line.split()[:3] + ["10001", line.split()[4]])
                            for line in lines])
     for picture in houses.glob("[123]_*.jpg"):
         shutil.copy(picture, tmp_path / picture.name)
-    assert_user_error(run_script("cnn_regression.py", "-d", tmp_path),
-                      "only 3 house(s) left", "75/25")
-
-
-def test_picture_that_is_not_an_image_skips_the_house(house_copy):
-    shutil.copy(ROOT / "README.md", house_copy / "2_bathroom.jpg")
-    result = run_script("mixed_regression.py", "-d", house_copy, "--epochs", 1)
-    assert result.returncode == 0, result.stderr
-    assert "skipping house 2: " in result.stderr and "not an image file" in result.stderr
+    with pytest.raises(UserError, match=r"only 3 house\(s\) left.*75/25"):
+        house_main("cnn_regression.py", "-d", tmp_path)
+    assert "[INFO] training model..." not in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------
-# Image folders
+# Image folders, in-process
 
 
-def train_args(dataset, out):
+def train_argv(dataset, out):
     return ["-d", dataset, "-m", out / "m.model", "-l", out / "lb.pickle",
             "-p", out / "plot.png", "--epochs", 1]
 
 
 def make_classes(folder, counts):
     import cv2
-    import numpy as np
 
     for name, n in counts.items():
         (folder / name).mkdir(parents=True)
@@ -150,122 +147,100 @@ def make_classes(folder, counts):
             cv2.imwrite(str(folder / name / f"{i}.jpg"), np.full((24, 24, 3), 9 * i, np.uint8))
 
 
-def test_folder_without_images(tmp_path):
-    (tmp_path / "cats").mkdir()
-    (tmp_path / "cats" / "readme.txt").write_text("no pictures here")
-    assert_user_error(run_script("train_simple_nn.py", *train_args(tmp_path, tmp_path)),
-                      "holds no readable images")
+@pytest.mark.parametrize("script, counts, message", [
+    ("train_simple_nn.py", {}, "holds no readable images"),
+    ("train_vgg.py", {"cats": 10}, "one class.*'cats'"),
+    ("train_simple_nn.py", {"cats": 10, "dogs": 2}, r"too few images.*dogs \(2\)"),
+])
+def test_class_folder_mistakes(script, counts, message, tmp_path):
+    make_classes(tmp_path / "data", counts)
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "notes.txt").write_text("no pictures here")
+    with pytest.raises(UserError, match=message):
+        house_main(script, *train_argv(tmp_path / "data", tmp_path))
 
 
-def test_only_one_class(tmp_path):
-    make_classes(tmp_path / "data", {"cats": 10})
-    assert_user_error(run_script("train_vgg.py", *train_args(tmp_path / "data", tmp_path)),
-                      "one class", "'cats'")
-
-
-def test_class_with_too_few_images(tmp_path):
-    make_classes(tmp_path / "data", {"cats": 10, "dogs": 2})
-    assert_user_error(run_script("train_simple_nn.py",
-                                 *train_args(tmp_path / "data", tmp_path)),
-                      "too few images", "dogs (2)")
-
-
-def test_text_and_empty_files_named_jpg_are_skipped(tmp_path):
-    make_classes(tmp_path / "data", {"cats": 8, "dogs": 8})
-    (tmp_path / "data" / "cats" / "fake.jpg").write_text("I am text")
-    (tmp_path / "data" / "dogs" / "empty.jpg").write_bytes(b"")
-    result = run_script("train_simple_nn.py", *train_args(tmp_path / "data", tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert "fake.jpg" in result.stderr and "empty.jpg" in result.stderr
-    assert "[INFO] skipped 2 file(s) that could not be used" in info_lines(result)
-
-
-def test_nested_folders_belong_to_their_class(tmp_path):
-    make_classes(tmp_path / "data", {"cats": 6, "dogs": 4, "dogs/puppies": 4})
-    result = run_script("train_simple_nn.py", *train_args(tmp_path / "data", tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert "[INFO] 14 images in 2 classes (cats: 6, dogs: 8)" in info_lines(result)
+def test_output_paths_are_checked_before_loading(shapes3, tmp_path, capsys):
+    (tmp_path / "plot.png").mkdir()
+    with pytest.raises(UserError, match="--plot .* is a folder, expected a file name"):
+        house_main("train_vgg.py", *train_argv(shapes3, tmp_path))
+    assert "[INFO] loading images..." not in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------
-# Prediction
+# predict.py, in-process
 
 
 @pytest.fixture(scope="module")
 def model3(shapes3, tmp_path_factory):
     out = tmp_path_factory.mktemp("model3")
-    result = run_script("train_simple_nn.py", *train_args(shapes3, out))
-    assert result.returncode == 0, result.stderr
+    house_main("train_simple_nn.py", *train_argv(shapes3, out))
     return out
 
 
 def predict(model_dir, image, *extra, model=None, labels=None):
-    return run_script("predict.py", "-i", image, "-m", model or model_dir / "m.model",
-                      "-l", labels or model_dir / "lb.pickle", *extra)
+    load_script("predict.py").main([str(a) for a in [
+        "-i", image, "-m", model or model_dir / "m.model",
+        "-l", labels or model_dir / "lb.pickle", *extra]])
 
 
-def test_predict_image_missing(model3):
-    assert_user_error(predict(model3, "no/such.jpg"), "--image", "does not exist")
-
-
-def test_predict_image_not_an_image(model3):
-    assert_user_error(predict(model3, ROOT / "README.md"), "--image", "not a readable image")
-
-
-def test_predict_model_missing(model3, shapes3):
+@pytest.mark.parametrize("case, message", [
+    ("image missing", "--image 'no/such.jpg' does not exist"),
+    ("image not an image", "not a readable image"),
+    ("model missing", "--model .* not found"),
+    ("model not a model", "--model .* is not a Keras model file"),
+    ("labels count", "names 2 classes but the model predicts 3"),
+    ("labels with code", "not a label file"),
+    ("folder without images", "holds no readable images"),
+    ("output of the wrong kind", "must end in .png or .jpg"),
+])
+def test_predict_mistakes(case, message, model3, shapes3, tmp_path):
     image = shapes3 / "circle" / "circle_00001.jpg"
-    assert_user_error(predict(model3, image, model=model3 / "nope.model"),
-                      "--model", "not found")
-
-
-def test_predict_model_not_a_model(model3, shapes3, tmp_path):
-    fake = tmp_path / "fake.keras"
-    fake.write_text("not a model")
-    image = shapes3 / "circle" / "circle_00001.jpg"
-    assert_user_error(predict(model3, image, model=fake), "--model", "not a Keras model")
-
-
-def test_predict_label_count_differs(model3, shapes3, tmp_path):
-    labels = tmp_path / "two.pickle"
-    labels.write_bytes(pickle.dumps(["cats", "dogs"]))
-    image = shapes3 / "circle" / "circle_00001.jpg"
-    assert_user_error(predict(model3, image, labels=labels),
-                      "names 2 classes", "predicts 3")
+    (tmp_path / "fake.keras").write_text("not a model")
+    (tmp_path / "two.pickle").write_bytes(pickle.dumps(["cats", "dogs"]))
+    (tmp_path / "evil.pickle").write_bytes(b"cos\nsystem\n(S'touch " + str(tmp_path / "owned")
+                                           .encode() + b"'\ntR.")
+    (tmp_path / "empty").mkdir()
+    args = {"image missing": ("no/such.jpg",),
+            "image not an image": (ROOT / "README.md",),
+            "model missing": (image,), "model not a model": (image,),
+            "labels count": (image,), "labels with code": (image,),
+            "folder without images": (tmp_path / "empty",),
+            "output of the wrong kind": (image, "--output", tmp_path / "out.csv")}[case]
+    options = {"model missing": {"model": tmp_path / "nope.model"},
+               "model not a model": {"model": tmp_path / "fake.keras"},
+               "labels count": {"labels": tmp_path / "two.pickle"},
+               "labels with code": {"labels": tmp_path / "evil.pickle"}}.get(case, {})
+    os.chdir(ROOT)
+    with pytest.raises(UserError, match=message):
+        predict(model3, *args, **options)
+    assert not (tmp_path / "owned").exists()  # the pickle's code never ran
 
 
 @pytest.mark.parametrize("flags", [["--width", 50], ["--flatten", -1],
                                    ["--width", 32, "--height", 16]])
-def test_predict_sizes_contradict_model(model3, shapes3, flags):
-    image = shapes3 / "circle" / "circle_00001.jpg"
-    assert_user_error(predict(model3, image, *flags), "contradict")
-
-
-def test_predict_untrusted_label_file(model3, shapes3, tmp_path):
-    evil = tmp_path / "evil.pickle"
-    evil.write_bytes(b"cos\nsystem\n(S'touch " + str(tmp_path / "owned").encode()
-                     + b"'\ntR.")
-    image = shapes3 / "circle" / "circle_00001.jpg"
-    assert_user_error(predict(model3, image, labels=evil), "not a label file")
-    assert not (tmp_path / "owned").exists()
+def test_predict_sizes_contradict_the_model(model3, shapes3, flags):
+    with pytest.raises(UserError, match="contradict"):
+        predict(model3, shapes3 / "circle" / "circle_00001.jpg", *flags)
 
 
 # --------------------------------------------------------------------------
 # Outputs
 
 
-def test_missing_output_folders_are_created(shapes3, tmp_path):
+def test_missing_output_folders_are_created(houses, tmp_path):
     out = tmp_path / "a" / "b"
-    result = run_script("train_simple_nn.py", *train_args(shapes3, out))
-    assert result.returncode == 0, result.stderr
-    assert (out / "m.model.keras").exists() and (out / "plot.png").exists()
+    house_main("mlp_regression.py", "-d", houses, "--epochs", 1, "--output", out)
+    assert sorted(os.listdir(out)) == ["loss.png", "model.keras", "predictions.csv",
+                                       "predictions.png", "results.json"]
 
 
-def test_unwritable_output_fails_before_training(houses, tmp_path):
+def test_unwritable_output_fails_before_training(houses, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("a file, not a folder")
-    result = run_script("mlp_regression.py", "-d", houses, "--output", blocker / "out")
-    assert_user_error(result, "--output", "not writable")
-    assert "[INFO] training model..." not in result.stdout
+    with pytest.raises(UserError, match="--output .* is not writable"):
+        house_main("mlp_regression.py", "-d", houses, "--output", blocker / "out")
+    assert "[INFO] training model..." not in capsys.readouterr().out
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
@@ -275,8 +250,8 @@ def test_read_only_output_folder(houses, tmp_path):
     out.mkdir()
     out.chmod(0o500)
     try:
-        assert_user_error(run_script("mlp_regression.py", "-d", houses, "--output", out),
-                          "--output", "not writable")
+        with pytest.raises(UserError, match="--output .* is not writable"):
+            house_main("mlp_regression.py", "-d", houses, "--output", out)
     finally:
         out.chmod(0o700)
 
@@ -288,9 +263,13 @@ def test_failed_run_leaves_existing_outputs_byte_for_byte(tmp_path):
     for name, data in before.items():
         (out / name).write_bytes(data)
     write_lines(tmp_path, ["3 2 2000 10001 300000", "oops"])
-    result = run_script("mlp_regression.py", "-d", tmp_path, "--output", out)
-    assert result.returncode == 2
+    with pytest.raises(UserError):
+        house_main("mlp_regression.py", "-d", tmp_path, "--output", out)
     assert {name: (out / name).read_bytes() for name in before} == before
+
+
+# --------------------------------------------------------------------------
+# Ctrl-C and --resume-dir (a real signal to a real process)
 
 
 def start(script, *args):
@@ -314,30 +293,29 @@ def interrupt_after(proc, marker, timeout=120):
     return proc.returncode, seen + out, err
 
 
-def test_ctrl_c_exits_130_and_keeps_outputs(houses, tmp_path):
+def test_ctrl_c_exits_130_keeps_outputs_and_resume_continues(houses, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "model.keras").write_bytes(b"the model I had")
-    proc = start("mlp_regression.py", "-d", houses, "--epochs", 5000, "--output", out)
-    rc, stdout, stderr = interrupt_after(proc, "Epoch 3/")
+    resume = tmp_path / "state"
+    args = ["-d", houses, "--epochs", 5000, "--resume-dir", resume, "--output", out]
+    rc, _, stderr = interrupt_after(start("mlp_regression.py", *args), "Epoch 12/")
     assert rc == 130
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert (out / "model.keras").read_bytes() == b"the model I had"
     assert sorted(os.listdir(out)) == ["model.keras"]  # no partial files
-
-
-def test_resume_continues_at_last_finished_epoch(houses, tmp_path):
-    resume = tmp_path / "state"
-    args = ["-d", houses, "--epochs", 5000, "--resume-dir", resume]
-    rc, _, _ = interrupt_after(start("mlp_regression.py", *args), "Epoch 30/")
-    assert rc == 130
     assert any(resume.iterdir())  # per-epoch state was kept
 
-    args[3] = 40  # same run, fewer epochs to finish sooner
-    result = run_script("mlp_regression.py", *args)
-    assert result.returncode == 0, result.stderr
-    epochs = [int(line.split()[1].split("/")[0])
-              for line in result.stdout.replace("\r", "\n").splitlines()
+    # the same run, fewer epochs to finish sooner, in-process this time
+    args[3] = 20
+    from io import StringIO
+    from contextlib import redirect_stdout
+
+    with redirect_stdout(StringIO()) as log:
+        house_main("mlp_regression.py", *args)
+    epochs = [int(line.split()[1].split("/")[0]) for line in log.getvalue().splitlines()
               if line.startswith("Epoch ")]
-    assert epochs[0] >= 28 and epochs[-1] == 40
+    assert epochs[0] >= 10 and epochs[-1] == 20
+    assert len(epochs) <= 11  # it did not start over
     assert not resume.exists() or not any(resume.iterdir())  # removed when done
+    assert (out / "model.keras").read_bytes()[:2] == b"PK"  # the new model, complete
