@@ -1,47 +1,105 @@
-"""The three house-price scripts, run end to end as a user runs them."""
+"""The three house-price scripts: one end-to-end run of each as a user runs
+it (a subprocess, stdout a log file, not a terminal), and in-process runs
+for what the numbers must do."""
 
 import csv
+import json
 import re
+import shutil
+from contextlib import redirect_stdout
+from io import StringIO
 
+import numpy as np
 import pytest
 
-from conftest import info_lines, run_script
+from conftest import ROOT, info_lines, load_script, run_script
 
-SCRIPTS = ["mlp_regression.py", "cnn_regression.py", "mixed_regression.py"]
-LAST_LINE = re.compile(r"^\[INFO\] mean: \d+\.\d\d%, std: \d+\.\d\d%$")
+LAST_LINE = re.compile(r"^\[INFO\] mean: (\d+\.\d\d)%, std: \d+\.\d\d%$")
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_script_trains_reports_and_writes_outputs(script, houses, tmp_path):
-    out = tmp_path / "out"
-    result = run_script(script, "--dataset", houses, "--epochs", 2, "--output", out)
+@pytest.fixture(scope="module")
+def mlp_run(houses, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mlp_out")
+    result = run_script("mlp_regression.py", "--dataset", houses, "--epochs", 3,
+                        "--output", out)
     assert result.returncode == 0, result.stderr
+    return result, out
+
+
+def test_mlp_end_to_end_prints_the_posts_lines_and_writes_outputs(mlp_run):
+    result, out = mlp_run
     lines = info_lines(result)
     assert lines[0] == "[INFO] loading house attributes..."
     assert "[INFO] training model..." in lines
     assert re.match(r"^\[INFO\] avg\. house price: \$\d{3},\d{3}\.\d\d, std house price: "
                     r"\$\d{2,3},\d{3}\.\d\d$", lines[-2])
-    assert LAST_LINE.match(result.stdout.strip().splitlines()[-1])
-    assert "Epoch 2/2" in result.stdout  # Keras' progress shows
-
-    # the saved model loads and has the script's inputs; the CSV has one row
-    # per test house (25% of the 100 houses)
-    import keras
-
-    model = keras.models.load_model(out / "model.keras")
-    assert len(model.inputs) == (2 if script.startswith("mixed") else 1)
-    assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    printed = LAST_LINE.match(result.stdout.strip().splitlines()[-1])
+    assert printed
+    # the CSV has one row per test house (25% of the 100 houses)
     with open(out / "predictions.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 25
-    assert all(float(r["true_price"]) > 0 for r in rows)
+    assert len(rows) == 25 and all(float(r["true_price"]) > 0 for r in rows)
+    results = json.loads((out / "results.json").read_text())
+    assert results["folds"] is None and results["per_fold"] is None
+    assert f"{results['value']:.2f}" == printed.group(1)
+    # the same figure from the CSV: mean absolute percentage error
+    errors = [abs(float(r["predicted_price"]) - float(r["true_price"])) / float(r["true_price"])
+              for r in rows]
+    assert 100 * np.mean(errors) == pytest.approx(results["value"], abs=0.01)
+    for picture in ("loss.png", "predictions.png"):
+        assert (out / picture).read_bytes()[:8] == PNG
+
+
+def test_log_has_one_line_per_epoch_when_stdout_is_not_a_terminal(mlp_run):
+    result, _ = mlp_run
+    assert "\r" not in result.stdout and "\x08" not in result.stdout
+    assert "━" not in result.stdout  # no progress bar
+    epochs = [line for line in result.stdout.splitlines() if line.startswith("Epoch ")]
+    assert epochs == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    lossLines = [line for line in result.stdout.splitlines() if "loss:" in line]
+    assert len(lossLines) == 3 and all("val_loss:" in line for line in lossLines)
+
+
+@pytest.fixture
+def damaged_houses(houses, tmp_path):
+    """The sample houses with four damaged pictures (houses 2, 3, 5, 7)."""
+    folder = tmp_path / "houses"
+    shutil.copytree(houses, folder)
+    (folder / "3_kitchen.jpg").unlink()
+    (folder / "5_frontal.jpg").write_bytes(b"")
+    data = (folder / "7_bedroom.jpg").read_bytes()
+    (folder / "7_bedroom.jpg").write_bytes(data[: len(data) // 2])
+    shutil.copy(ROOT / "README.md", folder / "2_bathroom.jpg")
+    return folder
+
+
+@pytest.mark.parametrize("script", ["cnn_regression.py", "mixed_regression.py"])
+def test_picture_scripts_end_to_end_skip_damaged_houses(script, damaged_houses, tmp_path):
+    result = run_script(script, "--dataset", damaged_houses, "--epochs", 1,
+                        "--output", tmp_path)
+    assert result.returncode == 0, result.stderr
+    for number, problem in ((2, "not an image file"), (3, "missing"), (5, "empty file"),
+                            (7, "truncated JPEG")):
+        assert f"skipping house {number}: " in result.stderr
+        assert problem in result.stderr
+    assert "[INFO] skipped 4 house(s) with missing or damaged pictures" in info_lines(result)
+    assert LAST_LINE.match(result.stdout.strip().splitlines()[-1])
+    with open(tmp_path / "predictions.csv") as f:
+        houses = {int(r["house"]) for r in csv.DictReader(f)}
+    assert len(houses) == 24 and not houses & {2, 3, 5, 7}  # 25% of 96 houses
+
+
+def mlp_in_process(houses, *flags):
+    with redirect_stdout(StringIO()) as log:
+        load_script("mlp_regression.py").main(["-d", str(houses), *map(str, flags)])
+    return log.getvalue()
 
 
 def test_same_seed_prints_same_numbers(houses):
-    runs = [run_script("mlp_regression.py", "-d", houses, "--epochs", 3, "--seed", seed)
+    last = [mlp_in_process(houses, "--epochs", 2, "--seed", seed).strip().splitlines()[-1]
             for seed in (7, 7, 8)]
-    last = [r.stdout.strip().splitlines()[-1] for r in runs]
-    assert all(r.returncode == 0 for r in runs)
+    assert LAST_LINE.match(last[0])
     assert last[0] == last[1]
     assert last[0] != last[2]
 
@@ -49,37 +107,6 @@ def test_same_seed_prints_same_numbers(houses):
 def test_mlp_learns_the_sample_prices(houses):
     # the sample prices follow the attributes: the post's recipe gets well
     # below the 100% error of predicting zero within a few dozen epochs
-    result = run_script("mlp_regression.py", "-d", houses, "--epochs", 40)
-    mean = float(re.search(r"mean: ([\d.]+)%", result.stdout.splitlines()[-1]).group(1))
+    mean = float(LAST_LINE.match(mlp_in_process(houses, "--epochs", 40)
+                                 .strip().splitlines()[-1]).group(1))
     assert mean < 40
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--dataset", "no/such/folder"], "does not exist"),
-    (["--dataset", "README.md"], "is not a folder"),
-])
-def test_bad_dataset_is_one_line_exit_2(args, message):
-    result = run_script("mlp_regression.py", *args)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-
-
-def test_missing_houses_info_is_one_line_exit_2(tmp_path):
-    result = run_script("cnn_regression.py", "--dataset", tmp_path)
-    assert result.returncode == 2
-    assert "HousesInfo.txt not found" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_mixed_precision_flag_trains_in_bfloat16(houses, tmp_path):
-    result = run_script("cnn_regression.py", "-d", houses, "--epochs", 1,
-                        "--mixed-precision", "--output", tmp_path)
-    assert result.returncode == 0, result.stderr
-    import keras
-
-    model = keras.models.load_model(tmp_path / "model.keras")
-    conv = next(layer for layer in model.layers if type(layer).__name__ == "Conv2D")
-    assert conv.dtype_policy.compute_dtype == "bfloat16"
-    assert conv.dtype_policy.variable_dtype == "float32"
