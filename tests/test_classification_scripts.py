@@ -1,97 +1,111 @@
-"""The classification scripts and predict.py, end to end on drawn shapes."""
+"""The classification scripts and predict.py: one end-to-end run of each
+trainer as a user runs it (a subprocess), predict.py in-process except for
+one run that writes the annotated picture."""
 
 import csv
+import json
 import pickle
+import re
+from contextlib import redirect_stdout
+from io import StringIO
 
 import cv2
+import numpy as np
 import pytest
 
-from conftest import info_lines, run_script
+from conftest import info_lines, load_script, run_script
 
 TRAINERS = {"train_simple_nn.py": (32, 32, 1), "train_vgg.py": (64, 64, -1)}
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def train(script, dataset, out, epochs=2):
-    paths = {"model": out / "model.model", "lb": out / "lb.pickle", "plot": out / "plot.png"}
-    result = run_script(script, "--dataset", dataset, "--model", paths["model"],
-                        "--label-bin", paths["lb"], "--plot", paths["plot"],
-                        "--epochs", epochs)
-    assert result.returncode == 0, result.stderr
-    return result, paths
+def train_argv(dataset, out, epochs):
+    return ["--dataset", dataset, "--model", out / "model.model", "--label-bin",
+            out / "lb.pickle", "--plot", out / "plot.png", "--epochs", epochs]
 
 
 @pytest.fixture(scope="module")
 def trained(shapes3, tmp_path_factory):
-    """Both networks trained briefly on the 3-class shapes."""
-    models = {}
+    """Both networks trained briefly on the 3-class shapes, as a user runs them."""
+    runs = {}
     for script in TRAINERS:
         out = tmp_path_factory.mktemp(script.split(".")[0])
-        models[script] = train(script, shapes3, out)
-    return models
+        result = run_script(script, *train_argv(shapes3, out, 1))
+        assert result.returncode == 0, result.stderr
+        runs[script] = (result, out)
+    return runs
 
 
 @pytest.mark.parametrize("script", TRAINERS)
-def test_training_writes_model_labels_and_plot(script, trained):
-    result, paths = trained[script]
+def test_training_writes_model_labels_plots_and_results(script, trained):
+    result, out = trained[script]
     lines = info_lines(result)
     assert lines[0] == "[INFO] loading images..."
     assert "[INFO] serializing network and label binarizer..." in lines
+    # scikit-learn's report by class name, over the 18 test shapes (25% of 72)
     for name in ("circle", "square", "triangle"):
-        assert name in result.stdout  # classification report by class name
+        assert re.search(rf"^\s*{name}\s+[\d.]+", result.stdout, re.M)
+    printed = float(re.search(r"^\s*accuracy\s+([\d.]+)\s+18$", result.stdout, re.M).group(1))
     # Keras needs .keras: the file goes beside the name the user typed
-    assert not paths["model"].exists()
-    assert (paths["model"].parent / "model.model.keras").exists()
-    assert pickle.loads(paths["lb"].read_bytes()).classes_.tolist() == \
+    assert not (out / "model.model").exists()
+    assert (out / "model.model.keras").exists()
+    assert pickle.loads((out / "lb.pickle").read_bytes()).classes_.tolist() == \
         ["circle", "square", "triangle"]
-    assert paths["plot"].read_bytes()[:4] == b"\x89PNG"
+    for picture in ("plot.png", "plot_confusion.png"):
+        assert (out / picture).read_bytes()[:8] == PNG
+    results = json.loads((out / "model_results.json").read_text())
+    assert (results["script"], results["recipe"], results["epochs"]) == (script, "posts", 1)
+    assert results["classes"] == ["circle", "square", "triangle"]
+    matrix = np.array(results["confusion_matrix"])
+    assert matrix.shape == (3, 3) and matrix.sum() == 18
+    assert results["value"] == pytest.approx(np.trace(matrix) / 18, abs=1e-4)
+    assert printed == pytest.approx(results["value"], abs=0.006)
+    assert "\r" not in result.stdout and "━" not in result.stdout  # one line per epoch
 
 
-@pytest.mark.parametrize("script", TRAINERS)
-def test_predict_with_and_without_sizes(script, trained, shapes3, tmp_path):
-    _, paths = trained[script]
+def predict(model_dir, *argv):
+    with redirect_stdout(StringIO()) as log:
+        load_script("predict.py").main([str(a) for a in [
+            "--model", model_dir / "model.model", "--label-bin", model_dir / "lb.pickle",
+            *argv]])
+    return [line for line in log.getvalue().splitlines() if line.startswith("[INFO]")]
+
+
+def test_predict_writes_the_annotated_picture(trained, shapes3, tmp_path):
+    _, out = trained["train_vgg.py"]
     image = shapes3 / "triangle" / "triangle_00001.jpg"
-    width, height, flatten = TRAINERS[script]
-    plain = run_script("predict.py", "--image", image, "--model", paths["model"],
-                       "--label-bin", paths["lb"], "--output", tmp_path / "a.png")
-    explicit = run_script("predict.py", "--image", image, "--model", paths["model"],
-                          "--label-bin", paths["lb"], "--width", width,
-                          "--height", height, "--flatten", flatten)
-    assert plain.returncode == 0, plain.stderr
-    assert explicit.returncode == 0, explicit.stderr
-    verdict = info_lines(plain)[-2]
-    assert verdict.split(":")[0] in ("[INFO] circle", "[INFO] square", "[INFO] triangle")
-    assert verdict in info_lines(explicit)  # same preprocessing either way
-    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+    result = run_script("predict.py", "--image", image, "--model", out / "model.model",
+                        "--label-bin", out / "lb.pickle", "--output", tmp_path / "a.png")
+    assert result.returncode == 0, result.stderr
+    verdict = info_lines(result)[-2]
+    assert re.match(r"^\[INFO\] (circle|square|triangle): \d+\.\d\d%$", verdict)
     # the 64-pixel square picture is enlarged, keeping its shape, until the
     # label (the text printed after [INFO]) fits with 10 pixels each side
     (textWidth, _), _ = cv2.getTextSize(verdict[len("[INFO] "):], cv2.FONT_HERSHEY_SIMPLEX,
                                         0.7, 2)
     assert cv2.imread(str(tmp_path / "a.png")).shape == (textWidth + 20, textWidth + 20, 3)
-    assert "no display" in explicit.stdout  # no window, no crash
 
 
-def test_predict_rejects_contradicting_sizes(trained, shapes3):
-    _, paths = trained["train_vgg.py"]
-    result = run_script("predict.py", "-i", shapes3 / "circle" / "circle_00002.jpg",
-                        "-m", paths["model"], "-l", paths["lb"], "-w", 32, "-e", 32)
-    assert result.returncode == 2
-    assert "contradicts the model" in result.stderr
-    _, paths = trained["train_simple_nn.py"]
-    result = run_script("predict.py", "-i", shapes3 / "circle" / "circle_00002.jpg",
-                        "-m", paths["model"], "-l", paths["lb"], "--flatten", -1)
-    assert result.returncode == 2
-    assert "contradicts the model" in result.stderr
+@pytest.mark.parametrize("script", TRAINERS)
+def test_predict_sizes_default_to_the_models(script, trained, shapes3, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    _, out = trained[script]
+    image = shapes3 / "square" / "square_00002.jpg"
+    width, height, flatten = TRAINERS[script]
+    plain = predict(out, "--image", image)
+    explicit = predict(out, "--image", image, "--width", width, "--height", height,
+                       "--flatten", flatten)
+    assert plain[1] == explicit[1]  # same preprocessing either way
+    assert plain[-1].startswith("[INFO] no display found")  # no window, no crash
 
 
 def test_predict_on_a_folder_writes_csv(trained, shapes3, tmp_path):
-    _, paths = trained["train_vgg.py"]
-    result = run_script("predict.py", "--image", shapes3 / "square", "--model",
-                        paths["model"], "--label-bin", paths["lb"],
-                        "--output", tmp_path / "p.csv")
-    assert result.returncode == 0, result.stderr
+    _, out = trained["train_vgg.py"]
+    lines = predict(out, "--image", shapes3 / "square", "--output", tmp_path / "p.csv")
     with open(tmp_path / "p.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 24
+    assert len(rows) == 24 and len(lines) == 1 + 24 + 1
     assert all(r["label"] in ("circle", "square", "triangle") for r in rows)
     assert all(0 < float(r["probability"]) <= 100 for r in rows)
 
@@ -99,18 +113,13 @@ def test_predict_on_a_folder_writes_csv(trained, shapes3, tmp_path):
 def test_two_classes_train_save_and_predict(shapes2, tmp_path):
     # LabelBinarizer gives one column for two classes; the model must still
     # get one softmax unit per class and predict.py the right names
-    result, paths = train("train_simple_nn.py", shapes2, tmp_path, epochs=100)
-    assert "circle" in result.stdout and "square" in result.stdout
-    import keras
-
-    model = keras.models.load_model(tmp_path / "model.model.keras")
-    assert model.outputs[0].shape[-1] == 2
+    with redirect_stdout(StringIO()):
+        load_script("train_simple_nn.py").main(
+            [str(a) for a in train_argv(shapes2, tmp_path, 60)])
     correct = total = 0
     for name in ("circle", "square"):
-        out = run_script("predict.py", "-i", shapes2 / name, "-m", paths["model"],
-                         "-l", paths["lb"])
-        assert out.returncode == 0, out.stderr
-        verdicts = [line.split(": ")[1] for line in info_lines(out)[1:]]
+        verdicts = [line.split(": ")[1] for line in
+                    predict(tmp_path, "--image", shapes2 / name)[1:]]
         assert len(verdicts) == 40 and set(verdicts) <= {"circle", "square"}
         correct += verdicts.count(name)
         total += len(verdicts)
