@@ -304,21 +304,35 @@ def build_augmentation(keras, height, width):
     ], name="augmentation")
 
 
-def vanilla_features(keras, hp, x, headDropout=0.5):
+# The first trial of a search is the space's defaults: for a classifier,
+# close to SmallVGGNet; for a regressor, close to the house CNN of
+# cnn_regression.py (16-32-64 filters, one convolution each, a narrow head),
+# small networks being what a few hundred images can train.
+VANILLA_DEFAULTS = {
+    "classification": {"blocks": 3, "filters": 32, "convs": 2, "dropout": 0.25,
+                       "units": 256, "head_dropout": 0.5},
+    "regression": {"blocks": 3, "filters": 16, "convs": 1, "dropout": 0.0,
+                   "units": 16, "head_dropout": 0.25},
+}
+
+
+def vanilla_features(keras, hp, x, task="classification"):
     """Conv blocks of the SmallVGGNet family: (CONV => RELU => BN) * k => POOL
     => DROPOUT, the width doubling from block to block, then FC => RELU =>
     BN => DROPOUT. Depth, width, convolutions per block, batch
     normalization, dropout and head width are searched; the defaults are
-    close to SmallVGGNet itself."""
+    ``VANILLA_DEFAULTS[task]``."""
     layers = keras.layers
-    blocks = hp.Int("vanilla_blocks", 2, 4, default=3)
-    filters = hp.Choice("vanilla_filters", [16, 32, 64], default=32)
-    convs = hp.Int("vanilla_convs_per_block", 1, 2, default=2)
+    d = VANILLA_DEFAULTS[task]
+    blocks = hp.Int("vanilla_blocks", 2, 4, default=d["blocks"])
+    filters = hp.Choice("vanilla_filters", [16, 32, 64], default=d["filters"])
+    convs = hp.Int("vanilla_convs_per_block", 1, 2, default=d["convs"])
     batchNorm = hp.Boolean("vanilla_batch_norm", default=True)
-    dropout = hp.Choice("vanilla_dropout", [0.0, 0.25, 0.4], default=0.25)
+    dropout = hp.Choice("vanilla_dropout", [0.0, 0.25, 0.4], default=d["dropout"])
     pooling = hp.Choice("vanilla_pooling", ["flatten", "global_avg"], default="flatten")
-    units = hp.Choice("vanilla_dense_units", [128, 256, 512], default=256)
-    lastDropout = hp.Choice("vanilla_head_dropout", [0.0, 0.25, 0.5], default=headDropout)
+    units = hp.Choice("vanilla_dense_units", [16, 64, 128, 256, 512], default=d["units"])
+    lastDropout = hp.Choice("vanilla_head_dropout", [0.0, 0.25, 0.5],
+                            default=d["head_dropout"])
 
     for b in range(blocks):
         # stop pooling once the map is 2x2: very small images, deep stacks
@@ -409,10 +423,7 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
             if useAugment:
                 x = build_augmentation(keras, inputShape[0], inputShape[1])(x)
             if chosen == "vanilla":
-                # SmallVGGNet's 50% dropout before a classifier; none by
-                # default before a single regression output
-                x = vanilla_features(keras, hp, x, 0.5 if head["kind"] == "classification"
-                                     else 0.0)
+                x = vanilla_features(keras, hp, x, head["kind"])
             else:
                 x = application_features(keras, hp, chosen, x)
 
@@ -446,6 +457,11 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
             it was reached at, the epochs run and the seconds taken."""
             callbacks = list(callbacks or [])
             if epochs is None:
+                # adaptive: lower the learning rate when the validation loss
+                # stalls, stop when it has not improved for --patience epochs
+                callbacks.append(keras.callbacks.ReduceLROnPlateau(
+                    monitor="val_loss", factor=0.3, patience=max(2, patience // 3),
+                    min_lr=1e-6, verbose=0))
                 callbacks.append(keras.callbacks.EarlyStopping(
                     monitor="val_loss", patience=patience))
             if deadline is not None:
