@@ -190,8 +190,8 @@ def announce(args, role, recorded, identity):
               f"{os.environ['KERASTUNER_ORACLE_PORT']} hands out")
     if role != "worker":
         if recorded:
-            print(f"[INFO] resuming the search in {args.project_dir}: {recorded} trial(s) "
-                  f"recorded, finished ones are kept, up to {args.max_trials} in all")
+            print(f"[INFO] resuming the search in {args.project_dir}: {recorded} finished "
+                  f"trial(s) kept, up to {args.max_trials} in all")
         else:
             print(f"[INFO] searching {args.max_trials} trial(s), kept in {args.project_dir}")
     if args.time_limit is not None:
@@ -235,7 +235,7 @@ def check_project(projectDir, identity, overwrite, role):
     ``identity`` is a dict of what defines the search (script, data, block,
     image size...); ``max_trials`` and ``--time-limit`` are left out of it,
     so a search can be continued with more trials or more time. Returns the
-    number of trials already recorded there (0 for a new search). Workers
+    number of trials already finished there (0 for a new search). Workers
     only read: the chief (or a single process) owns the folder.
     """
     if os.path.exists(projectDir) and not os.path.isdir(projectDir):
@@ -268,12 +268,20 @@ def check_project(projectDir, identity, overwrite, role):
 
 
 def count_trials(trialsDir):
-    """How many trials a KerasTuner project folder has started."""
+    """How many trials of a KerasTuner project folder have finished."""
     if not os.path.isdir(trialsDir):
         return 0
-    return sum(1 for name in os.listdir(trialsDir)
-               if name.startswith("trial_")
-               and os.path.isfile(os.path.join(trialsDir, name, "trial.json")))
+    finished = 0
+    for name in os.listdir(trialsDir):
+        path = os.path.join(trialsDir, name, "trial.json")
+        if name.startswith("trial_") and os.path.isfile(path):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    status = json.load(f).get("status")
+            except (OSError, ValueError):
+                continue
+            finished += status in ("COMPLETED", "FAILED", "INVALID")
+    return finished
 
 
 def write_identity(projectDir, identity):
@@ -389,8 +397,9 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
     (the model predicts ``mean + std * output``, so the exported model gives
     targets in their own units; ``output`` starts at ``z``). ``block``: one of ``BLOCKS`` or ``"any"`` (searched).
     ``augment``: True, False or None (searched). ``epochs``: a fixed count
-    per trial, or None for adaptive training: up to ``maxEpochs``, stopping
-    after ``patience`` epochs without a better validation loss.
+    per trial, or None for adaptive training: up to ``maxEpochs``, the
+    learning rate cut to 30% after ``patience // 3`` epochs without a better
+    validation loss, stopping after ``patience``.
     ``deadline``: a ``time.monotonic()`` after which training stops at the
     end of the current epoch (``--time-limit``).
     """

@@ -169,7 +169,7 @@ def test_search_resumes_exports_and_refuses_another(classifier, shapes, tmp_path
     # the same command with more trials continues: trial 1 is not redone
     assert classifier.main([*args, "--max-trials", "2"]) == 0
     out = capsys.readouterr().out
-    assert "resuming the search" in out and "1 trial(s) recorded" in out
+    assert "resuming the search" in out and "1 finished trial(s) kept" in out
     assert "trial 1/2 starts" not in out and "trial 2/2 starts" in out
     assert trialFile.read_text() == before
 
