@@ -137,6 +137,10 @@ def test_classifier_loads_anywhere_and_predicts_the_scripts_confusion_matrix(
     np.testing.assert_allclose(preds.sum(axis=1), 1.0, rtol=1e-4)  # softmax rows
     matrix = confusion_matrix(trueIdx, preds.argmax(axis=1), labels=range(classes))
     assert matrix.tolist() == results["confusion_matrix"]
+    # the run's record: its recipe, and the accuracy of that matrix
+    assert results["recipe"] == ("improved" if kind.endswith("-improved") else "posts")
+    assert results["classes"] == ["circle", "square", "triangle"]
+    assert results["value"] == pytest.approx(np.trace(matrix) / len(trueIdx), abs=1e-4)
 
 
 def config_modules(node):
