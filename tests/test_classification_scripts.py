@@ -1,6 +1,6 @@
 """The classification scripts and predict.py: one end-to-end run of each
-trainer as a user runs it (a subprocess), predict.py in-process except for
-one run that writes the annotated picture."""
+trainer as a user runs it (a subprocess), predict.py in-process on the
+models they saved."""
 
 import csv
 import json
@@ -74,11 +74,10 @@ def predict(model_dir, *argv):
 def test_predict_writes_the_annotated_picture(trained, shapes3, tmp_path):
     _, out = trained["train_vgg.py"]
     image = shapes3 / "triangle" / "triangle_00001.jpg"
-    result = run_script("predict.py", "--image", image, "--model", out / "model.model",
-                        "--label-bin", out / "lb.pickle", "--output", tmp_path / "a.png")
-    assert result.returncode == 0, result.stderr
-    verdict = info_lines(result)[-2]
+    lines = predict(out, "--image", image, "--output", tmp_path / "a.png")
+    (verdict, wrote) = lines[-2:]
     assert re.match(r"^\[INFO\] (circle|square|triangle): \d+\.\d\d%$", verdict)
+    assert wrote == f"[INFO] wrote {tmp_path / 'a.png'}"
     # the 64-pixel square picture is enlarged, keeping its shape, until the
     # label (the text printed after [INFO]) fits with 10 pixels each side
     (textWidth, _), _ = cv2.getTextSize(verdict[len("[INFO] "):], cv2.FONT_HERSHEY_SIMPLEX,
