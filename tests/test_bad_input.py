@@ -84,7 +84,7 @@ def test_bad_data_after_tensorflow_loads_is_one_error_line(house_copy):
     ("mlp_regression.py", ["-d", "{empty_info}"], "is empty"),
     ("mlp_regression.py", ["-d", "{one_zipcode_short}"], "no zip code has 25 or more houses"),
 ])
-def test_house_data_mistakes(script, argv, message, tmp_path):
+def test_house_data_mistakes(script, argv, message, tmp_path, monkeypatch):
     (tmp_path / "empty_info").mkdir()
     (tmp_path / "empty_info" / "HousesInfo.txt").write_text("")
     (tmp_path / "short").mkdir()
@@ -92,7 +92,7 @@ def test_house_data_mistakes(script, argv, message, tmp_path):
     folders = {"tmp": tmp_path, "empty_info": tmp_path / "empty_info",
                "one_zipcode_short": tmp_path / "short"}
     argv = [a.format(**folders) for a in argv]
-    os.chdir(ROOT)
+    monkeypatch.chdir(ROOT)  # relative paths in the cases
     with pytest.raises(UserError, match=message):
         house_main(script, *argv)
 
@@ -194,7 +194,7 @@ def predict(model_dir, image, *extra, model=None, labels=None):
     ("folder without images", "holds no readable images"),
     ("output of the wrong kind", "must end in .png or .jpg"),
 ])
-def test_predict_mistakes(case, message, model3, shapes3, tmp_path):
+def test_predict_mistakes(case, message, model3, shapes3, tmp_path, monkeypatch):
     image = shapes3 / "circle" / "circle_00001.jpg"
     (tmp_path / "fake.keras").write_text("not a model")
     (tmp_path / "two.pickle").write_bytes(pickle.dumps(["cats", "dogs"]))
@@ -211,7 +211,7 @@ def test_predict_mistakes(case, message, model3, shapes3, tmp_path):
                "model not a model": {"model": tmp_path / "fake.keras"},
                "labels count": {"labels": tmp_path / "two.pickle"},
                "labels with code": {"labels": tmp_path / "evil.pickle"}}.get(case, {})
-    os.chdir(ROOT)
+    monkeypatch.chdir(ROOT)  # relative paths in the cases
     with pytest.raises(UserError, match=message):
         predict(model3, *args, **options)
     assert not (tmp_path / "owned").exists()  # the pickle's code never ran

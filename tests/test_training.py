@@ -41,8 +41,9 @@ def test_one_core_per_op_before_tensorflow_starts():
             "           tf.config.threading.get_inter_op_parallelism_threads()]\n"
             "training.one_core_per_op()\n"
             "tf.constant(1.0) + 1.0  # start TensorFlow\n"
-            "print(json.dumps(default + [tf.config.threading.get_intra_op_parallelism_threads(),\n"
-            "                            tf.config.threading.get_inter_op_parallelism_threads()]))\n")
+            "print(json.dumps(default + [\n"
+            "    tf.config.threading.get_intra_op_parallelism_threads(),\n"
+            "    tf.config.threading.get_inter_op_parallelism_threads()]))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     (intra0, inter0, intra, inter) = json.loads(out.strip().splitlines()[-1])
