@@ -101,7 +101,7 @@ def test_side_by_side_folds_train_like_separate_models():
     keras.utils.set_random_seed(1)
     (model, names) = boston.side_by_side(keras, 3, 13)
     model.compile(optimizer="rmsprop", loss={n: "mse" for n in names},
-                  steps_per_execution=16)
+                  steps_per_execution=16, jit_compile=True)  # as the script compiles it
     # the chapter's model for fold 2, starting from fold 2's initial weights
     inputs = keras.Input(shape=(13,))
     single = keras.Model(inputs, boston.build_model(keras.layers, inputs))
