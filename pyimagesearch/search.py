@@ -551,6 +551,11 @@ def make_tuner(hypermodel, projectDir, maxTrials, seed, overwrite, timeLimit=Non
 
         def end_trial(self, trial):
             super().end_trial(trial)
+            # KerasTuner saves the oracle before it forgets the ended trial as
+            # running; in a single process the tuner saves again afterwards,
+            # but a chief does not, and a resumed search would redo the last
+            # trial. Save the finished state.
+            self.save()
             self.runTrialSeconds.append(metric(self.trials[trial.trial_id], "seconds")
                                         or 0.0)
             print(progress_line(self, trial.trial_id, self.runStart), flush=True)

@@ -154,36 +154,83 @@ def test_regressor_on_houses(regressor, houses, tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------
-# A search that resumes, exports a plain Keras model and refuses another search
+# KerasTuner's distributed search: a chief and two workers on 127.0.0.1;
+# then the same search continued by one process, and its exported model
 
 
-def test_search_resumes_exports_and_refuses_another(classifier, shapes, tmp_path, capsys):
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_distributed(args, port, timeout=240):
+    """Run ``args`` as a chief and two workers; return {id: (exit code, log)}."""
+    processes = {}
+    try:
+        for tunerId in ("chief", "tuner0", "tuner1"):
+            env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId,
+                       KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
+            env.pop("DISPLAY", None)
+            processes[tunerId] = subprocess.Popen(
+                [sys.executable, str(ROOT / "search_image_classifier.py"), *args],
+                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True)
+        logs = {name: p.communicate(timeout=timeout)[0] for name, p in processes.items()}
+    finally:
+        # nothing is left behind, whatever happened
+        for p in processes.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.wait(timeout=30)
+    return {name: (p.returncode, logs[name]) for name, p in processes.items()}
+
+
+def test_distributed_search_then_resumed_and_exported(classifier, shapes, tmp_path, capsys):
     args = ["--dataset", str(shapes), *TINY, *outputs(tmp_path),
             "--label-bin", str(tmp_path / "lb.pickle")]
-    assert classifier.main([*args, "--max-trials", "1"]) == 0
-    first = capsys.readouterr().out
-    assert "[INFO] trial 1/1 starts" in first
-    trialFile = tmp_path / "project" / search.PROJECT_NAME / "trial_0" / "trial.json"
-    before = trialFile.read_text()
+    runs = run_distributed([*args, "--max-trials", "2"], str(free_port()))
+    logs = {name: log for name, (_, log) in runs.items()}
+    for name, (code, log) in runs.items():
+        assert code == 0, f"{name}:\n{log[-3000:]}"
 
-    # the same command with more trials continues: trial 1 is not redone
-    assert classifier.main([*args, "--max-trials", "2"]) == 0
+    # each trial ran exactly once, on a worker, never on the chief
+    starts = re.findall(r"\[INFO\] trial (\d)/2 starts on (tuner\d)",
+                        logs["tuner0"] + logs["tuner1"])
+    assert sorted(trial for trial, _ in starts) == ["1", "2"], logs
+    assert "starts" not in logs["chief"]
+    trialsDir = tmp_path / "project" / search.PROJECT_NAME
+    trialFiles = sorted(trialsDir.glob("trial_*/trial.json"))
+    assert len(trialFiles) == 2
+    assert all(json.loads(t.read_text())["status"] == "COMPLETED" for t in trialFiles)
+    # the chief printed the progress and exported the best; the workers did not
+    assert len(re.findall(r"\[INFO\] trial \d/2: val_loss", logs["chief"])) == 2
+    assert "[INFO] wrote" in logs["chief"]
+    assert all("chief retrains" in logs[w] and "[INFO] wrote" not in logs[w]
+               for w in ("tuner0", "tuner1"))
+    assert len(json.loads((tmp_path / "m_results.json").read_text())["trials"]) == 2
+    assert (tmp_path / "m.keras").is_file()
+    before = [t.read_text() for t in trialFiles]
+
+    # the same command in one process with a third trial continues the
+    # search: trials 1 and 2 are not redone
+    assert classifier.main([*args, "--max-trials", "3"]) == 0
     out = capsys.readouterr().out
-    assert "resuming the search" in out and "1 finished trial(s) kept" in out
-    assert "trial 1/2 starts" not in out and "trial 2/2 starts" in out
-    assert trialFile.read_text() == before
+    assert "resuming the search" in out and "2 finished trial(s) kept" in out
+    assert re.findall(r"trial (\d)/3 starts", out) == ["3"]
+    assert [t.read_text() for t in trialFiles] == before
 
-    # a progress line for the new trial, with the best so far; the trials
-    # table, the best model's summary, the test report
+    # a progress line with the best so far, the trials table, the best
+    # model's summary, the test report
     lines = [line for line in out.splitlines() if line.startswith("[INFO]")]
-    progress = [line for line in lines if re.match(r"\[INFO\] trial 2/2: val_loss", line)]
+    progress = [line for line in lines if re.match(r"\[INFO\] trial 3/3: val_loss", line)]
     assert len(progress) == 1 and "best" in progress[0], lines
     assert progress[0].endswith("search done")
     assert "[INFO] trials (* = best):" in lines
     assert 'Model: "search_' in out
     assert "precision" in out and "[INFO] test accuracy:" in out
     results = json.loads((tmp_path / "m_results.json").read_text())
-    assert [t["trial"] for t in results["trials"]] == [1, 2]
+    assert [t["trial"] for t in results["trials"]] == [1, 2, 3]
     assert all(t["status"] == "COMPLETED" for t in results["trials"])
     assert results["classes"] == ["circle", "square", "triangle"]
     assert (tmp_path / "m.png").stat().st_size > 0
@@ -207,59 +254,9 @@ def test_search_resumes_exports_and_refuses_another(classifier, shapes, tmp_path
 
     # another search in the same project is refused, nothing touched...
     with pytest.raises(UserError, match="holds another search.*image_size"):
-        classifier.main([*args, "--image-size", "20", "--max-trials", "2"])
-    assert trialFile.read_text() == before
+        classifier.main([*args, "--image-size", "20", "--max-trials", "3"])
+    assert [t.read_text() for t in trialFiles] == before
     # ...unless --overwrite
     identity = json.loads((tmp_path / "project" / search.IDENTITY_FILE).read_text())
     identity["image_size"] = 20
     assert search.check_project(str(tmp_path / "project"), identity, True, "single") == 0
-
-
-# --------------------------------------------------------------------------
-# KerasTuner's distributed search: a chief and two workers on 127.0.0.1
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_distributed_chief_and_two_workers(shapes, tmp_path):
-    port = str(free_port())
-    command = [sys.executable, str(ROOT / "search_image_classifier.py"), "--dataset",
-               str(shapes), "--max-trials", "2", *TINY, *outputs(tmp_path),
-               "--label-bin", str(tmp_path / "lb.pickle")]
-    processes = {}
-    try:
-        for tunerId in ("chief", "tuner0", "tuner1"):
-            env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId,
-                       KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
-            env.pop("DISPLAY", None)
-            processes[tunerId] = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True)
-        logs = {name: p.communicate(timeout=240)[0] for name, p in processes.items()}
-    finally:
-        for p in processes.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-                p.wait(timeout=30)
-
-    for name, p in processes.items():
-        assert p.returncode == 0, f"{name}:\n{logs[name][-3000:]}"
-    # each trial ran exactly once, on a worker, never on the chief
-    starts = re.findall(r"\[INFO\] trial (\d)/2 starts on (tuner\d)",
-                        logs["tuner0"] + logs["tuner1"])
-    assert sorted(trial for trial, _ in starts) == ["1", "2"], logs
-    assert "starts" not in logs["chief"]
-    trials = sorted((tmp_path / "project" / search.PROJECT_NAME).glob("trial_*/trial.json"))
-    assert len(trials) == 2
-    assert all(json.loads(t.read_text())["status"] == "COMPLETED" for t in trials)
-    # the chief printed the progress and exported the best; the workers did not
-    assert len(re.findall(r"\[INFO\] trial \d/2: val_loss", logs["chief"])) == 2
-    assert "[INFO] wrote" in logs["chief"]
-    assert all("chief retrains" in logs[w] for w in ("tuner0", "tuner1"))
-    results = json.loads((tmp_path / "m_results.json").read_text())
-    assert len(results["trials"]) == 2
-    assert (tmp_path / "m.keras").is_file()
