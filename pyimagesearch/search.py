@@ -318,9 +318,9 @@ def build_augmentation(keras, height, width):
 # small networks being what a few hundred images can train.
 VANILLA_DEFAULTS = {
     "classification": {"blocks": 3, "filters": 32, "convs": 2, "dropout": 0.25,
-                       "units": 256, "head_dropout": 0.5},
+                       "units": 256, "head_dropout": 0.5, "bn_momentum": 0.9},
     "regression": {"blocks": 3, "filters": 16, "convs": 1, "dropout": 0.0,
-                   "units": 16, "head_dropout": 0.25},
+                   "units": 16, "head_dropout": 0.25, "bn_momentum": 0.99},
 }
 
 
@@ -348,7 +348,7 @@ def vanilla_features(keras, hp, x, task="classification"):
             x = layers.Conv2D(filters * 2 ** b, (3, 3), padding="same",
                               use_bias=not batchNorm)(x)
             if batchNorm:
-                x = layers.BatchNormalization(momentum=0.9)(x)
+                x = layers.BatchNormalization(momentum=d["bn_momentum"])(x)
             x = layers.Activation("relu")(x)
         if x.shape[1] >= 4 and x.shape[2] >= 4:
             x = layers.MaxPooling2D(pool_size=(2, 2))(x)
@@ -358,7 +358,7 @@ def vanilla_features(keras, hp, x, task="classification"):
     x = layers.Flatten()(x) if pooling == "flatten" else layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(units, use_bias=not batchNorm)(x)
     if batchNorm:
-        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = layers.BatchNormalization(momentum=d["bn_momentum"])(x)
     x = layers.Activation("relu")(x)
     return layers.Dropout(lastDropout)(x) if lastDropout > 0 else x
 
