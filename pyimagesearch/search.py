@@ -318,15 +318,13 @@ def build_augmentation(keras, height, width):
 # small networks being what a few hundred images can train.
 VANILLA_DEFAULTS = {
     "classification": {"blocks": 3, "filters": 32, "convs": 2, "dropout": 0.25,
-                       "units": 256, "head_dropout": 0.5, "bn_momentum": 0.9,
-                       "retrain_bn_momentum": 0.9},
+                       "units": 256, "head_dropout": 0.5},
     "regression": {"blocks": 3, "filters": 16, "convs": 1, "dropout": 0.0,
-                   "units": 16, "head_dropout": 0.25, "bn_momentum": 0.9,
-                   "retrain_bn_momentum": 0.99},
+                   "units": 16, "head_dropout": 0.25},
 }
 
 
-def vanilla_features(keras, hp, x, task="classification", retraining=False):
+def vanilla_features(keras, hp, x, task="classification"):
     """Conv blocks of the SmallVGGNet family: (CONV => RELU => BN) * k => POOL
     => DROPOUT, the width doubling from block to block, then FC => RELU =>
     BN => DROPOUT. Depth, width, convolutions per block, batch
@@ -334,12 +332,6 @@ def vanilla_features(keras, hp, x, task="classification", retraining=False):
     ``VANILLA_DEFAULTS[task]``."""
     layers = keras.layers
     d = VANILLA_DEFAULTS[task]
-    # batch normalization's running statistics follow the last ~10 batches
-    # while a trial trains (its validation score, every epoch, must see the
-    # network as it is now); a retrained regressor, whose learning rate
-    # anneals to zero, averages them over ~100 batches: over 8-house batches
-    # the short average left the exported model's statistics noisy
-    momentum = d["retrain_bn_momentum"] if retraining else d["bn_momentum"]
     blocks = hp.Int("vanilla_blocks", 2, 4, default=d["blocks"])
     filters = hp.Choice("vanilla_filters", [16, 32, 64], default=d["filters"])
     convs = hp.Int("vanilla_convs_per_block", 1, 2, default=d["convs"])
@@ -356,7 +348,7 @@ def vanilla_features(keras, hp, x, task="classification", retraining=False):
             x = layers.Conv2D(filters * 2 ** b, (3, 3), padding="same",
                               use_bias=not batchNorm)(x)
             if batchNorm:
-                x = layers.BatchNormalization(momentum=momentum)(x)
+                x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.Activation("relu")(x)
         if x.shape[1] >= 4 and x.shape[2] >= 4:
             x = layers.MaxPooling2D(pool_size=(2, 2))(x)
@@ -366,7 +358,7 @@ def vanilla_features(keras, hp, x, task="classification", retraining=False):
     x = layers.Flatten()(x) if pooling == "flatten" else layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(units, use_bias=not batchNorm)(x)
     if batchNorm:
-        x = layers.BatchNormalization(momentum=momentum)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.Activation("relu")(x)
     return layers.Dropout(lastDropout)(x) if lastDropout > 0 else x
 
@@ -440,8 +432,7 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
             if useAugment:
                 x = build_augmentation(keras, inputShape[0], inputShape[1])(x)
             if chosen == "vanilla":
-                x = vanilla_features(keras, hp, x, head["kind"],
-                                     retraining=self.decaySteps is not None)
+                x = vanilla_features(keras, hp, x, head["kind"])
             else:
                 x = application_features(keras, hp, chosen, x)
 
