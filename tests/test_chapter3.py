@@ -67,15 +67,12 @@ def test_foreign_npz_is_one_line(data, tmp_path):
                                            str(tmp_path / "p.png")])
 
 
-def test_without_dataset_or_network_says_so_in_one_line(tmp_path):
-    env = {"HOME": str(tmp_path), "KERAS_HOME": str(tmp_path / ".keras")}
-    os.environ.update(env)  # run_script passes os.environ on
-    try:
-        result = run_script("boston_housing.py", "--kfold-epochs", "1", "--epochs", "1",
-                            "--output", tmp_path / "out")
-    finally:
-        for key in env:
-            os.environ.pop(key)
+def test_without_dataset_or_network_says_so_in_one_line(tmp_path, monkeypatch):
+    # no cached copy: Keras looks in an empty home (run_script passes os.environ on)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / ".keras"))
+    result = run_script("boston_housing.py", "--kfold-epochs", "1", "--epochs", "1",
+                        "--output", tmp_path / "out")
     if result.returncode == 0:
         pytest.skip("this machine can download Keras' datasets")
     assert result.returncode == 2
