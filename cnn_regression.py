@@ -16,17 +16,13 @@ def main(argv=None):
     args = regression.parse_args(__doc__.splitlines()[0], DEFAULTS["cnn"], argv)
 
     # TensorFlow loads only now, once the flags are known to be good
-    import keras
-
     from pyimagesearch import models, recipes, training
     from pyimagesearch.fast import Adam  # Keras' Adam, one fused kernel per step
 
     # this CNN's operations are too small to share out between cores: each
     # runs on one core, independent ones side by side (faster, README)
     training.one_core_per_op()
-    keras.utils.set_random_seed(args.seed)
-    if args.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    training.setup(args.seed, args.mixed_precision)
 
     # construct the path to the input .txt file that contains information
     # on each house in the dataset and then load the dataset
@@ -59,10 +55,8 @@ def main(argv=None):
 
         # validate on the test split as the post does, or (--val-split) on
         # training houses held out, so the test split stays unseen
-        (valX, valY) = (testImagesX, testY)
-        if args.val_split:
-            (trainImagesX, trainY, valX, valY) = training.hold_out(
-                trainImagesX, trainY, args.val_split, args.seed)
+        (trainImagesX, trainY, valX, valY) = training.validation_data(
+            trainImagesX, trainY, testImagesX, testY, args.val_split, args.seed)
 
         print("[INFO] training model...")
         if args.recipe == "improved":

@@ -43,17 +43,13 @@ def main(argv=None):
     args = regression.parse_args(__doc__.splitlines()[0], DEFAULTS["mixed"], argv)
 
     # TensorFlow loads only now, once the flags are known to be good
-    import keras
-
     from pyimagesearch import recipes, training
     from pyimagesearch.fast import Adam  # Keras' Adam, one fused kernel per step
 
     # this model's operations are too small to share out between cores:
     # each runs on one core, independent ones side by side (faster, README)
     training.one_core_per_op()
-    keras.utils.set_random_seed(args.seed)
-    if args.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    training.setup(args.seed, args.mixed_precision)
 
     # construct the path to the input .txt file that contains information
     # on each house in the dataset and then load the dataset
@@ -92,10 +88,8 @@ def main(argv=None):
 
         # validate on the test split as the post does, or (--val-split) on
         # training houses held out, so the test split stays unseen
-        (valX, valY) = (testX, testY)
-        if args.val_split:
-            (trainX, trainY, valX, valY) = training.hold_out(trainX, trainY, args.val_split,
-                                                             args.seed)
+        (trainX, trainY, valX, valY) = training.validation_data(
+            trainX, trainY, testX, testY, args.val_split, args.seed)
 
         print("[INFO] training model...")
         if args.recipe == "improved":

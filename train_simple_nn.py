@@ -31,16 +31,13 @@ def main(argv=None):
     args = classification.parse_args(__doc__.splitlines()[0], DEFAULTS["simple_nn"], argv)
 
     # TensorFlow loads only now, once the flags are known to be good
-    import keras
     from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.model_selection import train_test_split
 
     from pyimagesearch import plots, recipes, storage, training
     from pyimagesearch.fast import SGD  # Keras' SGD, one fused kernel per step
 
-    keras.utils.set_random_seed(args.seed)
-    if args.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    training.setup(args.seed, args.mixed_precision)
 
     # grab the image paths and randomly shuffle them, then load each image,
     # resize it to 32x32 pixels (ignoring aspect ratio), flatten it into
@@ -64,10 +61,8 @@ def main(argv=None):
 
     # validate on the test split as the post does, or (--val-split) on
     # training images held out, so the test split stays unseen
-    (valX, valY) = (testX, testY)
-    if args.val_split:
-        (trainX, trainY, valX, valY) = training.hold_out(trainX, trainY, args.val_split,
-                                                         args.seed)
+    (trainX, trainY, valX, valY) = training.validation_data(
+        trainX, trainY, testX, testY, args.val_split, args.seed)
 
     print("[INFO] training network...")
     if args.recipe == "improved":

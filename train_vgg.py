@@ -16,7 +16,6 @@ def main(argv=None):
     args = classification.parse_args(__doc__.splitlines()[0], DEFAULTS["smallvggnet"], argv)
 
     # TensorFlow loads only now, once the flags are known to be good
-    import keras
     from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.model_selection import train_test_split
 
@@ -25,9 +24,7 @@ def main(argv=None):
     from pyimagesearch.fast import SGD  # Keras' SGD, one fused kernel per step
     from pyimagesearch.smallvggnet import SmallVGGNet
 
-    keras.utils.set_random_seed(args.seed)
-    if args.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    training.setup(args.seed, args.mixed_precision)
 
     # grab the image paths and randomly shuffle them, then load each image,
     # resize it to 64x64 pixels (ignoring aspect ratio), scale the pixel
@@ -50,10 +47,8 @@ def main(argv=None):
 
     # validate on the test split as the post does, or (--val-split) on
     # training images held out, so the test split stays unseen
-    (valX, valY) = (testX, testY)
-    if args.val_split:
-        (trainX, trainY, valX, valY) = training.hold_out(trainX, trainY, args.val_split,
-                                                         args.seed)
+    (trainX, trainY, valX, valY) = training.validation_data(
+        trainX, trainY, testX, testY, args.val_split, args.seed)
 
     # construct the image augmentation applied to the training batches:
     # the post's ImageDataGenerator ranges, in one resampling pass
