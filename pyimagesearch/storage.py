@@ -92,14 +92,18 @@ def save_model(model, path):
 
 
 def stock_model(model):
-    """A copy of ``model`` made only of Keras' own classes, same weights.
+    """``model`` as Keras' own classes: itself if it already is, else a copy.
 
-    Layers of the package's own subclasses become their Keras base class
-    with the same configuration; a compiled model gets Keras' own optimizer
-    with the same settings (its running state is not carried over) and the
-    same loss, so the copy can be evaluated or trained further.
+    In the copy, layers of the package's own subclasses become their Keras
+    base class with the same configuration and weights; a compiled model
+    gets Keras' own optimizer with the same settings and running state
+    (moments, step count) and the same loss and metrics, so the copy can be
+    evaluated or trained further.
     """
     import keras
+
+    if _is_stock_model(model):
+        return model
 
     def stock_layer(layer):
         if isinstance(layer, keras.Model):
@@ -109,12 +113,27 @@ def stock_model(model):
 
     copy = keras.models.clone_model(model, clone_function=stock_layer)
     copy.set_weights(model.get_weights())
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and getattr(model, "compiled", False):
-        stockOptimizer = _stock_class(type(optimizer)).from_config(optimizer.get_config())
-        loss = model.loss if _is_stock(model.loss) else None
-        copy.compile(optimizer=stockOptimizer, loss=loss)
+    if getattr(model, "compiled", False) and _is_stock(model.loss):
+        config = model.get_compile_config()
+        optimizer = _stock_class(type(model.optimizer)).from_config(
+            model.optimizer.get_config())
+        config["optimizer"] = keras.saving.serialize_keras_object(optimizer)
+        copy.compile_from_config(config)
+        if model.optimizer.built:
+            copy.optimizer.build(copy.trainable_variables)
+            for new, old in zip(copy.optimizer.variables, model.optimizer.variables):
+                new.assign(old)
     return copy
+
+
+def _is_stock_model(model):
+    """Whether every layer, the optimizer and the loss are Keras' own."""
+    classes = [type(layer) for layer in model._flatten_layers()]
+    if getattr(model, "compiled", False):
+        classes.append(type(model.optimizer))
+        if not _is_stock(model.loss):
+            return False
+    return all(_stock_class(cls) is cls for cls in classes)
 
 
 def _stock_class(cls):
