@@ -61,7 +61,9 @@ _FRESH_PREDICT = textwrap.dedent("""
     for (modelPath, arrays, out) in json.loads(sys.argv[1]):
         model = keras.models.load_model(modelPath)
         inputs = np.load(arrays, allow_pickle=False)
-        inputs = [inputs[k] for k in sorted(inputs.files)]
+        # raw text comes back as NumPy unicode, which Keras takes as objects
+        inputs = [inputs[k].astype(object) if inputs[k].dtype.kind in "US" else inputs[k]
+                  for k in sorted(inputs.files)]
         preds = model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
         preds = np.asarray(preds)
         if preds.dtype.kind == "V":  # bfloat16: as float32, exactly, for plain NumPy
