@@ -13,7 +13,6 @@ KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT and KERASTUNER_TUNER_ID=chief
 """
 
 import argparse
-import os
 
 from pyimagesearch import search
 from pyimagesearch.cli import UserError, existing_folder, fit_verbosity, positive_int, run_main

@@ -130,15 +130,20 @@ def add_training_flags(ap, defaults):
     ap.add_argument("--patience", type=positive_int, default=None, metavar="N",
                     help="with --val-split: stop after N epochs without a better "
                          "validation loss (default: train all epochs)")
-    ap.add_argument("--seed", type=int, default=42,
-                    help="seed for Python, NumPy and TensorFlow; the same seed "
-                         "prints the same numbers (default: 42)")
+    add_seed_flag(ap)
     ap.add_argument("--resume-dir", default=None, metavar="DIR",
                     help="keep per-epoch training state in DIR; rerunning the same "
                          "command after an interruption resumes at the last epoch")
     ap.add_argument("--mixed-precision", action="store_true",
                     help="compute in bfloat16 with float32 weights: faster on CPUs "
                          "with AVX512-BF16/AMX, results differ within run-to-run noise")
+
+
+def add_seed_flag(ap, what="Python, NumPy and TensorFlow"):
+    """``--seed`` (42): the same seed prints the same numbers."""
+    ap.add_argument("--seed", type=int, default=42,
+                    help=f"seed for {what}; the same seed prints the same numbers "
+                         "(default: 42)")
 
 
 def apply_recipe_defaults(ap, args, defaults):

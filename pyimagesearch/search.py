@@ -41,7 +41,7 @@ import time
 
 import numpy as np
 
-from .cli import UserError
+from .cli import UserError, add_seed_flag
 
 BLOCKS = ("vanilla", "resnet", "xception", "efficient")
 PROJECT_NAME = "trials"          # KerasTuner's folder inside --project-dir
@@ -103,9 +103,7 @@ def add_search_flags(ap, name, maxTrials=2, batchSize=32):
     ap.add_argument("--time-limit", type=minutes, default=None, metavar="MINUTES",
                     help="start no trial that would end after this many minutes; "
                          "retraining the best comes after")
-    ap.add_argument("--seed", type=int, default=42,
-                    help="seed for the validation split, the weights and the search "
-                         "(default: 42)")
+    add_seed_flag(ap, "the validation split, the weights and the search")
     ap.add_argument("--project-dir", default=f"output/{name}_project",
                     help="where the trials are kept; rerunning the same command there "
                          f"continues the search (default: output/{name}_project)")
