@@ -1,5 +1,5 @@
 # Two commands set up a fresh machine:
-#   make demo   the house-price series (and the classifiers) on built-in sample data
+#   make demo   every script on built-in sample data (into output/demo/)
 #   make test   the test suite
 # Each creates the virtual environment .venv on first use.
 
@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OUT := output/demo
 
-.PHONY: demo demo-houses demo-classifiers test clean
+.PHONY: demo demo-houses demo-classifiers demo-chapter3 demo-search test clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-demo: demo-houses demo-classifiers
+demo: demo-houses demo-classifiers demo-chapter3 demo-search
 
 demo-houses: $(VENV)/.installed
 	$(PY) -m pyimagesearch.sample_data houses $(OUT)/houses
@@ -42,6 +42,29 @@ demo-classifiers: $(VENV)/.installed
 	$(PY) predict.py --image $(OUT)/shapes/triangle/triangle_00001.jpg \
 		--model $(OUT)/smallvggnet.model --label-bin $(OUT)/smallvggnet_lb.pickle \
 		--output $(OUT)/prediction.png
+
+demo-chapter3: $(VENV)/.installed
+	$(PY) -m pyimagesearch.text imdb $(OUT)/aclImdb
+	$(PY) -m pyimagesearch.text reuters $(OUT)/reuters
+	$(PY) -m pyimagesearch.text boston $(OUT)/boston_housing.npz
+	$(PY) -m pyimagesearch.text folder $(OUT)/texts
+	$(PY) imdb_reviews.py --dataset $(OUT)/aclImdb --validation-size 20 \
+		--validation-epochs 10 --epochs 4 --batch-size 16 --output $(OUT)/imdb
+	$(PY) reuters_newswires.py --dataset $(OUT)/reuters --validation-size 20 \
+		--validation-epochs 10 --epochs 9 --batch-size 16 --output $(OUT)/reuters
+	$(PY) boston_housing.py --dataset $(OUT)/boston_housing.npz --kfold-epochs 30 \
+		--epochs 40 --output $(OUT)/boston
+	$(PY) train_text.py --dataset $(OUT)/texts --model $(OUT)/texts.keras \
+		--plot $(OUT)/texts.png --epochs 20 --batch-size 16
+	$(PY) predict_text.py --model $(OUT)/texts.keras \
+		--text "the cats cats0 sat on the mat" --folder $(OUT)/texts/dogs
+
+demo-search: $(VENV)/.installed
+	$(PY) -m pyimagesearch.sample_data shapes $(OUT)/shapes --per-class 100
+	$(PY) search_image_classifier.py --dataset $(OUT)/shapes --max-trials 2 \
+		--image-size 32 --epochs 6 --overwrite --project-dir $(OUT)/search_project \
+		--model $(OUT)/search_classifier.keras --label-bin $(OUT)/search_classifier_lb.pickle \
+		--plot $(OUT)/search_classifier_predictions.png
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest
