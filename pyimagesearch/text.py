@@ -140,11 +140,15 @@ def _check_sequences(seqs, name, path):
                             f"indices (Keras' format)")
 
 
-def _check_labels(labels, name, path, count):
+def _check_labels(labels, name, path, count, classes=None):
+    """One whole-number label >= 0 per sequence (below ``classes`` if given)."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != count or labels.dtype.kind not in "iu":
         raise UserError(f"--dataset {path!r}: {name} must hold one whole-number "
                         f"label per sequence")
+    if len(labels) and (labels.min() < 0 or (classes and labels.max() >= classes)):
+        allowed = f"0 to {classes - 1}" if classes else ">= 0"
+        raise UserError(f"--dataset {path!r}: {name} holds labels outside {allowed}")
     return labels.astype("int64")
 
 
@@ -180,7 +184,7 @@ def load_imdb_npz(path, numWords=10000):
     for part in ("train", "test"):
         (x, y) = (arrays[f"x_{part}"], arrays[f"y_{part}"])
         _check_sequences(x, f"x_{part}", path)
-        y = _check_labels(y, f"y_{part}", path, len(x))
+        y = _check_labels(y, f"y_{part}", path, len(x), classes=2)
         order = np.arange(len(x))
         np.random.RandomState(KERAS_SEED).shuffle(order)
         splits.append((_keras_indices(x[order], numWords), y[order]))
@@ -226,6 +230,10 @@ def read_text_file(path):
         return (None, "not UTF-8 text")
 
 
+# the original IMDB release keeps 50,000 unlabelled reviews in train/unsup
+UNLABELLED_FOLDERS = ("unsup",)
+
+
 def load_text_folder(folder, flag="--dataset", minClasses=2):
     """Texts and integer labels from ``folder/<class>/*.txt`` (classes sorted
     by name). Unusable files are skipped with a warning each (at most five,
@@ -235,6 +243,9 @@ def load_text_folder(folder, flag="--dataset", minClasses=2):
         raise UserError(f"{flag} {folder!r} is not a folder")
     classes = sorted(d for d in os.listdir(folder)
                      if os.path.isdir(os.path.join(folder, d)) and not d.startswith("."))
+    for name in [c for c in classes if c in UNLABELLED_FOLDERS]:
+        warn(f"skipping {os.path.join(folder, name)}: unlabelled texts, not a class")
+        classes.remove(name)
     (texts, labels, names, skipped) = ([], [], [], [])
     for name in classes:
         files = sorted(glob.glob(os.path.join(folder, name, "*.txt")))

@@ -141,6 +141,30 @@ def test_boston_npz_with_wrong_arrays(tmp_path):
         text.load_boston_npz(str(path))
 
 
+@pytest.mark.parametrize("labels, bad", [([0, 2], "y_train"), ([0, -1], "y_train")])
+def test_imdb_npz_labels_must_be_0_or_1(tmp_path, labels, bad):
+    path = tmp_path / "imdb.npz"
+    np.savez(path, x_train=_keras_sequences(2, 0), y_train=np.array(labels),
+             x_test=_keras_sequences(2, 1), y_test=np.array([0, 1]))
+    with pytest.raises(UserError, match=f"{bad} holds labels outside 0 to 1"):
+        text.load_imdb_npz(str(path), numWords=20)
+
+
+def test_reuters_npz_negative_label_is_refused(tmp_path):
+    path = tmp_path / "reuters.npz"
+    np.savez(path, x=_keras_sequences(10, 0), y=np.array([0, 1, 2, -1, 0, 1, 2, 0, 1, 2]))
+    with pytest.raises(UserError, match="labels outside >= 0"):
+        text.load_reuters_npz(str(path), numWords=20)
+
+
+def test_unlabelled_unsup_folder_is_not_a_class(tmp_path, capsys):
+    # the original IMDB release keeps unlabelled reviews in train/unsup
+    text.write_sample_text_folder(str(tmp_path), classes=("neg", "pos", "unsup"), perClass=2)
+    (texts, labels, names) = text.load_text_folder(str(tmp_path))
+    assert names == ["neg", "pos"] and len(texts) == 4
+    assert "unsup: unlabelled texts, not a class" in capsys.readouterr().err
+
+
 def test_text_folder_skips_unusable_files_with_a_warning(tmp_path, capsys):
     text.write_sample_text_folder(str(tmp_path), classes=("a", "b"), perClass=3)
     (tmp_path / "a" / "empty.txt").write_bytes(b"  \n")
