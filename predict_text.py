@@ -16,7 +16,7 @@ import numpy as np
 
 from pyimagesearch import text
 from pyimagesearch.cli import UserError, existing_folder, run_main, warn
-from pyimagesearch.storage import load_labels
+from pyimagesearch.storage import load_labels, model_file
 
 
 def parse_args(argv):
@@ -43,6 +43,8 @@ def parse_args(argv):
     for f in args.file:
         if not os.path.isfile(f):
             raise UserError(f"--file {f!r} does not exist")
+    if not any(os.path.isfile(p) for p in (args.model, model_file(args.model))):
+        raise UserError(f"--model {args.model!r} not found")
     return args
 
 

@@ -43,6 +43,11 @@ def parse_args(description, defaults, argv=None):
     if args.output is not None:
         ensure_writable_folder(args.output, "--output")
     if args.resume_dir is not None:
+        if args.folds:
+            # one backup for K models would start fold 1 of a rerun from the
+            # weights of the fold that was interrupted, which saw its test houses
+            ap.error("--resume-dir resumes one model's training; it cannot be "
+                     "combined with --folds")
         ensure_writable_folder(args.resume_dir, "--resume-dir")
     return args
 

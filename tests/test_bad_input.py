@@ -111,6 +111,15 @@ def test_bad_flags_exit_2_with_argparses_message(houses, flags, message, capsys)
     assert message in capsys.readouterr().err
 
 
+def test_folds_and_resume_dir_are_refused_together(houses, tmp_path, capsys):
+    # one backup for K models would start a rerun's fold 1 from the weights
+    # of the fold that was interrupted, which had trained on fold 1's houses
+    with pytest.raises(SystemExit) as exit:
+        house_main("mlp_regression.py", "-d", houses, "--folds", 3, "--resume-dir", tmp_path)
+    assert exit.value.code == 2
+    assert "cannot be combined with --folds" in capsys.readouterr().err
+
+
 def test_too_many_folds_for_the_houses(houses, capsys):
     with pytest.raises(UserError, match="60 folds need at least 120"):
         house_main("mlp_regression.py", "-d", houses, "--folds", 60)
