@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from pyimagesearch import datasets, regression
+from pyimagesearch.regression import format_price
 from pyimagesearch.cli import DEFAULTS, fit_verbosity, run_main
 
 
@@ -129,11 +130,17 @@ def main(argv=None):
         absPercentDiff = np.abs(percentDiff)
         report.add(absPercentDiff, df.iloc[testIdx], preds.flatten() * maxPrice, H, model)
 
-    # save what a learner looks at (--output), then show the mean and
-    # standard deviation of the absolute percentage difference
+    # save what a learner looks at (--output)
     if args.output:
         report.save(args.output)
-    report.report()
+
+    # compute the mean and standard deviation of the absolute percentage
+    # difference (with --folds, of the folds' means), then show some
+    # statistics on our model
+    (mean, std) = report.figure
+    print("[INFO] avg. house price: {}, std house price: {}".format(
+        format_price(df["price"].mean()), format_price(df["price"].std())))
+    print("[INFO] mean: {:.2f}%, std: {:.2f}%{}".format(mean, std, report.over_folds))
 
 
 if __name__ == "__main__":

@@ -121,18 +121,13 @@ class Results:
         means = [f["mean"] for f in self.folds]
         return float(np.mean(means)), float(np.std(means))
 
-    def report(self):
-        """Print the post's two closing lines (the second over folds with K)."""
-        df = self.df
-        print("[INFO] avg. house price: {}, std house price: {}".format(
-            format_price(df["price"].mean()), format_price(df["price"].std())))
-        (mean, std) = self.figure
-        if self.args.folds:
-            print("[INFO] mean: {:.2f}%, std: {:.2f}% (over {} folds: mean and standard "
-                  "deviation of the fold means)".format(mean, std, self.args.folds))
-        else:
-            print("[INFO] mean: {:.2f}%, std: {:.2f}%".format(mean, std))
-        return mean, std
+    @property
+    def over_folds(self):
+        """What the closing line adds with ``--folds``: what its figures are."""
+        if not self.args.folds:
+            return ""
+        return (f" (over {self.args.folds} folds: mean and standard deviation of the "
+                "fold means)")
 
     def save(self, outputDir):
         """Write the model (one split only), the loss curves, the predictions
