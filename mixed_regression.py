@@ -3,14 +3,13 @@
     python mixed_regression.py --dataset "Houses-dataset/Houses Dataset/"
 """
 
-import math
 import os
 
 import numpy as np
 
 from pyimagesearch import datasets, regression
-from pyimagesearch.regression import format_price
 from pyimagesearch.cli import DEFAULTS, fit_verbosity, run_main
+from pyimagesearch.regression import format_price
 
 
 def create_mixed_model(attributeDim):
@@ -107,7 +106,7 @@ def main(argv=None):
             model = create_mixed_model(trainAttrX.shape[1])
             opt = Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200))
             model.compile(loss="mean_absolute_percentage_error", optimizer=opt,
-                          steps_per_execution=math.ceil(len(trainY) / args.batch_size))
+                          steps_per_execution=training.steps_per_epoch(len(trainY), args.batch_size))
 
             # train the model on batches of args.batch_size houses (8 in the
             # post), which the pipeline reshuffles every epoch

@@ -4,7 +4,6 @@
         --label-bin output/simple_nn_lb.pickle --plot output/simple_nn_plot.png
 """
 
-import math
 
 from pyimagesearch import classification
 from pyimagesearch.cli import DEFAULTS, fit_verbosity, run_main
@@ -83,7 +82,7 @@ def main(argv=None):
         # less overhead)
         opt = SGD(learning_rate=INIT_LR)
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"],
-                      steps_per_execution=math.ceil(len(trainX) / args.batch_size))
+                      steps_per_execution=training.steps_per_epoch(len(trainX), args.batch_size))
 
         # train the neural network on batches of args.batch_size images (32
         # in the post), which the pipeline reshuffles every epoch

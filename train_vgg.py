@@ -60,7 +60,7 @@ def main(argv=None):
     INIT_LR = 0.01
     EPOCHS = args.epochs
     BS = args.batch_size
-    stepsPerEpoch = max(1, len(trainX) // BS)
+    stepsPerEpoch = training.steps_per_epoch(len(trainX), BS, full_batches=True)
 
     print("[INFO] training network...")
     if args.recipe == "improved":

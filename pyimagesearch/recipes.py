@@ -97,7 +97,7 @@ def _house_ensemble(build, members, train, validation, args):
     # prices as a column, which the loss compares with every member's column
     (trainX, trainY) = (train[0], np.reshape(train[1], (-1, 1)))
     validation = (validation[0], np.reshape(validation[1], (-1, 1)))
-    steps = math.ceil(len(trainY) / args.batch_size)
+    steps = training.steps_per_epoch(len(trainY), args.batch_size)
     ensemble.compile(loss="mean_absolute_percentage_error",
                      optimizer=Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200)),
                      steps_per_execution=steps)
@@ -129,7 +129,7 @@ def _simple_nn(build, train, validation, args):
     model.add(keras.layers.Dense(classes, activation="softmax"))
 
     (trainX, trainY) = train
-    steps = math.ceil(len(trainY) / args.batch_size)
+    steps = training.steps_per_epoch(len(trainY), args.batch_size)
     schedule = warmup_cosine(1e-4, steps * args.epochs, steps * 2)
     model.compile(loss="categorical_crossentropy", optimizer=AdamW(learning_rate=schedule),
                   metrics=["accuracy"], steps_per_execution=steps)
@@ -153,7 +153,7 @@ def _smallvggnet(build, train, validation, args):
     network from becoming over-confident on 2,250 training images."""
     model = build()
     (trainX, trainY) = train
-    steps = max(1, len(trainY) // args.batch_size)  # the post's len(trainX) // BS
+    steps = training.steps_per_epoch(len(trainY), args.batch_size, full_batches=True)
     schedule = warmup_cosine(1e-3, steps * args.epochs, steps * 5)
     model.compile(loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
                   optimizer=Adam(learning_rate=schedule), metrics=["accuracy"])

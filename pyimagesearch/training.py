@@ -41,6 +41,17 @@ def setup(seed, mixed_precision=False):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
 
+def steps_per_epoch(examples, batch_size, full_batches=False):
+    """Batches in an epoch: every example once, the last batch possibly
+    smaller, or (``full_batches``, the post's generator training with
+    ``len(trainX) // BS``) only full batches. Count the examples after any
+    hold-out: schedules sized on more steps than training takes stop short
+    of their end."""
+    if full_batches:
+        return max(1, examples // batch_size)
+    return -(-examples // batch_size)
+
+
 def one_core_per_op():
     """Run each TensorFlow operation on one core, independent ones side by side.
 
