@@ -100,12 +100,7 @@ def main(argv=None):
         return 0
 
     # report the trials and pick the best one
-    rows = search.trial_rows(tuner.oracle)
-    best = search.best_trial(tuner.oracle)
-    if best is None:
-        raise UserError("no trial completed, so there is no model to export; "
-                        "the errors are above")
-    search.print_trial_table(rows, int(best.trial_id) + 1)
+    (best, rows) = search.report_trials(tuner.oracle)
 
     # export: rebuild the best network and retrain it, as the chapter's
     # searcher does, on the whole training split for its best epoch count

@@ -641,6 +641,18 @@ def describe_values(values):
     return " ".join(parts)
 
 
+def report_trials(oracle):
+    """Print the table of trials; return the best trial and the table's rows
+    (a ``UserError`` when no trial finished: there is nothing to export)."""
+    rows = trial_rows(oracle)
+    best = best_trial(oracle)
+    if best is None:
+        raise UserError("no trial completed, so there is no model to export; "
+                        "the errors are above")
+    print_trial_table(rows, int(best.trial_id) + 1)
+    return best, rows
+
+
 def trial_rows(oracle):
     """One dict per trial, in trial order: what the table and results.json show."""
     rows = []
