@@ -13,7 +13,6 @@ import numpy as np
 
 from pyimagesearch import text
 from pyimagesearch.cli import UserError, fit_verbosity, positive_int, run_main
-from pyimagesearch.storage import ensure_writable_folder
 
 
 def parse_args(argv):
@@ -21,17 +20,7 @@ def parse_args(argv):
     ap.add_argument("--dataset", default=None,
                     help="the original release's folder (aclImdb/ with train|test/neg|pos) "
                          "or Keras' imdb.npz; default: keras.datasets.imdb.load_data()")
-    ap.add_argument("--num-words", type=positive_int, default=10000,
-                    help="keep the N most frequent training words (default: 10000)")
-    ap.add_argument("--validation-size", type=positive_int, default=10000,
-                    help="training reviews held out in the first run (default: 10000)")
-    ap.add_argument("--validation-epochs", type=positive_int, default=20,
-                    help="epochs of the first run, watched on the held-out reviews "
-                         "(default: 20)")
-    ap.add_argument("--epochs", type=positive_int, default=4,
-                    help="epochs of the final model on all training reviews (default: 4)")
-    ap.add_argument("--batch-size", type=positive_int, default=512,
-                    help="batch size (default: 512)")
+    text.add_chapter_flags(ap, "reviews", validationSize=10000, epochs=4, output="output/imdb")
     ap.add_argument("--hidden-layers", type=int, choices=[1, 2, 3], default=2,
                     help="hidden Dense layers (default: 2)")
     ap.add_argument("--units", type=positive_int, default=16,
@@ -40,18 +29,7 @@ def parse_args(argv):
                     help="activation of the hidden layers (default: relu)")
     ap.add_argument("--loss", choices=["binary_crossentropy", "mse"],
                     default="binary_crossentropy", help="loss (default: binary_crossentropy)")
-    ap.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
-    ap.add_argument("--output", default="output/imdb",
-                    help="folder for the curves and results.json (default: output/imdb)")
-    ap.add_argument("--tensorboard", default=None, metavar="DIR",
-                    help="write TensorBoard logs under DIR (holdout/ and final/)")
-    args = ap.parse_args(argv)
-    if args.dataset is not None and not os.path.exists(args.dataset):
-        raise UserError(f"--dataset {args.dataset!r} does not exist")
-    ensure_writable_folder(args.output, "--output")
-    if args.tensorboard:
-        ensure_writable_folder(args.tensorboard, "--tensorboard")
-    return args
+    return text.check_chapter_args(ap.parse_args(argv))
 
 
 def build_model(keras, args):

@@ -13,7 +13,6 @@ import numpy as np
 
 from pyimagesearch import text
 from pyimagesearch.cli import UserError, fit_verbosity, positive_int, run_main
-from pyimagesearch.storage import ensure_writable_folder
 
 
 def parse_args(argv):
@@ -21,35 +20,14 @@ def parse_args(argv):
     ap.add_argument("--dataset", default=None,
                     help="the Reuters-21578 folder (reut2-*.sgm) or Keras' reuters.npz; "
                          "default: keras.datasets.reuters.load_data()")
-    ap.add_argument("--num-words", type=positive_int, default=10000,
-                    help="keep the N most frequent training words (default: 10000)")
-    ap.add_argument("--validation-size", type=positive_int, default=1000,
-                    help="training newswires held out in the first run (default: 1000)")
-    ap.add_argument("--validation-epochs", type=positive_int, default=20,
-                    help="epochs of the first run, watched on the held-out newswires "
-                         "(default: 20)")
-    ap.add_argument("--epochs", type=positive_int, default=9,
-                    help="epochs of the final model on all training newswires (default: 9)")
-    ap.add_argument("--batch-size", type=positive_int, default=512,
-                    help="batch size (default: 512)")
+    text.add_chapter_flags(ap, "newswires", validationSize=1000, epochs=9, output="output/reuters")
     ap.add_argument("--units", type=positive_int, default=64,
                     help="units of the middle layer (default: 64; 4 shows the "
                          "information bottleneck)")
     ap.add_argument("--labels", choices=["onehot", "sparse"], default="onehot",
                     help="one-hot labels with categorical_crossentropy, or integer "
                          "labels with sparse_categorical_crossentropy (default: onehot)")
-    ap.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
-    ap.add_argument("--output", default="output/reuters",
-                    help="folder for the curves and results.json (default: output/reuters)")
-    ap.add_argument("--tensorboard", default=None, metavar="DIR",
-                    help="write TensorBoard logs under DIR (holdout/ and final/)")
-    args = ap.parse_args(argv)
-    if args.dataset is not None and not os.path.exists(args.dataset):
-        raise UserError(f"--dataset {args.dataset!r} does not exist")
-    ensure_writable_folder(args.output, "--output")
-    if args.tensorboard:
-        ensure_writable_folder(args.tensorboard, "--tensorboard")
-    return args
+    return text.check_chapter_args(ap.parse_args(argv))
 
 
 def build_model(keras, args, topics):

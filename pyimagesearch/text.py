@@ -499,6 +499,44 @@ def load_chapter_text(name, dataset, numWords=10000):
     return loader(dataset, numWords)
 
 
+def add_chapter_flags(ap, items, validationSize, epochs, output):
+    """The flags imdb_reviews.py and reuters_newswires.py share: the
+    chapter's two runs (one watched on held-out ``items``, then a fresh
+    model on all of them), the vocabulary, seed and outputs."""
+    from .cli import add_seed_flag, positive_int
+
+    ap.add_argument("--num-words", type=positive_int, default=10000,
+                    help="keep the N most frequent training words (default: 10000)")
+    ap.add_argument("--validation-size", type=positive_int, default=validationSize,
+                    help=f"training {items} held out in the first run "
+                         f"(default: {validationSize})")
+    ap.add_argument("--validation-epochs", type=positive_int, default=20,
+                    help=f"epochs of the first run, watched on the held-out {items} "
+                         "(default: 20)")
+    ap.add_argument("--epochs", type=positive_int, default=epochs,
+                    help=f"epochs of the final model on all training {items} "
+                         f"(default: {epochs})")
+    ap.add_argument("--batch-size", type=positive_int, default=512,
+                    help="batch size (default: 512)")
+    add_seed_flag(ap)
+    ap.add_argument("--output", default=output,
+                    help=f"folder for the curves and results.json (default: {output})")
+    ap.add_argument("--tensorboard", default=None, metavar="DIR",
+                    help="write TensorBoard logs under DIR (holdout/ and final/)")
+
+
+def check_chapter_args(args):
+    """Check --dataset and the output folders before anything loads."""
+    from .storage import ensure_writable_folder
+
+    if args.dataset is not None and not os.path.exists(args.dataset):
+        raise UserError(f"--dataset {args.dataset!r} does not exist")
+    ensure_writable_folder(args.output, "--output")
+    if args.tensorboard:
+        ensure_writable_folder(args.tensorboard, "--tensorboard")
+    return args
+
+
 def tensorboard_callbacks(folder, run):
     """``[keras.callbacks.TensorBoard(folder/run)]``, or ``[]`` without a folder."""
     if not folder:
