@@ -14,7 +14,6 @@ import numpy as np
 
 from pyimagesearch import text
 from pyimagesearch.cli import UserError, fit_verbosity, positive_int, run_main
-from pyimagesearch.storage import ensure_writable_folder
 
 
 def parse_args(argv):
@@ -43,10 +42,7 @@ def parse_args(argv):
         raise UserError("--folds must be at least 2")
     if args.dataset is not None and not os.path.isfile(args.dataset):
         raise UserError(f"--dataset {args.dataset!r} is not a file")
-    ensure_writable_folder(args.output, "--output")
-    if args.tensorboard:
-        ensure_writable_folder(args.tensorboard, "--tensorboard")
-    return args
+    return text.check_chapter_args(args)
 
 
 def build_model(layers, inputs, name=None):
