@@ -33,6 +33,7 @@ def parse_args(argv):
     existing_folder(args.dataset)
     if args.image_size < 8:
         raise UserError(f"--image-size {args.image_size} is too small; use 8 or more")
+    search.fill_training_defaults(args)
     return search.check_output_flags(args)
 
 
@@ -82,8 +83,9 @@ def main(argv=None):
 
     # define the search: the space of networks (ImageBlock) and KerasTuner's
     # tuner over it, kept in --project-dir
+    classes = len(lb.classes_)
     hypermodel = search.make_hypermodel(
-        (size, size, 3), {"kind": "classification", "classes": len(lb.classes_)},
+        (size, size, 3), {"kind": "classification", "classes": classes},
         block=args.block, augment=args.augment, seed=args.seed, epochs=args.epochs,
         maxEpochs=args.max_epochs, patience=args.patience, batchSize=args.batch_size,
         verbose=fit_verbosity(), deadline=search.deadline(args.time_limit))
@@ -93,8 +95,11 @@ def main(argv=None):
 
     # run the search: every trial trains a candidate until its validation
     # loss stops improving (in a distributed search, the chief serves the
-    # trials to the workers and waits here until they are all done)
-    tuner.search(fitX, fitY, validation_data=(valX, valY))
+    # trials to the workers and waits here until they are all done); the
+    # labels go in one-hot, as train_vgg.py's LabelBinarizer makes them,
+    # since the loss smooths them
+    tuner.search(fitX, keras.utils.to_categorical(fitY, classes),
+                 validation_data=(valX, keras.utils.to_categorical(valY, classes)))
     if role == "worker":
         print("[INFO] no trials left; the chief retrains and exports the best model")
         return 0
@@ -111,8 +116,8 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     model = hypermodel.build_for_retraining(best.hyperparameters, epochs, len(trainX))
     model.summary()
-    model.fit(trainX, trainY, epochs=epochs, batch_size=args.batch_size,
-              verbose=fit_verbosity())
+    model.fit(trainX, keras.utils.to_categorical(trainY, classes), epochs=epochs,
+              batch_size=args.batch_size, verbose=fit_verbosity())
 
     # evaluate the exported model, once, on the test split
     print("[INFO] evaluating network...")

@@ -34,7 +34,7 @@ def parse_args(argv):
     ap.add_argument("--image-size", type=positive_int, default=64,
                     help="images (house montages) are resized to this many pixels "
                          "square (default: 64, the montage's own size)")
-    search.add_search_flags(ap, "search_regressor", batchSize=None)
+    search.add_search_flags(ap, "search_regressor")
     args = ap.parse_args(argv)
 
     existing_folder(args.dataset)
@@ -42,13 +42,12 @@ def parse_args(argv):
         raise UserError(f"--image-size {args.image_size} is too small; use 8 or more")
     if os.path.isfile(os.path.join(args.dataset, HOUSES_FILE)):
         args.kind, args.rows = "houses", None
-        args.batch_size = args.batch_size or 8  # the post's batch size
     elif os.path.isfile(os.path.join(args.dataset, TARGETS_FILE)):
         args.kind, args.rows = "csv", read_targets(args.dataset)
-        args.batch_size = args.batch_size or 32
     else:
         raise UserError(f"--dataset {args.dataset!r} has neither {HOUSES_FILE} (the Houses "
                         f"dataset) nor {TARGETS_FILE} (file,target rows)")
+    search.fill_training_defaults(args, "houses" if args.kind == "houses" else "images")
     return search.check_output_flags(args)
 
 

@@ -12,8 +12,10 @@ KerasTuner; this module is that layer, written for these scripts:
   ``resnet`` / ``xception`` / ``efficient`` are Keras' own ResNet50V2,
   Xception and EfficientNetB0 with ``weights=None``, fed images enlarged to
   the smallest size each accepts. Augmentation is Keras' own random layers,
-  on or off. Every layer is a stock Keras class, so the exported model loads
-  with plain ``keras.models.load_model``.
+  on or off. Batch normalization and Adam train on TensorFlow's fused
+  kernels (``fast.py``, as the posts' scripts do); ``storage.save_model``
+  exports Keras' own classes, so the model loads with plain
+  ``keras.models.load_model``.
 * ``SearchOracle``: KerasTuner's random search whose first trial is the
   space's defaults (a SmallVGGNet-like network, as AutoKeras starts from
   known-good settings), which stops starting trials when ``--time-limit``
@@ -51,6 +53,15 @@ IDENTITY_FILE = "search.json"    # what this --project-dir searches
 # smaller images are enlarged to it inside the model.
 MIN_SIDE = {"resnet": 32, "xception": 71, "efficient": 32}
 
+# Trials are judged on the validation loss averaged over this many epochs
+# (``MeanValidationLoss``), logged under this name.
+MEAN_EPOCHS = 5
+MEAN_VAL_LOSS = "val_loss_mean"
+
+# The classifier's loss takes one-hot labels smoothed by this much (the
+# improved SmallVGGNet recipe's figure).
+LABEL_SMOOTHING = 0.1
+
 
 # --------------------------------------------------------------------------
 # Flags both scripts share
@@ -67,13 +78,32 @@ def minutes(text):
     return value
 
 
-def add_search_flags(ap, name, maxTrials=2, batchSize=32):
+# Adaptive training's cap and patience, and the batch size, for what is
+# searched. The averaged validation loss of a few hundred augmented images
+# (or of 55 houses) wanders for ten epochs and more while the network still
+# improves, hence a patience of 20; the houses get the post's 200 epochs and
+# batch of 8.
+TRAINING_DEFAULTS = {
+    "images": {"max_epochs": 100, "patience": 20, "batch_size": 32},
+    "houses": {"max_epochs": 200, "patience": 20, "batch_size": 8},
+}
+
+
+def add_search_flags(ap, name, maxTrials=2):
     """The flags of the chapter's searcher, shared by both scripts.
 
     ``name`` (``search_classifier`` / ``search_regressor``) names the default
-    output files under ``output/``.
+    output files under ``output/``. ``--max-epochs``, ``--patience`` and
+    ``--batch-size`` left out take ``TRAINING_DEFAULTS`` (``fill_training_defaults``).
     """
     from .cli import fraction, positive_int
+
+    images, houses = TRAINING_DEFAULTS["images"], TRAINING_DEFAULTS["houses"]
+    forHouses = name == "search_regressor"
+
+    def default(flag):
+        text = f"default: {images[flag]}"
+        return text + (f"; {houses[flag]} for the houses" if forHouses else "")
 
     ap.add_argument("--max-trials", type=positive_int, default=maxTrials,
                     help=f"candidate networks to try (default: {maxTrials}); rerun with "
@@ -81,13 +111,14 @@ def add_search_flags(ap, name, maxTrials=2, batchSize=32):
     ap.add_argument("--epochs", type=positive_int, default=None,
                     help="epochs per trial (default: adaptive, until the validation loss "
                          "stops improving for --patience epochs, at most --max-epochs)")
-    ap.add_argument("--max-epochs", type=positive_int, default=100,
-                    help="cap of the adaptive epochs (default: 100)")
-    ap.add_argument("--patience", type=positive_int, default=10,
+    ap.add_argument("--max-epochs", type=positive_int, default=None,
+                    help=f"cap of the adaptive epochs ({default('max_epochs')})")
+    ap.add_argument("--patience", type=positive_int, default=None,
                     help="adaptive epochs: stop after this many epochs without a lower "
-                         "validation loss (default: 10)")
-    ap.add_argument("--batch-size", type=positive_int, default=batchSize,
-                    help=f"batch size (default: {batchSize or '8 for the houses, as in the post; 32 otherwise'})")
+                         f"validation loss ({default('patience')})")
+    ap.add_argument("--batch-size", type=positive_int, default=None,
+                    help=f"batch size ({default('batch_size')}, as in the post)"
+                    if forHouses else f"batch size ({default('batch_size')})")
     ap.add_argument("--block", choices=BLOCKS + ("any",), default="vanilla",
                     help="vanilla: conv stacks of the SmallVGGNet family; resnet, "
                          "xception, efficient: Keras' ResNet50V2, Xception, "
@@ -116,6 +147,15 @@ def add_search_flags(ap, name, maxTrials=2, batchSize=32):
                          f"(default: output/{name}_predictions.png)")
     ap.add_argument("--results", default=None,
                     help="figures as JSON (default: beside --model, *_results.json)")
+
+
+def fill_training_defaults(args, kind="images"):
+    """``--max-epochs``, ``--patience`` and ``--batch-size`` left out take
+    ``TRAINING_DEFAULTS[kind]``."""
+    for flag, value in TRAINING_DEFAULTS[kind].items():
+        if getattr(args, flag) is None:
+            setattr(args, flag, value)
+    return args
 
 
 def check_output_flags(args):
@@ -315,7 +355,7 @@ def build_augmentation(keras, height, width):
 # cnn_regression.py (16-32-64 filters, one convolution each, a narrow head),
 # small networks being what a few hundred images can train.
 VANILLA_DEFAULTS = {
-    "classification": {"blocks": 3, "filters": 32, "convs": 2, "dropout": 0.25,
+    "classification": {"blocks": 3, "filters": 32, "convs": 1, "dropout": 0.25,
                        "units": 256, "head_dropout": 0.5},
     "regression": {"blocks": 3, "filters": 16, "convs": 1, "dropout": 0.0,
                    "units": 16, "head_dropout": 0.25},
@@ -327,7 +367,10 @@ def vanilla_features(keras, hp, x, task="classification"):
     => DROPOUT, the width doubling from block to block, then FC => RELU =>
     BN => DROPOUT. Depth, width, convolutions per block, batch
     normalization, dropout and head width are searched; the defaults are
-    ``VANILLA_DEFAULTS[task]``."""
+    ``VANILLA_DEFAULTS[task]``. Batch normalization trains on TensorFlow's
+    fused kernel (``fast.py``); the exported model has Keras' own layer."""
+    from .fast import BatchNormalization
+
     layers = keras.layers
     d = VANILLA_DEFAULTS[task]
     blocks = hp.Int("vanilla_blocks", 2, 4, default=d["blocks"])
@@ -346,7 +389,7 @@ def vanilla_features(keras, hp, x, task="classification"):
             x = layers.Conv2D(filters * 2 ** b, (3, 3), padding="same",
                               use_bias=not batchNorm)(x)
             if batchNorm:
-                x = layers.BatchNormalization(momentum=0.9)(x)
+                x = BatchNormalization(momentum=0.9)(x)
             x = layers.Activation("relu")(x)
         if x.shape[1] >= 4 and x.shape[2] >= 4:
             x = layers.MaxPooling2D(pool_size=(2, 2))(x)
@@ -356,7 +399,7 @@ def vanilla_features(keras, hp, x, task="classification"):
     x = layers.Flatten()(x) if pooling == "flatten" else layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(units, use_bias=not batchNorm)(x)
     if batchNorm:
-        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = BatchNormalization(momentum=0.9)(x)
     x = layers.Activation("relu")(x)
     return layers.Dropout(lastDropout)(x) if lastDropout > 0 else x
 
@@ -393,16 +436,19 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
     ``head``: ``{"kind": "classification", "classes": n}`` or
     ``{"kind": "regression", "loss": ..., "mean": m, "std": s, "start": z}``
     (the model predicts ``mean + std * output``, so the exported model gives
-    targets in their own units; ``output`` starts at ``z``). ``block``: one of ``BLOCKS`` or ``"any"`` (searched).
-    ``augment``: True, False or None (searched). ``epochs``: a fixed count
-    per trial, or None for adaptive training: up to ``maxEpochs``, the
-    learning rate cut to 30% after ``patience // 3`` epochs without a better
-    validation loss, stopping after ``patience``.
+    targets in their own units; ``output`` starts at ``z``). ``block``: one
+    of ``BLOCKS`` or ``"any"`` (searched). ``augment``: True, False or None
+    (searched). ``epochs``: a fixed count per trial, or None for adaptive
+    training: up to ``maxEpochs``, the learning rate halved after
+    ``patience // 2`` epochs without a better averaged validation loss
+    (``MeanValidationLoss``), stopping after ``patience``.
     ``deadline``: a ``time.monotonic()`` after which training stops at the
     end of the current epoch (``--time-limit``).
     """
     import keras
     import keras_tuner
+
+    from .fast import Adam
 
     class ImageHyperModel(keras_tuner.HyperModel):
         # set by ``build_for_retraining``: anneal the learning rate to zero
@@ -438,7 +484,12 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
             if head["kind"] == "classification":
                 outputs = keras.layers.Dense(head["classes"], activation="softmax",
                                              name="classes")(x)
-                loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+                # one-hot labels, smoothed: a network kept from certainty has a
+                # validation loss that follows its accuracy rather than
+                # rising with the confidence of a few mistakes, so trials are
+                # not stopped while they still improve
+                loss = keras.losses.CategoricalCrossentropy(label_smoothing=LABEL_SMOOTHING)
+                metrics = ["accuracy"]
             else:
                 # the output starts at the typical scaled target (zero weights,
                 # bias ``start``) rather than at a random value many times too
@@ -455,22 +506,24 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
             if self.decaySteps:
                 learningRate = keras.optimizers.schedules.CosineDecay(
                     learningRate, decay_steps=self.decaySteps)
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate=learningRate),
+            # Adam's step on one fused kernel (fast.py); saved as Keras' own
+            model.compile(optimizer=Adam(learning_rate=learningRate),
                           loss=loss, metrics=metrics)
             return model
 
         def fit(self, hp, model, x, y, validation_data=None, callbacks=None, **kwargs):
             """Train one candidate; report its best validation loss, the epoch
             it was reached at, the epochs run and the seconds taken."""
-            callbacks = list(callbacks or [])
+            # first, so that the callbacks after it see the averaged loss
+            callbacks = [MeanValidationLoss()] + list(callbacks or [])
             if epochs is None:
-                # adaptive: lower the learning rate when the validation loss
+                # adaptive: halve the learning rate when the validation loss
                 # stalls, stop when it has not improved for --patience epochs
                 callbacks.append(keras.callbacks.ReduceLROnPlateau(
-                    monitor="val_loss", factor=0.3, patience=max(2, patience // 3),
-                    min_lr=1e-6, verbose=0))
+                    monitor=MEAN_VAL_LOSS, mode="min", factor=0.5,
+                    patience=max(2, patience // 2), min_lr=1e-6, verbose=0))
                 callbacks.append(keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=patience))
+                    monitor=MEAN_VAL_LOSS, mode="min", patience=patience))
             if deadline is not None:
                 callbacks.append(StopAtDeadline(deadline))
             start = time.perf_counter()
@@ -478,6 +531,21 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
                                 epochs=epochs or maxEpochs, batch_size=batchSize,
                                 callbacks=callbacks, verbose=verbose)
             return trial_metrics(history.history, time.perf_counter() - start)
+
+    class MeanValidationLoss(keras.callbacks.Callback):
+        """Adds ``val_loss_mean``, the validation loss averaged over the last
+        ``MEAN_EPOCHS`` epochs, to each epoch's logs: on a few dozen
+        validation images (and batch statistics from batches of 8) one
+        epoch's loss jumps by a third from the next, and a lucky low epoch
+        would end a trial early and set the retraining's length."""
+
+        def on_train_begin(self, logs=None):
+            self.losses = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None and "val_loss" in logs:
+                self.losses.append(float(logs["val_loss"]))
+                logs[MEAN_VAL_LOSS] = float(trailing_mean(self.losses)[-1])
 
     class StopAtDeadline(keras.callbacks.Callback):
         def __init__(self, when):
@@ -491,16 +559,28 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
     return ImageHyperModel(name="image_search")
 
 
+def trailing_mean(values, window=None):
+    """Each epoch's value averaged with those of the epochs just before it,
+    ``window`` (``MEAN_EPOCHS``) epochs in all, fewer at the start; a
+    non-finite value (a diverged epoch) counts as infinitely bad."""
+    window = window or MEAN_EPOCHS
+    values = np.asarray(values, dtype="float64")
+    values = np.where(np.isfinite(values), values, np.inf)
+    return np.array([values[max(0, i + 1 - window):i + 1].mean()
+                     for i in range(len(values))])
+
+
 def trial_metrics(history, seconds):
-    """What a trial reports to the oracle (floats, so they pass over gRPC)."""
-    valLoss = np.asarray(history["val_loss"], dtype="float64")
-    valLoss = np.where(np.isfinite(valLoss), valLoss, np.inf)
+    """What a trial reports to the oracle (floats, so they pass over gRPC):
+    the validation loss and accuracy or MAE averaged over ``MEAN_EPOCHS``
+    epochs, at the epoch where that averaged loss is lowest."""
+    valLoss = trailing_mean(history["val_loss"])
     best = int(np.argmin(valLoss))
     metrics = {"val_loss": float(valLoss[best]), "best_epoch": float(best + 1),
                "epochs": float(len(valLoss)), "seconds": float(seconds)}
     for key in ("val_accuracy", "val_mae"):
         if key in history:
-            metrics[key] = float(history[key][best])
+            metrics[key] = float(trailing_mean(history[key])[best])
     return metrics
 
 

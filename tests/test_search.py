@@ -128,6 +128,44 @@ def test_distributed_variables_checked(classifier, shapes, tmp_path, monkeypatch
 
 
 # --------------------------------------------------------------------------
+# How a trial is judged: the validation loss averaged over a few epochs
+
+
+def test_a_lucky_epoch_does_not_win_the_trial():
+    # one epoch's loss dips by chance at epoch 2; the sustained low comes later
+    history = {"val_loss": [1.0, 0.2, 1.0, 1.0, 0.9, 0.5, 0.45, 0.4, 0.45, 0.5, 0.6],
+               "val_accuracy": [0.5, 0.9, 0.5, 0.5, 0.55, 0.7, 0.72, 0.75, 0.72, 0.7, 0.68]}
+    metrics = search.trial_metrics(history, seconds=3.0)
+    means = [np.mean(history["val_loss"][max(0, i - 4):i + 1]) for i in range(11)]
+    assert metrics["best_epoch"] == int(np.argmin(means)) + 1 == 10
+    assert metrics["val_loss"] == pytest.approx(min(means))
+    assert metrics["val_accuracy"] == pytest.approx(np.mean(history["val_accuracy"][5:10]))
+    assert metrics["epochs"] == 11 and metrics["seconds"] == 3.0
+    # a diverged epoch counts as infinitely bad for the epochs it is averaged into
+    diverged = search.trial_metrics({"val_loss": [0.5, float("nan"), 0.6, 0.7, 0.8, 0.9,
+                                                  0.9]}, seconds=1.0)
+    assert diverged["best_epoch"] == 1
+
+
+def test_adaptive_trial_stops_on_the_averaged_loss():
+    # labels that cannot be learnt: the averaged validation loss stops
+    # improving, so the trial ends long before --max-epochs
+    import keras_tuner
+
+    rng = np.random.default_rng(0)
+    x = rng.random((48, 8, 8, 3), dtype="float32")
+    y = np.eye(2, dtype="float32")[rng.integers(0, 2, 48)]  # one-hot, as the script feeds
+    hypermodel = search.make_hypermodel((8, 8, 3), {"kind": "classification", "classes": 2},
+                                        augment=False, maxEpochs=60, patience=3,
+                                        batchSize=16, verbose=0)
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    metrics = hypermodel.fit(hp, model, x[:32], y[:32], validation_data=(x[32:], y[32:]))
+    assert metrics["epochs"] < 60
+    assert metrics["epochs"] - metrics["best_epoch"] == 3
+
+
+# --------------------------------------------------------------------------
 # A whole search, as a user runs it
 
 
