@@ -108,6 +108,21 @@ def test_regressor_needs_houses_or_targets(regressor, tmp_path):
         regressor.main(["--dataset", str(tmp_path / "empty"), *outputs(tmp_path)])
 
 
+def test_training_defaults_follow_the_dataset(regressor, classifier, houses, targets_folder,
+                                             shapes, tmp_path):
+    # the houses train as the post: batches of 8, up to its 200 epochs
+    args = regressor.parse_args(["--dataset", str(houses), *outputs(tmp_path)])
+    assert (args.batch_size, args.max_epochs, args.patience) == (8, 200, 20)
+    args = regressor.parse_args(["--dataset", str(targets_folder), *outputs(tmp_path)])
+    assert (args.batch_size, args.max_epochs, args.patience) == (32, 100, 20)
+    args = classifier.parse_args(["--dataset", str(shapes), *outputs(tmp_path)])
+    assert (args.batch_size, args.max_epochs, args.patience) == (32, 100, 20)
+    # what the user gives wins
+    args = regressor.parse_args(["--dataset", str(houses), "--batch-size", "16",
+                                 "--max-epochs", "50", "--patience", "5", *outputs(tmp_path)])
+    assert (args.batch_size, args.max_epochs, args.patience) == (16, 50, 5)
+
+
 def test_foreign_project_dir_refused(classifier, shapes, tmp_path):
     project = tmp_path / "project"
     project.mkdir()
