@@ -351,27 +351,22 @@ def build_augmentation(keras, height, width):
 
 
 # The first trial of a search is the space's defaults: for a classifier,
-# SmallVGGNet (32-64-128 filters, two convolutions in the second and third
-# blocks, FC 1024); for a regressor, close to the house CNN of
+# close to SmallVGGNet; for a regressor, close to the house CNN of
 # cnn_regression.py (16-32-64 filters, one convolution each, a narrow head
 # with the post's dropout of 0.5), small networks being what a few hundred
 # images can train.
 VANILLA_DEFAULTS = {
-    "classification": {"blocks": 3, "filters": 32, "convs": 2, "dropout": 0.25,
-                       "units": 1024, "head_dropout": 0.5},
+    "classification": {"blocks": 3, "filters": 32, "convs": 1, "dropout": 0.25,
+                       "units": 256, "head_dropout": 0.5},
     "regression": {"blocks": 3, "filters": 16, "convs": 1, "dropout": 0.0,
                    "units": 16, "head_dropout": 0.5},
 }
-DENSE_UNITS = {"classification": [16, 64, 128, 256, 512, 1024],
-               "regression": [16, 64, 128, 256, 512]}
 
 
 def vanilla_features(keras, hp, x, task="classification"):
-    """Conv blocks of the SmallVGGNet family: (CONV => BN => RELU) * k => POOL
-    => DROPOUT, the width doubling from block to block, then FC => BN =>
-    RELU => DROPOUT. A classifier's first block is SmallVGGNet's: one
-    convolution and a 3x3 pool, which makes the blocks after it, at a third
-    of the image's side, cheap. Depth, width, convolutions per block, batch
+    """Conv blocks of the SmallVGGNet family: (CONV => RELU => BN) * k => POOL
+    => DROPOUT, the width doubling from block to block, then FC => RELU =>
+    BN => DROPOUT. Depth, width, convolutions per block, batch
     normalization, dropout and head width are searched; the defaults are
     ``VANILLA_DEFAULTS[task]``. Batch normalization trains on TensorFlow's
     fused kernel (``fast.py``); the exported model has Keras' own layer."""
@@ -385,22 +380,19 @@ def vanilla_features(keras, hp, x, task="classification"):
     batchNorm = hp.Boolean("vanilla_batch_norm", default=True)
     dropout = hp.Choice("vanilla_dropout", [0.0, 0.25, 0.4], default=d["dropout"])
     pooling = hp.Choice("vanilla_pooling", ["flatten", "global_avg"], default="flatten")
-    units = hp.Choice("vanilla_dense_units", DENSE_UNITS[task], default=d["units"])
+    units = hp.Choice("vanilla_dense_units", [16, 64, 128, 256, 512], default=d["units"])
     lastDropout = hp.Choice("vanilla_head_dropout", [0.0, 0.25, 0.5],
                             default=d["head_dropout"])
 
     for b in range(blocks):
-        stem = task == "classification" and b == 0
-        for _ in range(1 if stem else convs):
+        # stop pooling once the map is 2x2: very small images, deep stacks
+        for _ in range(convs):
             x = layers.Conv2D(filters * 2 ** b, (3, 3), padding="same",
                               use_bias=not batchNorm)(x)
             if batchNorm:
                 x = BatchNormalization(momentum=0.9)(x)
             x = layers.Activation("relu")(x)
-        # stop pooling once the map is 2x2: very small images, deep stacks
-        if stem and x.shape[1] >= 6 and x.shape[2] >= 6:
-            x = layers.MaxPooling2D(pool_size=(3, 3))(x)
-        elif x.shape[1] >= 4 and x.shape[2] >= 4:
+        if x.shape[1] >= 4 and x.shape[2] >= 4:
             x = layers.MaxPooling2D(pool_size=(2, 2))(x)
         if dropout > 0:
             x = layers.Dropout(dropout)(x)

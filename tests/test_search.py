@@ -162,27 +162,6 @@ def test_a_lucky_epoch_does_not_win_the_trial():
     assert diverged["best_epoch"] == 1
 
 
-@pytest.mark.parametrize("kind, convs, pools, units, dropout", [
-    # SmallVGGNet: CONV 32 => POOL 3x3, (CONV 64) x 2 => POOL, (CONV 128) x 2 => POOL, FC 1024
-    ("classification", [32, 64, 64, 128, 128], [(3, 3), (2, 2), (2, 2)], 1024, 0.5),
-    # the house CNN: CONV 16, 32, 64, each => POOL 2x2, FC 16, dropout 0.5
-    ("regression", [16, 32, 64], [(2, 2)] * 3, 16, 0.5),
-])
-def test_first_trial_is_the_posts_network(kind, convs, pools, units, dropout):
-    import keras
-    import keras_tuner
-
-    head = ({"kind": kind, "classes": 3} if kind == "classification" else
-            {"kind": kind, "loss": "mean_absolute_percentage_error", "mean": 0.0, "std": 1.0})
-    model = search.make_hypermodel((64, 64, 3), head, augment=False).build(
-        keras_tuner.HyperParameters())
-    layers = model.layers
-    assert [l.filters for l in layers if isinstance(l, keras.layers.Conv2D)] == convs
-    assert [l.pool_size for l in layers if isinstance(l, keras.layers.MaxPooling2D)] == pools
-    assert [l.units for l in layers if isinstance(l, keras.layers.Dense)][0] == units
-    assert [l.rate for l in layers if isinstance(l, keras.layers.Dropout)][-1] == dropout
-
-
 def test_adaptive_trial_stops_on_the_averaged_loss():
     # labels that cannot be learnt: the averaged validation loss stops
     # improving, so the trial ends long before --max-epochs
