@@ -162,6 +162,32 @@ def test_a_lucky_epoch_does_not_win_the_trial():
     assert diverged["best_epoch"] == 1
 
 
+@pytest.mark.parametrize("kind, convs, units, augmented", [
+    # SmallVGGNet's widths, one convolution a block, FC 256; the post's augmentation
+    ("classification", [32, 64, 128], 256, True),
+    # the house CNN: CONV 16, 32, 64, FC 16; no augmentation
+    ("regression", [16, 32, 64], 16, False),
+])
+def test_first_trial_is_the_default_network(kind, convs, units, augmented):
+    import keras
+    import keras_tuner
+
+    head = ({"kind": kind, "classes": 3} if kind == "classification" else
+            {"kind": kind, "loss": "mean_absolute_percentage_error", "mean": 0.0, "std": 1.0})
+    model = search.make_hypermodel((64, 64, 3), head).build(keras_tuner.HyperParameters())
+    layers = model.layers
+    assert [l.filters for l in layers if isinstance(l, keras.layers.Conv2D)] == convs
+    assert [l.pool_size for l in layers if isinstance(l, keras.layers.MaxPooling2D)] == \
+        [(2, 2)] * 3
+    assert [l.units for l in layers if isinstance(l, keras.layers.Dense)][0] == units
+    assert [l.rate for l in layers if isinstance(l, keras.layers.Dropout)][-1] == 0.5
+    augmentation = [l for l in layers if l.name == "augmentation"]
+    assert len(augmentation) == int(augmented)
+    if augmented:
+        zoom = [l for l in augmentation[0].layers if isinstance(l, keras.layers.RandomZoom)]
+        assert zoom[0].height_factor == 0.2  # the post's zoom_range
+
+
 def test_adaptive_trial_stops_on_the_averaged_loss():
     # labels that cannot be learnt: the averaged validation loss stops
     # improving, so the trial ends long before --max-epochs
