@@ -4,7 +4,7 @@
 
 Tries --max-trials candidate networks on a folder with one sub-folder per
 class (what train_vgg.py takes), keeps the one with the lowest validation
-loss, retrains it on the whole training split, tests it once and exports it
+loss (averaged over 5 epochs), retrains it on the whole training split, tests it once and exports it
 as a plain Keras model that predict.py classifies with.
 
 Distributed (KerasTuner's own): run the same command in every process with

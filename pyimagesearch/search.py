@@ -62,6 +62,11 @@ MEAN_VAL_LOSS = "val_loss_mean"
 # improved SmallVGGNet recipe's figure).
 LABEL_SMOOTHING = 0.1
 
+# How trials are trained and scored, recorded in search.json: a project
+# folder whose trials were scored another way (an earlier version of these
+# scripts) is not resumed, since its scores would not compare.
+SCORING = f"mean of {MEAN_EPOCHS} epochs, label smoothing {LABEL_SMOOTHING}, v2"
+
 
 # --------------------------------------------------------------------------
 # Flags both scripts share
@@ -103,19 +108,23 @@ def add_search_flags(ap, name, maxTrials=2):
 
     def default(flag):
         text = f"default: {images[flag]}"
-        return text + (f"; {houses[flag]} for the houses" if forHouses else "")
+        if forHouses and houses[flag] != images[flag]:
+            text += f"; {houses[flag]} for the houses"
+        return text
 
     ap.add_argument("--max-trials", type=positive_int, default=maxTrials,
                     help=f"candidate networks to try (default: {maxTrials}); rerun with "
                          "a larger number to continue a search")
     ap.add_argument("--epochs", type=positive_int, default=None,
-                    help="epochs per trial (default: adaptive, until the validation loss "
-                         "stops improving for --patience epochs, at most --max-epochs)")
+                    help="epochs per trial (default: adaptive, until the validation loss, "
+                         "averaged over 5 epochs, stops improving for --patience epochs, "
+                         "at most --max-epochs)")
     ap.add_argument("--max-epochs", type=positive_int, default=None,
                     help=f"cap of the adaptive epochs ({default('max_epochs')})")
     ap.add_argument("--patience", type=positive_int, default=None,
-                    help="adaptive epochs: stop after this many epochs without a lower "
-                         f"validation loss ({default('patience')})")
+                    help="adaptive epochs: halve the learning rate after half this many "
+                         "epochs without a lower averaged validation loss, stop after "
+                         f"this many ({default('patience')})")
     ap.add_argument("--batch-size", type=positive_int, default=None,
                     help=f"batch size ({default('batch_size')}, as in the post)"
                     if forHouses else f"batch size ({default('batch_size')})")
@@ -184,7 +193,7 @@ def identity_of(args, script, **extra):
                 "block": args.block, "augment": args.augment, "epochs": args.epochs,
                 "max_epochs": args.max_epochs, "patience": args.patience,
                 "batch_size": args.batch_size, "val_split": args.val_split,
-                "seed": args.seed}
+                "seed": args.seed, "scoring": SCORING}
     identity.update(extra)
     return identity
 
@@ -377,9 +386,9 @@ VANILLA_DEFAULTS = {
 
 
 def vanilla_features(keras, hp, x, task="classification"):
-    """Conv blocks of the SmallVGGNet family: (CONV => RELU => BN) * k => POOL
-    => DROPOUT, the width doubling from block to block, then FC => RELU =>
-    BN => DROPOUT. Depth, width, convolutions per block, batch
+    """Conv blocks of the SmallVGGNet family: (CONV => BN => RELU) * k => POOL
+    => DROPOUT, the width doubling from block to block, then FC => BN =>
+    RELU => DROPOUT. Depth, width, convolutions per block, batch
     normalization, dropout and head width are searched; the defaults are
     ``VANILLA_DEFAULTS[task]``. Batch normalization trains on TensorFlow's
     fused kernel (``fast.py``); the exported model has Keras' own layer."""
@@ -443,7 +452,9 @@ def application_features(keras, hp, block, x):
 
 
 def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
-                    epochs=None, maxEpochs=100, patience=5, batchSize=32,
+                    epochs=None, maxEpochs=TRAINING_DEFAULTS["images"]["max_epochs"],
+                    patience=TRAINING_DEFAULTS["images"]["patience"],
+                    batchSize=TRAINING_DEFAULTS["images"]["batch_size"],
                     verbose=2, deadline=None):
     """The search space and how one trial trains, as a KerasTuner HyperModel.
 
@@ -587,9 +598,14 @@ def trailing_mean(values, window=None):
 def trial_metrics(history, seconds):
     """What a trial reports to the oracle (floats, so they pass over gRPC):
     the validation loss and accuracy or MAE averaged over ``MEAN_EPOCHS``
-    epochs, at the epoch where that averaged loss is lowest."""
+    epochs, at the epoch (from the ``MEAN_EPOCHS``-th on) where that averaged
+    loss is lowest."""
     valLoss = trailing_mean(history["val_loss"])
-    best = int(np.argmin(valLoss))
+    # an epoch is a candidate once a whole window lies behind it (when the
+    # trial ran that long): a lucky first epoch, averaged with nothing, does
+    # not win
+    start = MEAN_EPOCHS - 1 if len(valLoss) >= MEAN_EPOCHS else 0
+    best = start + int(np.argmin(valLoss[start:]))
     metrics = {"val_loss": float(valLoss[best]), "best_epoch": float(best + 1),
                "epochs": float(len(valLoss)), "seconds": float(seconds)}
     for key in ("val_accuracy", "val_mae"):

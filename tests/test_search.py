@@ -156,10 +156,15 @@ def test_a_lucky_epoch_does_not_win_the_trial():
     assert metrics["val_loss"] == pytest.approx(min(means))
     assert metrics["val_accuracy"] == pytest.approx(np.mean(history["val_accuracy"][5:10]))
     assert metrics["epochs"] == 11 and metrics["seconds"] == 3.0
+    # nor does a lucky first epoch, averaged with nothing
+    first = search.trial_metrics({"val_loss": [0.1] + [1.0] * 4 + [0.6] * 5 + [0.9]}, 1.0)
+    assert first["best_epoch"] == 10
     # a diverged epoch counts as infinitely bad for the epochs it is averaged into
     diverged = search.trial_metrics({"val_loss": [0.5, float("nan"), 0.6, 0.7, 0.8, 0.9,
-                                                  0.9]}, seconds=1.0)
-    assert diverged["best_epoch"] == 1
+                                                  0.9, 0.9, 0.9]}, seconds=1.0)
+    assert diverged["best_epoch"] == 7
+    # a trial shorter than the window is judged on what it has
+    assert search.trial_metrics({"val_loss": [0.9, 0.4, 0.8]}, 1.0)["best_epoch"] == 2
 
 
 @pytest.mark.parametrize("kind, convs, units, augmented", [
@@ -191,6 +196,7 @@ def test_first_trial_is_the_default_network(kind, convs, units, augmented):
 def test_adaptive_trial_stops_on_the_averaged_loss():
     # labels that cannot be learnt: the averaged validation loss stops
     # improving, so the trial ends long before --max-epochs
+    import keras
     import keras_tuner
 
     rng = np.random.default_rng(0)
@@ -200,10 +206,25 @@ def test_adaptive_trial_stops_on_the_averaged_loss():
                                         augment=False, maxEpochs=60, patience=3,
                                         batchSize=16, verbose=0)
     hp = keras_tuner.HyperParameters()
+    keras.utils.set_random_seed(0)
     model = hypermodel.build(hp)
-    metrics = hypermodel.fit(hp, model, x[:32], y[:32], validation_data=(x[32:], y[32:]))
+
+    class Rates(keras.callbacks.Callback):  # stands for KerasTuner's own callbacks
+        rates = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            Rates.rates.append(float(self.model.optimizer.learning_rate))
+
+    metrics = hypermodel.fit(hp, model, x[:32], y[:32], validation_data=(x[32:], y[32:]),
+                             callbacks=[Rates()])
     assert metrics["epochs"] < 60
-    assert metrics["epochs"] - metrics["best_epoch"] == 3
+    # stopped --patience epochs after the lowest averaged loss (which, for
+    # the score, may not come before the 5th epoch)
+    assert 0 < metrics["epochs"] - metrics["best_epoch"] <= 3
+    # the plateau halved the rate first (after 3 // 2 = 2 epochs without a
+    # better averaged loss; never below the window's start)
+    assert Rates.rates[0] == pytest.approx(1e-3)
+    assert min(Rates.rates) == pytest.approx(5e-4)
 
 
 # --------------------------------------------------------------------------
@@ -335,6 +356,12 @@ def test_distributed_search_then_resumed_and_exported(classifier, shapes, tmp_pa
     with pytest.raises(UserError, match="holds another search.*image_size"):
         classifier.main([*args, "--image-size", "20", "--max-trials", "3"])
     assert [t.read_text() for t in trialFiles] == before
+    # ...and so is a project whose trials were scored another way (an
+    # earlier version of the scripts, whose search.json has no "scoring")
+    identity = json.loads((tmp_path / "project" / search.IDENTITY_FILE).read_text())
+    older = {k: v for k, v in identity.items() if k != "scoring"}
+    with pytest.raises(UserError, match="holds another search.*scoring"):
+        search.check_project(str(tmp_path / "project"), older, False, "single")
     # ...unless --overwrite
     identity = json.loads((tmp_path / "project" / search.IDENTITY_FILE).read_text())
     identity["image_size"] = 20
