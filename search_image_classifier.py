@@ -4,8 +4,9 @@
 
 Tries --max-trials candidate networks on a folder with one sub-folder per
 class (what train_vgg.py takes), keeps the one with the lowest validation
-loss (averaged over 5 epochs), retrains it on the whole training split, tests it once and exports it
-as a plain Keras model that predict.py classifies with.
+loss (averaged over 5 epochs), retrains it on the whole training split,
+tests it once and exports it as a plain Keras model that predict.py
+classifies with.
 
 Distributed (KerasTuner's own): run the same command in every process with
 KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT and KERASTUNER_TUNER_ID=chief
