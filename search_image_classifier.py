@@ -89,7 +89,8 @@ def main(argv=None):
         (size, size, 3), {"kind": "classification", "classes": classes},
         block=args.block, augment=args.augment, seed=args.seed, epochs=args.epochs,
         maxEpochs=args.max_epochs, patience=args.patience, batchSize=args.batch_size,
-        verbose=fit_verbosity(), deadline=search.deadline(args.time_limit))
+        schedule=args.schedule, samples=len(fitX), verbose=fit_verbosity(),
+        deadline=search.deadline(args.time_limit))
     tuner = search.make_tuner(hypermodel, args.project_dir, args.max_trials, args.seed,
                               args.overwrite, search.seconds(args.time_limit), role)
     search.announce(args, role, recorded, identity)
@@ -117,8 +118,10 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     model = hypermodel.build_for_retraining(best.hyperparameters, epochs, len(trainX))
     model.summary()
-    model.fit(trainX, keras.utils.to_categorical(trainY, classes), epochs=epochs,
-              batch_size=args.batch_size, verbose=fit_verbosity())
+    # (batches of --batch-size, augmented as in its trial)
+    model.fit(hypermodel.batches(best.hyperparameters, trainX,
+                                 keras.utils.to_categorical(trainY, classes)),
+              epochs=epochs, verbose=fit_verbosity())
 
     # evaluate the exported model, once, on the test split
     print("[INFO] evaluating network...")

@@ -172,7 +172,8 @@ def main(argv=None):
     hypermodel = search.make_hypermodel(
         (size, size, 3), head, block=args.block, augment=args.augment, seed=args.seed,
         epochs=args.epochs, maxEpochs=args.max_epochs, patience=args.patience,
-        batchSize=args.batch_size, verbose=fit_verbosity(),
+        batchSize=args.batch_size, schedule=args.schedule,
+        samples=len(fitX), verbose=fit_verbosity(),
         deadline=search.deadline(args.time_limit))
     tuner = search.make_tuner(hypermodel, args.project_dir, args.max_trials, args.seed,
                               args.overwrite, search.seconds(args.time_limit), role)
@@ -196,7 +197,8 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     model = hypermodel.build_for_retraining(best.hyperparameters, epochs, len(trainX))
     model.summary()
-    model.fit(trainX, trainY, epochs=epochs, batch_size=args.batch_size,
+    # (batches of --batch-size, augmented as in its trial)
+    model.fit(hypermodel.batches(best.hyperparameters, trainX, trainY), epochs=epochs,
               verbose=fit_verbosity())
 
     # evaluate the exported model, once, on the test split

@@ -112,15 +112,21 @@ def test_training_defaults_follow_the_dataset(regressor, classifier, houses, tar
                                              shapes, tmp_path):
     # the houses train as the post: batches of 8, up to its 200 epochs
     args = regressor.parse_args(["--dataset", str(houses), *outputs(tmp_path)])
-    assert (args.batch_size, args.max_epochs, args.patience) == (8, 200, 20)
+    assert (args.batch_size, args.max_epochs, args.patience, args.schedule) == \
+        (8, 200, 20, "plateau")
+    # images anneal over their epochs
     args = regressor.parse_args(["--dataset", str(targets_folder), *outputs(tmp_path)])
-    assert (args.batch_size, args.max_epochs, args.patience) == (32, 100, 20)
+    assert (args.batch_size, args.max_epochs, args.patience, args.schedule) == \
+        (32, 100, 20, "cosine")
     args = classifier.parse_args(["--dataset", str(shapes), *outputs(tmp_path)])
-    assert (args.batch_size, args.max_epochs, args.patience) == (32, 100, 20)
+    assert (args.batch_size, args.max_epochs, args.patience, args.schedule) == \
+        (32, 100, 20, "cosine")
     # what the user gives wins
     args = regressor.parse_args(["--dataset", str(houses), "--batch-size", "16",
-                                 "--max-epochs", "50", "--patience", "5", *outputs(tmp_path)])
-    assert (args.batch_size, args.max_epochs, args.patience) == (16, 50, 5)
+                                 "--max-epochs", "50", "--patience", "5",
+                                 "--schedule", "cosine", *outputs(tmp_path)])
+    assert (args.batch_size, args.max_epochs, args.patience, args.schedule) == \
+        (16, 50, 5, "cosine")
 
 
 def test_foreign_project_dir_refused(classifier, shapes, tmp_path):
@@ -179,18 +185,49 @@ def test_first_trial_is_the_default_network(kind, convs, units, augmented):
 
     head = ({"kind": kind, "classes": 3} if kind == "classification" else
             {"kind": kind, "loss": "mean_absolute_percentage_error", "mean": 0.0, "std": 1.0})
-    model = search.make_hypermodel((64, 64, 3), head).build(keras_tuner.HyperParameters())
+    hypermodel = search.make_hypermodel((64, 64, 3), head)
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
     layers = model.layers
     assert [l.filters for l in layers if isinstance(l, keras.layers.Conv2D)] == convs
     assert [l.pool_size for l in layers if isinstance(l, keras.layers.MaxPooling2D)] == \
         [(2, 2)] * 3
     assert [l.units for l in layers if isinstance(l, keras.layers.Dense)][0] == units
     assert [l.rate for l in layers if isinstance(l, keras.layers.Dropout)][-1] == 0.5
-    augmentation = [l for l in layers if l.name == "augmentation"]
-    assert len(augmentation) == int(augmented)
+    # the model holds only the network: augmentation is done to the batches
+    assert not [l for l in layers if type(l).__name__.startswith("Random")]
+    assert hypermodel.augments(hp) is augmented
+
+    # the training batches: augmented, no picture comes out as it went in;
+    # otherwise every one does (in a shuffled order)
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 64, 64, 3), dtype="float32")
+    y = np.zeros((8, 3) if kind == "classification" else (8,), dtype="float32")
+    (batch, _) = next(iter(hypermodel.batches(hp, x, y)))
+    unchanged = [any(np.allclose(b, original) for original in x) for b in batch.numpy()]
+    assert len(unchanged) == 8 and all(unchanged) is not augmented
+    assert any(unchanged) is not augmented
     if augmented:
-        zoom = [l for l in augmentation[0].layers if isinstance(l, keras.layers.RandomZoom)]
-        assert zoom[0].height_factor == 0.2  # the post's zoom_range
+        # the post's ranges (ImageDataGenerator in train_vgg.py)
+        ranges = search.search_augmentation(kind).keywords
+        assert (ranges["rotation"], ranges["zoom"], ranges["shear"]) == (30, 0.2, 0.2)
+
+
+def rate_recorder(rates, atEnd=False):
+    """A callback appending the learning rate at the start of every epoch
+    (and, ``atEnd``, once training ends) to ``rates``; it also stands for
+    KerasTuner's own callbacks in the list."""
+    import keras
+
+    class Recorder(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            rates.append(float(self.model.optimizer.learning_rate))
+
+        def on_train_end(self, logs=None):
+            if atEnd:
+                rates.append(float(self.model.optimizer.learning_rate))
+
+    return Recorder()
 
 
 def test_adaptive_trial_stops_on_the_averaged_loss():
@@ -204,27 +241,60 @@ def test_adaptive_trial_stops_on_the_averaged_loss():
     y = np.eye(2, dtype="float32")[rng.integers(0, 2, 48)]  # one-hot, as the script feeds
     hypermodel = search.make_hypermodel((8, 8, 3), {"kind": "classification", "classes": 2},
                                         augment=False, maxEpochs=60, patience=3,
-                                        batchSize=16, verbose=0)
+                                        batchSize=16, schedule="plateau", verbose=0)
     hp = keras_tuner.HyperParameters()
     keras.utils.set_random_seed(0)
     model = hypermodel.build(hp)
-
-    class Rates(keras.callbacks.Callback):  # stands for KerasTuner's own callbacks
-        rates = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            Rates.rates.append(float(self.model.optimizer.learning_rate))
-
+    rates = []
     metrics = hypermodel.fit(hp, model, x[:32], y[:32], validation_data=(x[32:], y[32:]),
-                             callbacks=[Rates()])
+                             callbacks=[rate_recorder(rates)])
     assert metrics["epochs"] < 60
     # stopped --patience epochs after the lowest averaged loss (which, for
     # the score, may not come before the 5th epoch)
     assert 0 < metrics["epochs"] - metrics["best_epoch"] <= 3
     # the plateau halved the rate first (after 3 // 2 = 2 epochs without a
     # better averaged loss; never below the window's start)
-    assert Rates.rates[0] == pytest.approx(1e-3)
-    assert min(Rates.rates) == pytest.approx(5e-4)
+    assert rates[0] == pytest.approx(1e-3)
+    assert min(rates) == pytest.approx(5e-4)
+
+
+def test_cosine_trial_warms_up_then_anneals_to_zero():
+    # 32 images in batches of 16: 2 steps an epoch; 10 epochs, 5 of warm-up
+    import keras
+    import keras_tuner
+
+    rng = np.random.default_rng(0)
+    x = rng.random((48, 8, 8, 3), dtype="float32")
+    y = np.eye(2, dtype="float32")[rng.integers(0, 2, 48)]
+    hypermodel = search.make_hypermodel((8, 8, 3), {"kind": "classification", "classes": 2},
+                                        augment=False, maxEpochs=10, patience=100,
+                                        batchSize=16, schedule="cosine", samples=32,
+                                        verbose=0)
+    hp = keras_tuner.HyperParameters()
+    keras.utils.set_random_seed(0)
+    model = hypermodel.build(hp)
+    rates = []
+    metrics = hypermodel.fit(hp, model, x[:32], y[:32], validation_data=(x[32:], y[32:]),
+                             callbacks=[rate_recorder(rates, atEnd=True)])
+    assert metrics["epochs"] == 10  # nothing halved or stopped it
+    rates = np.array(rates)         # at the start of epochs 1..10, then at the end
+    assert rates[0] == pytest.approx(0.0)
+    assert np.all(np.diff(rates[:6]) > 0) and rates[5] == pytest.approx(1e-3)
+    assert np.all(np.diff(rates[5:]) < 0) and rates[-1] == pytest.approx(0.0, abs=1e-9)
+
+    # the retraining: the same schedule over its own epochs and images (48
+    # images, 3 steps an epoch, 6 epochs: the warm-up is cut to half the steps)
+    model = hypermodel.build_for_retraining(hp, epochs=6, samples=48)
+    lr = []
+    for step in (0, 4, 9, 13, 18):
+        model.optimizer.iterations.assign(step)
+        lr.append(float(model.optimizer.learning_rate))
+    assert lr[0] == pytest.approx(0.0) and 0 < lr[1] < lr[2] == pytest.approx(1e-3)
+    assert lr[2] > lr[3] > lr[4] == pytest.approx(0.0, abs=1e-9)
+
+    with pytest.raises(ValueError, match="needs samples"):
+        search.make_hypermodel((8, 8, 3), {"kind": "classification", "classes": 2},
+                               schedule="cosine")
 
 
 # --------------------------------------------------------------------------
