@@ -11,9 +11,9 @@ KerasTuner; this module is that layer, written for these scripts:
   batch normalization, dropout, head width, learning rate);
   ``resnet`` / ``xception`` / ``efficient`` are Keras' own ResNet50V2,
   Xception and EfficientNetB0 with ``weights=None``, fed images enlarged to
-  the smallest size each accepts. Augmentation, on or off, is the post's
-  random affine transforms, applied to the training batches in the input
-  pipeline. Batch normalization and Adam train on TensorFlow's fused
+  the smallest size each accepts. Augmentation, on or off, is random affine
+  transforms of the training batches in the input pipeline (the post's
+  ranges for a classifier). Batch normalization and Adam train on TensorFlow's fused
   kernels (``fast.py``, as the posts' scripts do); ``storage.save_model``
   exports Keras' own classes, so the model loads with plain
   ``keras.models.load_model``.
@@ -91,14 +91,14 @@ def minutes(text):
 SCHEDULES = ("cosine", "plateau")
 WARMUP_EPOCHS = 5
 
-# Adaptive training's cap, patience and schedule, and the batch size, for
-# what is searched. The averaged validation loss of a few hundred augmented
-# images (or of 55 houses) wanders for ten epochs and more while the network
-# still improves, hence a patience of 20. Images anneal over their 100
-# epochs: a network of this size gains its last points of accuracy only at
-# small learning rates, which halving on a noisy plateau reaches too late
-# or not at all. The houses get the post's 200 epochs and batch of 8, and
-# the plateau rule, which their measured search was run with.
+# A trial's epochs, patience and schedule, and the batch size, for what is
+# searched. Images anneal over 100 epochs, all of which a trial trains: a
+# network of this size gains its last points of accuracy only at small
+# learning rates, which halving on a noisy plateau reaches too late or not
+# at all (the animals: 76-77% against 82%). The houses get the post's 200
+# epochs and batch of 8, and the plateau rule their search was measured
+# with; the averaged validation loss of 55 houses wanders for ten epochs
+# and more while the network still improves, hence a patience of 20.
 TRAINING_DEFAULTS = {
     "images": {"max_epochs": 100, "patience": 20, "batch_size": 32, "schedule": "cosine"},
     "houses": {"max_epochs": 200, "patience": 20, "batch_size": 8, "schedule": "plateau"},
@@ -128,18 +128,19 @@ def add_search_flags(ap, name, maxTrials=2):
                     help=f"candidate networks to try (default: {maxTrials}); rerun with "
                          "a larger number to continue a search")
     ap.add_argument("--epochs", type=positive_int, default=None,
-                    help="epochs per trial (default: adaptive, until the validation loss, "
-                         "averaged over 5 epochs, stops improving for --patience epochs, "
-                         "at most --max-epochs)")
+                    help="epochs per trial (default: --max-epochs with --schedule cosine; "
+                         "with plateau, adaptive: until the validation loss, averaged "
+                         "over 5 epochs, stops improving for --patience epochs)")
     ap.add_argument("--max-epochs", type=positive_int, default=None,
-                    help=f"cap of the adaptive epochs ({default('max_epochs')})")
+                    help="a trial's epochs when --epochs is left out: the cosine's "
+                         f"length, the plateau's cap ({default('max_epochs')})")
     ap.add_argument("--patience", type=positive_int, default=None,
-                    help="adaptive epochs: stop a trial after this many epochs without a "
-                         "lower averaged validation loss; with --schedule plateau, halve "
-                         f"the learning rate after half as many ({default('patience')})")
+                    help="with --schedule plateau, stop a trial after this many epochs "
+                         "without a lower averaged validation loss and halve the "
+                         f"learning rate after half as many ({default('patience')})")
     ap.add_argument("--schedule", choices=SCHEDULES, default=None,
                     help=f"the learning rate in a trial: cosine, a {WARMUP_EPOCHS}-epoch "
-                         "warm-up and then down to zero over --epochs (or --max-epochs); "
+                         "warm-up and then down to zero over all the trial's epochs; "
                          "plateau, halved when the averaged validation loss stalls "
                          f"({default('schedule')})")
     ap.add_argument("--batch-size", type=positive_int, default=None,
@@ -478,14 +479,14 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
     (the model predicts ``mean + std * output``, so the exported model gives
     targets in their own units; ``output`` starts at ``z``). ``block``: one
     of ``BLOCKS`` or ``"any"`` (searched). ``augment``: True, False or None
-    (searched). ``epochs``: a fixed count per trial, or None for adaptive
-    training: up to ``maxEpochs``, stopping after ``patience`` epochs
-    without a better averaged validation loss (``MeanValidationLoss``).
-    ``schedule`` (one of ``SCHEDULES``): ``"cosine"`` warms the learning
-    rate up and anneals it to zero over the trial's epochs, which needs
-    ``samples``, the number of images a trial trains on; ``"plateau"``
-    keeps it constant and, in adaptive training, halves it after
-    ``patience // 2`` epochs without a better averaged loss.
+    (searched). ``schedule`` (one of ``SCHEDULES``; default ``"plateau"``):
+    ``"cosine"`` warms the learning rate up (``WARMUP_EPOCHS``, at most half
+    the run) and anneals it to zero over ``epochs`` (or ``maxEpochs``), all
+    of which a trial trains; it needs ``samples``, the number of images a
+    trial trains on. ``"plateau"`` keeps the rate constant for ``epochs``,
+    or, with ``epochs`` None (adaptive), trains up to ``maxEpochs``, halves
+    it after ``patience // 2`` epochs without a better averaged validation
+    loss (``MeanValidationLoss``) and stops after ``patience``.
     ``deadline``: a ``time.monotonic()`` after which training stops at the
     end of the current epoch (``--time-limit``).
     """
@@ -500,10 +501,13 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
     if schedule == "cosine" and not samples:
         raise ValueError("the cosine schedule needs samples, the images a trial trains on")
 
+    from .training import steps_per_epoch
+
     def learning_rate(peak, runEpochs, runSamples, retraining):
         """The optimizer's learning rate: a number, or a schedule over the
-        steps of ``runEpochs`` epochs of ``runSamples`` images."""
-        steps = int(np.ceil(runSamples / batchSize)) if runSamples else 0
+        steps of ``runEpochs`` epochs of ``runSamples`` images (every
+        picture once an epoch, in batches of ``batchSize``: ``batches``)."""
+        steps = steps_per_epoch(runSamples, batchSize) if runSamples else 0
         if schedule == "cosine":
             return warmup_cosine(peak, steps * runEpochs, steps * WARMUP_EPOCHS)
         if retraining:
@@ -588,14 +592,18 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
             it was reached at, the epochs run and the seconds taken."""
             # first, so that the callbacks after it see the averaged loss
             callbacks = [MeanValidationLoss()] + list(callbacks or [])
-            if epochs is None:
-                # adaptive: stop when the validation loss has not improved for
-                # --patience epochs; on a plateau schedule, halve the
-                # learning rate when it stalls for half as many
-                if schedule == "plateau":
-                    callbacks.append(keras.callbacks.ReduceLROnPlateau(
-                        monitor=MEAN_VAL_LOSS, mode="min", factor=0.5,
-                        patience=max(2, patience // 2), min_lr=1e-6, verbose=0))
+            if schedule == "cosine" and len(y) != samples:
+                raise ValueError(f"the cosine schedule was sized for {samples} images, "
+                                 f"not the {len(y)} given")
+            if epochs is None and schedule == "plateau":
+                # adaptive: halve the learning rate when the averaged
+                # validation loss stalls for half of --patience epochs, stop
+                # when it has not improved for --patience. (A cosine trial
+                # runs its whole schedule: its loss stalls halfway down and
+                # falls again as the rate gets small.)
+                callbacks.append(keras.callbacks.ReduceLROnPlateau(
+                    monitor=MEAN_VAL_LOSS, mode="min", factor=0.5,
+                    patience=max(2, patience // 2), min_lr=1e-6, verbose=0))
                 callbacks.append(keras.callbacks.EarlyStopping(
                     monitor=MEAN_VAL_LOSS, mode="min", patience=patience))
             if deadline is not None:

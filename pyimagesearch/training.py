@@ -92,11 +92,10 @@ def batches(x, y, batch_size, shuffle=False, seed=None, augment=None, mix=None,
     ``steps_per_epoch`` given to ``fit`` (the post's generator training).
 
     ``augment``, a function of a batch of images and a seed (a pair of
-    integers: ``seed`` and the batch's number, so every batch of every epoch
-    differs and a seeded run repeats), is mapped over the batches on the
-    CPU, in parallel with training, as in the keras-io examples. ``mix``, a
-    function of a batch ``(images, labels)`` that returns a new one, is
-    mapped after it.
+    integers, so every batch of every epoch differs and a seeded run
+    repeats), is mapped over the batches on the CPU, in parallel with
+    training, as in the keras-io examples. ``mix``, a function of a batch
+    ``(images, labels)`` that returns a new one, is mapped after it.
     """
     ds = tf.data.Dataset.from_tensor_slices((_float32(x), _float32(y))).cache()
     if shuffle:
@@ -105,8 +104,18 @@ def batches(x, y, batch_size, shuffle=False, seed=None, augment=None, mix=None,
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=repeat)
     if augment is not None:
-        ds = ds.enumerate().map(
-            lambda i, batch: (augment(batch[0], tf.stack([int(seed or 0), i])), batch[1]),
+        if repeat:
+            # one endless pass: a batch's number in it never recurs
+            numbers = tf.data.Dataset.range(2 ** 62)
+        else:
+            # Keras iterates a finite pipeline afresh every epoch, which
+            # would number its batches 0, 1, ... again and repeat the same
+            # draws: number them with seeded random draws that change from
+            # one pass to the next instead
+            numbers = tf.data.Dataset.random(seed=int(seed or 0),
+                                             rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip(ds, numbers).map(
+            lambda batch, i: (augment(batch[0], tf.stack([int(seed or 0), i])), batch[1]),
             num_parallel_calls=tf.data.AUTOTUNE)
     if mix is not None:
         ds = ds.map(mix, num_parallel_calls=tf.data.AUTOTUNE)

@@ -75,3 +75,20 @@ def test_pipeline_augments_every_batch_differently_and_repeats_with_its_seed():
     first, second = two_epochs(7)
     assert not np.allclose(first, second)
     np.testing.assert_array_equal(two_epochs(7)[0], first)
+
+
+def test_finite_pipeline_draws_anew_every_epoch():
+    # Keras iterates a finite pipeline (the search's) afresh each epoch: the
+    # same pictures in the same order still get new transforms, and the
+    # seed repeats the whole sequence
+    x, y = images(n=8), np.zeros((8, 3), "float32")
+
+    def two_epochs(seed):
+        ds = training.batches(x, y, 8, augment=post_augmentation(), seed=seed)
+        return [next(iter(ds))[0].numpy() for _ in range(2)]
+
+    first, second = two_epochs(7)
+    assert not np.allclose(first, second)
+    again = two_epochs(7)
+    np.testing.assert_array_equal(again[0], first)
+    np.testing.assert_array_equal(again[1], second)

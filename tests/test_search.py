@@ -257,30 +257,64 @@ def test_adaptive_trial_stops_on_the_averaged_loss():
     assert rates[0] == pytest.approx(1e-3)
     assert min(rates) == pytest.approx(5e-4)
 
+    # retrained (no validation loss to watch): annealed from the trial's rate
+    # to zero over its epochs, without a warm-up (40 images: 3 steps an epoch)
+    model = hypermodel.build_for_retraining(hp, epochs=4, samples=40)
+    lr = []
+    for step in (0, 6, 12):
+        model.optimizer.iterations.assign(step)
+        lr.append(float(model.optimizer.learning_rate))
+    assert lr[0] == pytest.approx(1e-3) and lr[1] == pytest.approx(5e-4)
+    assert lr[2] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_regressor_augments_its_batches_mildly():
+    # pictures come out moved, at their own size, with edges mirrored (no
+    # black corners: the fill is taken from the picture, never zeros)
+    import keras_tuner
+
+    head = {"kind": "regression", "loss": "mean_squared_error", "mean": 0.0, "std": 1.0}
+    hypermodel = search.make_hypermodel((32, 32, 3), head, augment=True, batchSize=8)
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    x = np.random.default_rng(0).uniform(0.2, 1.0, (8, 32, 32, 3)).astype("float32")
+    (batch, targets) = next(iter(hypermodel.batches(hp, x, np.arange(8, dtype="float32"))))
+    batch = batch.numpy()
+    assert batch.shape == x.shape and targets.shape == (8,)
+    assert not any(np.allclose(b, original) for b in batch for original in x)
+    assert batch.min() >= 0.2 - 1e-6
+    assert search.search_augmentation("regression").keywords["zoom"] < \
+        search.search_augmentation("classification").keywords["zoom"]
+
 
 def test_cosine_trial_warms_up_then_anneals_to_zero():
-    # 32 images in batches of 16: 2 steps an epoch; 10 epochs, 5 of warm-up
+    # 40 images in batches of 16: 3 steps an epoch (the last of 8); 10 epochs,
+    # 5 of warm-up; labels that cannot be learnt, and a patience of 2, which
+    # would stop a plateau trial: a cosine trial runs its whole schedule
     import keras
     import keras_tuner
 
     rng = np.random.default_rng(0)
-    x = rng.random((48, 8, 8, 3), dtype="float32")
-    y = np.eye(2, dtype="float32")[rng.integers(0, 2, 48)]
+    x = rng.random((56, 8, 8, 3), dtype="float32")
+    y = np.eye(2, dtype="float32")[rng.integers(0, 2, 56)]
     hypermodel = search.make_hypermodel((8, 8, 3), {"kind": "classification", "classes": 2},
-                                        augment=False, maxEpochs=10, patience=100,
-                                        batchSize=16, schedule="cosine", samples=32,
+                                        augment=False, maxEpochs=10, patience=2,
+                                        batchSize=16, schedule="cosine", samples=40,
                                         verbose=0)
     hp = keras_tuner.HyperParameters()
     keras.utils.set_random_seed(0)
     model = hypermodel.build(hp)
     rates = []
-    metrics = hypermodel.fit(hp, model, x[:32], y[:32], validation_data=(x[32:], y[32:]),
+    metrics = hypermodel.fit(hp, model, x[:40], y[:40], validation_data=(x[40:], y[40:]),
                              callbacks=[rate_recorder(rates, atEnd=True)])
     assert metrics["epochs"] == 10  # nothing halved or stopped it
     rates = np.array(rates)         # at the start of epochs 1..10, then at the end
     assert rates[0] == pytest.approx(0.0)
     assert np.all(np.diff(rates[:6]) > 0) and rates[5] == pytest.approx(1e-3)
     assert np.all(np.diff(rates[5:]) < 0) and rates[-1] == pytest.approx(0.0, abs=1e-9)
+    # sized for 40 images, it refuses to train on others
+    with pytest.raises(ValueError, match="sized for 40 images"):
+        hypermodel.fit(hp, model, x[:32], y[:32], validation_data=(x[40:], y[40:]))
 
     # the retraining: the same schedule over its own epochs and images (48
     # images, 3 steps an epoch, 6 epochs: the warm-up is cut to half the steps)
