@@ -118,10 +118,10 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     model = hypermodel.build_for_retraining(best.hyperparameters, epochs, len(trainX))
     model.summary()
-    # (batches of --batch-size, augmented as in its trial)
+    # (batches of --batch-size, shuffled and augmented as in its trial)
     model.fit(hypermodel.batches(best.hyperparameters, trainX,
                                  keras.utils.to_categorical(trainY, classes)),
-              epochs=epochs, verbose=fit_verbosity())
+              epochs=epochs, shuffle=False, verbose=fit_verbosity())
 
     # evaluate the exported model, once, on the test split
     print("[INFO] evaluating network...")

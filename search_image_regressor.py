@@ -197,9 +197,9 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     model = hypermodel.build_for_retraining(best.hyperparameters, epochs, len(trainX))
     model.summary()
-    # (batches of --batch-size, augmented as in its trial)
+    # (batches of --batch-size, shuffled and augmented as in its trial)
     model.fit(hypermodel.batches(best.hyperparameters, trainX, trainY), epochs=epochs,
-              verbose=fit_verbosity())
+              shuffle=False, verbose=fit_verbosity())
 
     # evaluate the exported model, once, on the test split
     print("[INFO] predicting on the test split...")

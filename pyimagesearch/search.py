@@ -528,7 +528,8 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
         def batches(self, hp, x, y):
             """The training batches of ``hp``'s network: ``batchSize``
             pictures, reshuffled every epoch, augmented if ``hp`` says so
-            (``search_augmentation``), prepared on the CPU while it trains."""
+            (``search_augmentation``), prepared on the CPU while it trains.
+            They come shuffled: ``fit`` takes them with ``shuffle=False``."""
             from .training import batches
 
             task = head["kind"]
@@ -610,8 +611,8 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
                 callbacks.append(StopAtDeadline(deadline))
             start = time.perf_counter()
             history = model.fit(self.batches(hp, x, y), validation_data=validation_data,
-                                epochs=epochs or maxEpochs, callbacks=callbacks,
-                                verbose=verbose)
+                                epochs=epochs or maxEpochs, shuffle=False,
+                                callbacks=callbacks, verbose=verbose)
             return trial_metrics(history.history, time.perf_counter() - start)
 
     class MeanValidationLoss(keras.callbacks.Callback):
