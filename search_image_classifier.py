@@ -95,8 +95,8 @@ def main(argv=None):
                               args.overwrite, search.seconds(args.time_limit), role)
     search.announce(args, role, recorded, identity)
 
-    # run the search: every trial trains a candidate until its validation
-    # loss stops improving (in a distributed search, the chief serves the
+    # run the search: every trial trains a candidate and is scored on the
+    # held-out pictures (in a distributed search, the chief serves the
     # trials to the workers and waits here until they are all done); the
     # labels go in one-hot, as train_vgg.py's LabelBinarizer makes them,
     # since the loss smooths them

@@ -135,9 +135,10 @@ def add_search_flags(ap, name, maxTrials=2):
                     help="a trial's epochs when --epochs is left out: the cosine's "
                          f"length, the plateau's cap ({default('max_epochs')})")
     ap.add_argument("--patience", type=positive_int, default=None,
-                    help="with --schedule plateau, stop a trial after this many epochs "
-                         "without a lower averaged validation loss and halve the "
-                         f"learning rate after half as many ({default('patience')})")
+                    help="with --schedule plateau and no --epochs, stop a trial after "
+                         "this many epochs without a lower averaged validation loss, "
+                         "and halve the learning rate after half as many "
+                         f"({default('patience')})")
     ap.add_argument("--schedule", choices=SCHEDULES, default=None,
                     help=f"the learning rate in a trial: cosine, a {WARMUP_EPOCHS}-epoch "
                          "warm-up and then down to zero over all the trial's epochs; "
@@ -159,8 +160,9 @@ def add_search_flags(ap, name, maxTrials=2):
                     help="fraction of the training split held out to score the trials "
                          "(default: 0.2; the test split is looked at once, at the end)")
     ap.add_argument("--time-limit", type=minutes, default=None, metavar="MINUTES",
-                    help="start no trial that would end after this many minutes; "
-                         "retraining the best comes after")
+                    help="start no trial that would end after this many minutes (a "
+                         "trial still running then stops after its epoch, before its "
+                         "schedule ends); retraining the best comes after")
     add_seed_flag(ap, "the validation split, the weights and the search")
     ap.add_argument("--project-dir", default=f"output/{name}_project",
                     help="where the trials are kept; rerunning the same command there "

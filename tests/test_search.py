@@ -305,6 +305,15 @@ def test_cosine_trial_warms_up_then_anneals_to_zero():
     hp = keras_tuner.HyperParameters()
     keras.utils.set_random_seed(0)
     model = hypermodel.build(hp)
+    # the trial trains on the pipeline's batches (where augmentation is done)
+    pipelines = []
+    makeBatches = hypermodel.batches
+
+    def spy(*args):
+        pipelines.append(makeBatches(*args))
+        return pipelines[-1]
+
+    hypermodel.batches = spy
     rates = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -313,6 +322,7 @@ def test_cosine_trial_warms_up_then_anneals_to_zero():
     # the batches come shuffled; Keras is not asked to shuffle them again
     assert not [w for w in caught if "shuffle" in str(w.message)]
     assert metrics["epochs"] == 10  # nothing halved or stopped it
+    assert len(pipelines) == 1
     rates = np.array(rates)         # at the start of epochs 1..10, then at the end
     assert rates[0] == pytest.approx(0.0)
     assert np.all(np.diff(rates[:6]) > 0) and rates[5] == pytest.approx(1e-3)
