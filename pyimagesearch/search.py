@@ -13,10 +13,10 @@ KerasTuner; this module is that layer, written for these scripts:
   Xception and EfficientNetB0 with ``weights=None``, fed images enlarged to
   the smallest size each accepts. Augmentation, on or off, is random affine
   transforms of the training batches in the input pipeline (the post's
-  ranges for a classifier). Batch normalization and Adam train on TensorFlow's fused
-  kernels (``fast.py``, as the posts' scripts do); ``storage.save_model``
-  exports Keras' own classes, so the model loads with plain
-  ``keras.models.load_model``.
+  ranges for a classifier). Batch normalization and Adam train on
+  TensorFlow's fused kernels (``fast.py``, as the posts' scripts do);
+  ``storage.save_model`` exports Keras' own classes, so the model loads
+  with plain ``keras.models.load_model``.
 * ``SearchOracle``: KerasTuner's random search whose first trial is the
   space's defaults (a SmallVGGNet-like network, as AutoKeras starts from
   known-good settings), which stops starting trials when ``--time-limit``
@@ -497,13 +497,12 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
 
     from .fast import Adam
     from .recipes import warmup_cosine
+    from .training import steps_per_epoch
 
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, not {schedule!r}")
     if schedule == "cosine" and not samples:
         raise ValueError("the cosine schedule needs samples, the images a trial trains on")
-
-    from .training import steps_per_epoch
 
     def learning_rate(peak, runEpochs, runSamples, retraining):
         """The optimizer's learning rate: a number, or a schedule over the
