@@ -10,7 +10,6 @@ import argparse
 import gc
 import os
 import sys
-import time
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -88,39 +87,26 @@ def fraction(text):
 # better recipe of each script (recipes.py, README "Results")
 RECIPES = ("posts", "improved")
 
-# epochs and batch size of each script, per recipe (the flags' defaults)
-DEFAULTS = {
-    "mlp": {"posts": {"epochs": 200, "batch_size": 8},
-            "improved": {"epochs": 200, "batch_size": 16}},
-    # the CNN learns from pictures alone, where a bigger batch costs far
-    # less per house on a CPU than four small ones
-    "cnn": {"posts": {"epochs": 200, "batch_size": 8},
-            "improved": {"epochs": 200, "batch_size": 32}},
-    "mixed": {"posts": {"epochs": 200, "batch_size": 8},
-              "improved": {"epochs": 200, "batch_size": 16}},
-    "simple_nn": {"posts": {"epochs": 80, "batch_size": 32},
-                  "improved": {"epochs": 80, "batch_size": 32}},
-    "smallvggnet": {"posts": {"epochs": 75, "batch_size": 32},
-                    "improved": {"epochs": 150, "batch_size": 32}},
-}
 
-
-def add_training_flags(ap, defaults):
+def add_training_flags(ap, epochs, batch_size, improved=None):
     """Flags every training script has.
 
-    ``defaults`` maps each recipe to its ``epochs`` and ``batch_size``; the
-    flags left out on the command line take the chosen recipe's values
-    (``apply_recipe_defaults``).
+    ``epochs`` and ``batch_size`` are the post's, the flags' defaults;
+    ``improved`` (e.g. ``{"batch_size": 16}``) holds the values that
+    ``--recipe improved`` uses instead when a flag is left out
+    (``parse_training_args``).
     """
-    posts, improved = defaults["posts"], defaults["improved"]
+    improved = {"epochs": epochs, "batch_size": batch_size, **(improved or {})}
+    ap.set_defaults(post_defaults={"epochs": epochs, "batch_size": batch_size},
+                    improved_defaults=improved)
     ap.add_argument("--recipe", choices=RECIPES, default="posts",
                     help="'posts' trains exactly as the post (default); 'improved' "
                          "uses this repository's better recipe (see the README)")
     ap.add_argument("--epochs", type=positive_int, default=None,
-                    help=f"training epochs (default: {posts['epochs']}, as in the post; "
+                    help=f"training epochs (default: {epochs}, as in the post; "
                          f"{improved['epochs']} with --recipe improved)")
     ap.add_argument("--batch-size", type=positive_int, default=None,
-                    help=f"batch size (default: {posts['batch_size']}, as in the post; "
+                    help=f"batch size (default: {batch_size}, as in the post; "
                          f"{improved['batch_size']} with --recipe improved)")
     ap.add_argument("--val-split", type=fraction, default=None, metavar="F",
                     help="hold out this fraction of the training data as validation "
@@ -146,12 +132,82 @@ def add_seed_flag(ap, what="Python, NumPy and TensorFlow"):
                          "(default: 42)")
 
 
-def apply_recipe_defaults(ap, args, defaults):
-    """Fill the training flags left out with the chosen recipe's defaults."""
-    args.start_time = time.perf_counter()
-    for name, value in defaults[args.recipe].items():
-        if getattr(args, name, None) is None:
+def parse_training_args(ap, argv):
+    """Parse the flags of ``ap`` (made with ``add_training_flags``), filling
+    --epochs and --batch-size, when left out, with the chosen recipe's values."""
+    args = ap.parse_args(argv)
+    defaults = args.improved_defaults if args.recipe == "improved" else args.post_defaults
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
             setattr(args, name, value)
+    del args.post_defaults, args.improved_defaults
     if args.patience is not None and args.val_split is None:
         ap.error("--patience needs --val-split: early stopping never looks at the test split")
+    return args
+
+
+# --------------------------------------------------------------------------
+# The flags of the house-price scripts (parts 1-3) and the image
+# classifiers (part 4): the posts' own, plus the common training flags
+
+
+def parse_house_args(description, argv, epochs, batch_size, improved=None):
+    """The house-price scripts' flags; ``epochs``/``batch_size`` are the post's."""
+    from .storage import ensure_writable_folder
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("-d", "--dataset", type=str, required=True,
+                    help="path to the Houses dataset folder (holds HousesInfo.txt)")
+    ap.add_argument("--folds", type=positive_int, default=None, metavar="K",
+                    help="K-fold evaluation: train K models, each tested on one fold "
+                         "of the houses, and report the mean and spread over folds "
+                         "(default: the post's single 75/25 split)")
+    add_training_flags(ap, epochs, batch_size, improved)
+    ap.add_argument("--output", type=str, default=None, metavar="DIR",
+                    help="folder for the trained model (.keras), the loss plot and "
+                         "the test-set predictions (CSV)")
+    args = parse_training_args(ap, argv)
+
+    existing_folder(args.dataset)
+    if args.folds == 1:
+        ap.error("--folds needs at least 2 folds (each fold is tested by a model "
+                 "trained on the others)")
+    if args.output is not None:
+        ensure_writable_folder(args.output, "--output")
+    if args.resume_dir is not None:
+        if args.folds:
+            # one backup for K models would start fold 1 of a rerun from the
+            # weights of the fold that was interrupted, which saw its test houses
+            ap.error("--resume-dir resumes one model's training; it cannot be "
+                     "combined with --folds")
+        ensure_writable_folder(args.resume_dir, "--resume-dir")
+    return args
+
+
+def parse_classifier_args(description, argv, epochs, batch_size, improved=None):
+    """The post's four required flags, plus the common training flags;
+    ``epochs``/``batch_size`` are the post's."""
+    from .storage import ensure_writable_folder
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("-d", "--dataset", required=True,
+                    help="path to input dataset of images (one sub-folder per class)")
+    ap.add_argument("-m", "--model", required=True,
+                    help="path to output trained model (saved as .keras)")
+    ap.add_argument("-l", "--label-bin", required=True,
+                    help="path to output label binarizer")
+    ap.add_argument("-p", "--plot", required=True,
+                    help="path to output accuracy/loss plot")
+    add_training_flags(ap, epochs, batch_size, improved)
+    args = parse_training_args(ap, argv)
+
+    # check every path before any work, so a typo costs a second, not a run
+    existing_folder(args.dataset)
+    for flag, path in (("--model", args.model), ("--label-bin", args.label_bin),
+                       ("--plot", args.plot)):
+        if os.path.isdir(path):
+            raise UserError(f"{flag} {path!r} is a folder, expected a file name")
+        ensure_writable_folder(os.path.dirname(path), f"folder of {flag}")
+    if args.resume_dir is not None:
+        ensure_writable_folder(args.resume_dir, "--resume-dir")
     return args

@@ -292,3 +292,51 @@ def class_of(datasetPath, imagePath):
     """
     parts = os.path.relpath(imagePath, datasetPath).split(os.sep)
     return parts[0] if len(parts) > 1 else None
+
+
+# a class needs images on both sides of a 75/25 split
+MIN_IMAGES_PER_CLASS = 4
+
+
+def load_image_dataset(datasetPath, width, height, flatten, seed):
+    """``load_image_folder``'s images and labels, checked to be a dataset a
+    classifier can train on and test with the post's 75/25 split."""
+    (data, labels, _) = load_image_folder(datasetPath, width, height, flatten, seed)
+    if len(data) == 0:
+        raise UserError(f"--dataset {datasetPath!r} holds no readable images in class "
+                        "sub-folders (expected e.g. dataset/cats/cat_001.jpg)")
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(classes) < 2:
+        raise UserError(f"--dataset {datasetPath!r} has one class ({classes[0]!r}); "
+                        "a classifier needs at least two class folders")
+    few = [f"{c} ({n})" for c, n in zip(classes, counts) if n < MIN_IMAGES_PER_CLASS]
+    if few:
+        raise UserError(f"too few images for a 75/25 split in class(es) {', '.join(few)}; "
+                        f"each class needs at least {MIN_IMAGES_PER_CLASS}")
+    summary = ", ".join(f"{c}: {n}" for c, n in zip(classes, counts))
+    print(f"[INFO] {len(data)} images in {len(classes)} classes ({summary})")
+    return data, labels
+
+
+def fit_label_binarizer(labels):
+    """A LabelBinarizer fit on every class name of the dataset.
+
+    Fitting on all labels (not only the training split, as the post does)
+    keeps a rare class that landed only in the test split from crashing.
+    """
+    from sklearn.preprocessing import LabelBinarizer
+
+    return LabelBinarizer().fit(labels)
+
+
+def one_hot(lb, labels):
+    """One-hot labels with one column per class, also for two classes.
+
+    For two classes LabelBinarizer returns a single 0/1 column; a softmax
+    over two units with categorical cross-entropy needs two columns, so the
+    complement is added in front (column i is still ``lb.classes_[i]``).
+    """
+    y = lb.transform(labels).astype("float32")
+    if y.shape[1] == 1:
+        y = np.hstack([1.0 - y, y])
+    return y

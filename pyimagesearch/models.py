@@ -1,12 +1,8 @@
 """Model builders for the house-price posts (parts 1-3)."""
 
 from keras import Input, Model
-from keras.layers import (Activation, Conv2D, Dense, Dropout, Flatten,
-                          MaxPooling2D)
-
-# Keras' BatchNormalization, trained with TensorFlow's fused kernel (fast.py);
-# saved models hold Keras' own layer (storage.save_model)
-from .fast import BatchNormalization
+from keras.layers import (Activation, BatchNormalization, Conv2D, Dense, Dropout,
+                          Flatten, MaxPooling2D)
 
 
 def create_mlp(dim, regress=False):

@@ -25,7 +25,7 @@ import numpy as np
 from . import training
 from .augmentation import post_augmentation
 from .cli import fit_verbosity
-from .fast import Adam, AdamW
+from .fast import use_fused_kernels
 
 # copies of the post's house-price model averaged by the improved recipe
 HOUSE_MEMBERS = {"mlp": 8, "cnn": 4, "mixed": 4}
@@ -41,9 +41,11 @@ def train_improved(name, build, train, validation, args):
 
 
 def _fit(model, data, validation, args, steps_per_epoch=None):
-    """``model.fit`` as the scripts call it, on the pipeline in training.py."""
-    return model.fit(data, validation_data=training.validation_batches(*validation),
-                     epochs=args.epochs, steps_per_epoch=steps_per_epoch, shuffle=False,
+    """``model.fit`` as the scripts call it, on the pipeline in training.py,
+    with the fused kernels of fast.py."""
+    use_fused_kernels(model)
+    return model.fit(data, validation_data=validation, validation_batch_size=256,
+                     epochs=args.epochs, steps_per_epoch=steps_per_epoch,
                      callbacks=training.callbacks(args.val_split is not None, args.patience,
                                                   args.resume_dir),
                      verbose=fit_verbosity())
@@ -99,7 +101,8 @@ def _house_ensemble(build, members, train, validation, args):
     validation = (validation[0], np.reshape(validation[1], (-1, 1)))
     steps = training.steps_per_epoch(len(trainY), args.batch_size)
     ensemble.compile(loss="mean_absolute_percentage_error",
-                     optimizer=Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200)),
+                     optimizer=keras.optimizers.Adam(
+                         learning_rate=training.time_based_decay(1e-3, 1e-3 / 200)),
                      steps_per_execution=steps)
     H = _fit(ensemble, training.batches(trainX, trainY, args.batch_size, shuffle=True,
                                         seed=args.seed), validation, args)
@@ -131,7 +134,8 @@ def _simple_nn(build, train, validation, args):
     (trainX, trainY) = train
     steps = training.steps_per_epoch(len(trainY), args.batch_size)
     schedule = warmup_cosine(1e-4, steps * args.epochs, steps * 2)
-    model.compile(loss="categorical_crossentropy", optimizer=AdamW(learning_rate=schedule),
+    model.compile(loss="categorical_crossentropy",
+                  optimizer=keras.optimizers.AdamW(learning_rate=schedule),
                   metrics=["accuracy"], steps_per_execution=steps)
     data = training.batches(trainX, trainY, args.batch_size, shuffle=True, seed=args.seed,
                             mix=partial(_flip_flattened, shape=(side, side, 3)))
@@ -156,7 +160,7 @@ def _smallvggnet(build, train, validation, args):
     steps = training.steps_per_epoch(len(trainY), args.batch_size, full_batches=True)
     schedule = warmup_cosine(1e-3, steps * args.epochs, steps * 5)
     model.compile(loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
-                  optimizer=Adam(learning_rate=schedule), metrics=["accuracy"])
+                  optimizer=keras.optimizers.Adam(learning_rate=schedule), metrics=["accuracy"])
     data = training.batches(trainX, trainY, args.batch_size, shuffle=True, seed=args.seed,
                             augment=post_augmentation(), repeat=True)
     return model, _fit(model, data, validation, args, steps_per_epoch=steps)

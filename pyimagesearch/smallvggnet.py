@@ -1,12 +1,8 @@
 """SmallVGGNet: a compact VGG-style network for small images (part 4)."""
 
 from keras import Input, Sequential
-from keras.layers import (Activation, Conv2D, Dense, Dropout, Flatten,
-                          MaxPooling2D)
-
-# Keras' BatchNormalization, trained with TensorFlow's fused kernel (fast.py);
-# saved models hold Keras' own layer (storage.save_model)
-from .fast import BatchNormalization
+from keras.layers import (Activation, BatchNormalization, Conv2D, Dense, Dropout,
+                          Flatten, MaxPooling2D)
 
 
 class SmallVGGNet:
@@ -15,16 +11,42 @@ class SmallVGGNet:
         """(CONV => RELU => BN) blocks of 32, 64x2 and 128x3 filters, each
         block followed by 2x2 pooling and 25% dropout, then FC 512 => softmax.
         """
-        chanDim = -1  # channels last
+        # initialize the model along with the input shape to be
+        # "channels last" and the channels dimension itself
         model = Sequential(name="smallvggnet")
-        model.add(Input(shape=(height, width, depth)))
+        inputShape = (height, width, depth)
+        chanDim = -1
+        model.add(Input(shape=inputShape))
 
         # CONV => RELU => POOL layer set
-        _conv_block(model, 32, repeats=1, chanDim=chanDim)
+        model.add(Conv2D(32, (3, 3), padding="same"))
+        model.add(Activation("relu"))
+        model.add(BatchNormalization(axis=chanDim))
+        model.add(MaxPooling2D(pool_size=(2, 2)))
+        model.add(Dropout(0.25))
+
         # (CONV => RELU) * 2 => POOL layer set
-        _conv_block(model, 64, repeats=2, chanDim=chanDim)
+        model.add(Conv2D(64, (3, 3), padding="same"))
+        model.add(Activation("relu"))
+        model.add(BatchNormalization(axis=chanDim))
+        model.add(Conv2D(64, (3, 3), padding="same"))
+        model.add(Activation("relu"))
+        model.add(BatchNormalization(axis=chanDim))
+        model.add(MaxPooling2D(pool_size=(2, 2)))
+        model.add(Dropout(0.25))
+
         # (CONV => RELU) * 3 => POOL layer set
-        _conv_block(model, 128, repeats=3, chanDim=chanDim)
+        model.add(Conv2D(128, (3, 3), padding="same"))
+        model.add(Activation("relu"))
+        model.add(BatchNormalization(axis=chanDim))
+        model.add(Conv2D(128, (3, 3), padding="same"))
+        model.add(Activation("relu"))
+        model.add(BatchNormalization(axis=chanDim))
+        model.add(Conv2D(128, (3, 3), padding="same"))
+        model.add(Activation("relu"))
+        model.add(BatchNormalization(axis=chanDim))
+        model.add(MaxPooling2D(pool_size=(2, 2)))
+        model.add(Dropout(0.25))
 
         # first (and only) set of FC => RELU layers
         model.add(Flatten())
@@ -36,13 +58,6 @@ class SmallVGGNet:
         # softmax classifier
         model.add(Dense(classes))
         model.add(Activation("softmax"))
+
+        # return the constructed network architecture
         return model
-
-
-def _conv_block(model, filters, repeats, chanDim):
-    for _ in range(repeats):
-        model.add(Conv2D(filters, (3, 3), padding="same"))
-        model.add(Activation("relu"))
-        model.add(BatchNormalization(axis=chanDim))
-    model.add(MaxPooling2D(pool_size=(2, 2)))
-    model.add(Dropout(0.25))

@@ -3,10 +3,10 @@
 * Outputs (models, label files, plots, CSVs) are written to a temporary file
   beside the destination and moved into place in one step, so a crash or a
   Ctrl-C never leaves a half-written file where the user had a good one.
-* Label files are pickles, as in the posts, but they are read with an
-  unpickler that only rebuilds a scikit-learn LabelBinarizer or a plain list
-  of class names: a pickle can run arbitrary code, and these files get
-  passed around.
+* Label files are pickled LabelBinarizers, as in the posts, but they are
+  read with an unpickler that rebuilds nothing else (``RestrictedUnpickler``,
+  which also reads Keras' pickled ``.npz`` arrays): a pickle can run
+  arbitrary code, and these files get passed around.
 * Models load with Keras' safe mode, which refuses serialized Python code.
 """
 
@@ -76,79 +76,16 @@ def model_file(path):
 
 
 def save_model(model, path):
-    """Save ``model`` as a ``.keras`` file that plain Keras can open; return the file.
+    """``model.save`` to a ``.keras`` file, atomically; return the file.
 
-    Training may use this package's faster classes (``fast.py``: batch
-    normalization and optimizer steps on TensorFlow's fused kernels). They
-    compute what Keras' own classes compute, so the file written here is the
-    same architecture built from Keras' own classes, with the trained
-    weights: ``keras.models.load_model(path)`` opens it in any Python,
-    without this repository. The file is written atomically.
+    The scripts build their models from Keras' own classes (the fused
+    kernels of ``fast.py`` change no class), so ``keras.models.load_model``
+    opens the file in any Python, without this repository.
     """
     target = model_file(path)
     with atomic_output(target) as tmp:
-        stock_model(model).save(tmp)
+        model.save(tmp)
     return target
-
-
-def stock_model(model):
-    """``model`` as Keras' own classes: itself if it already is, else a copy.
-
-    In the copy, layers of the package's own subclasses become their Keras
-    base class with the same configuration and weights; a compiled model
-    gets Keras' own optimizer with the same settings and running state
-    (moments, step count) and the same loss and metrics, so the copy can be
-    evaluated or trained further.
-    """
-    import keras
-
-    if _is_stock_model(model):
-        return model
-
-    def stock_layer(layer):
-        if isinstance(layer, keras.Model):
-            return keras.models.clone_model(layer, clone_function=stock_layer)
-        cls = _stock_class(type(layer))
-        return cls.from_config(layer.get_config())
-
-    copy = keras.models.clone_model(model, clone_function=stock_layer)
-    copy.set_weights(model.get_weights())
-    if getattr(model, "compiled", False) and _is_stock(model.loss):
-        config = model.get_compile_config()
-        optimizer = _stock_class(type(model.optimizer)).from_config(
-            model.optimizer.get_config())
-        config["optimizer"] = keras.saving.serialize_keras_object(optimizer)
-        copy.compile_from_config(config)
-        if model.optimizer.built:
-            copy.optimizer.build(copy.trainable_variables)
-            for new, old in zip(copy.optimizer.variables, model.optimizer.variables):
-                new.assign(old)
-    return copy
-
-
-def _is_stock_model(model):
-    """Whether every layer, the optimizer and the loss are Keras' own."""
-    classes = [type(layer) for layer in model._flatten_layers()]
-    if getattr(model, "compiled", False):
-        classes.append(type(model.optimizer))
-        if not _is_stock(model.loss):
-            return False
-    return all(_stock_class(cls) is cls for cls in classes)
-
-
-def _stock_class(cls):
-    """``cls`` itself if Keras defines it, else its nearest Keras ancestor."""
-    for ancestor in cls.__mro__:
-        if ancestor.__module__.startswith("keras."):
-            return ancestor
-    raise TypeError(f"{cls.__name__} has no Keras base class")
-
-
-def _is_stock(loss):
-    """Whether Keras can rebuild ``loss`` without this repository."""
-    if isinstance(loss, str):
-        return True
-    return type(loss).__module__.startswith("keras.")
 
 
 def load_model(path):
@@ -177,21 +114,27 @@ def save_labels(lb, path):
             f.write(pickle.dumps(lb))
 
 
-# The only globals a LabelBinarizer pickle (or a list of names) refers to.
-_ALLOWED_GLOBALS = {
-    ("sklearn.preprocessing._label", "LabelBinarizer"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-}
+# What a pickle of NumPy arrays may rebuild: arrays, their dtypes and scalars.
+NUMPY_GLOBALS = frozenset({
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+})
+# ... and a label file, a scikit-learn LabelBinarizer of class names
+LABEL_GLOBALS = NUMPY_GLOBALS | {("sklearn.preprocessing._label", "LabelBinarizer")}
 
 
-class _LabelUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that rebuilds only the classes in ``allowed`` (pairs of
+    module and name): a pickle can run any code, and label files and
+    Keras' ``.npz`` copies get passed around."""
+
+    def __init__(self, file, allowed, **kwargs):
+        super().__init__(file, **kwargs)
+        self.allowed = allowed
+
     def find_class(self, module, name):
-        if (module, name) not in _ALLOWED_GLOBALS:
+        if (module, name) not in self.allowed:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
         return super().find_class(module, name)
 
@@ -206,18 +149,29 @@ def load_labels(path, flag="--label-bin"):
     except OSError as error:
         raise UserError(f"{flag} {path!r} cannot be read: {error.strerror}") from None
     try:
-        obj = _LabelUnpickler(io.BytesIO(data)).load()
+        obj = RestrictedUnpickler(io.BytesIO(data), LABEL_GLOBALS).load()
     except Exception as error:
         raise UserError(f"{flag} {path!r} is not a label file written by these scripts "
                         f"({error})") from None
 
-    classes = getattr(obj, "classes_", obj)
+    classes = getattr(obj, "classes_", None)
     if isinstance(classes, np.ndarray):
         classes = classes.tolist()
     if (not isinstance(classes, list) or not classes
             or not all(isinstance(c, (str, int)) for c in classes)):
-        raise UserError(f"{flag} {path!r} holds no list of class names")
+        raise UserError(f"{flag} {path!r} holds no LabelBinarizer of class names")
     return [str(c) for c in classes]
+
+
+def beside(path, suffix):
+    """A file beside ``path``: ``out/vgg.model`` -> ``out/vgg`` + suffix.
+
+    The confusion matrix goes beside the plot (``out/vgg_confusion.png``),
+    the results and a text model's label file beside the model
+    (``out/vgg_results.json``, ``out/text_labels.pickle``).
+    """
+    root = os.path.splitext(path)[0] if os.path.splitext(path)[1] else path
+    return root + suffix
 
 
 def save_results(path, results):

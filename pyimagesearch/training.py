@@ -1,6 +1,6 @@
 """Small training plumbing the posts don't show: the old ``decay=`` argument
-as a schedule, an in-memory input pipeline, held-out validation data, the
-callbacks behind ``--val-split``/``--resume-dir`` and Ctrl-C, and the
+as a schedule, an in-memory input pipeline, the callbacks behind
+``--val-split``/``--resume-dir``/``--tensorboard`` and Ctrl-C, and the
 thread setting of the house CNNs.
 
 Why the pipeline: the posts' models are tiny, so on a CPU the time of
@@ -122,45 +122,7 @@ def batches(x, y, batch_size, shuffle=False, seed=None, augment=None, mix=None,
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_NO_AUTOTUNER)
 
 
-def validation_batches(x, y):
-    """Validation data as one large batch per step: it is only evaluated,
-    so the figure (a mean over the examples) is the same, at a fraction of
-    the per-step cost."""
-    return batches(x, y, batch_size=256)
-
-
-def validation_data(trainX, trainY, testX, testY, val_split, seed):
-    """What training is validated on: the test split, as the posts do, or
-    with ``val_split`` a seeded fraction of the training data held out, so
-    that the test split stays unseen until the final figure. Returns
-    ``(trainX, trainY, valX, valY)``."""
-    if not val_split:
-        return trainX, trainY, testX, testY
-    return hold_out(trainX, trainY, val_split, seed)
-
-
-def hold_out(x, y, fraction, seed):
-    """Split ``fraction`` of (x, y) off as validation data, seeded.
-
-    ``x`` may be a list of arrays (a multi-input model). Returns
-    ``(trainX, trainY, valX, valY)``; at least one example lands on each
-    side.
-    """
-    n = len(y)
-    order = np.random.default_rng(seed).permutation(n)
-    nVal = min(n - 1, max(1, round(n * fraction)))
-    valIdx, trainIdx = order[:nVal], order[nVal:]
-
-    def take(a, idx):
-        if isinstance(a, (list, tuple)):
-            return [np.asarray(part)[idx] for part in a]
-        return np.asarray(a)[idx]
-
-    print(f"[INFO] holding out {nVal} of the {n} training examples for validation")
-    return take(x, trainIdx), take(y, trainIdx), take(x, valIdx), take(y, valIdx)
-
-
-def callbacks(early_stopping=False, patience=None, resume_dir=None):
+def callbacks(early_stopping=False, patience=None, resume_dir=None, tensorboard=None):
     """The callbacks of every script's ``model.fit``.
 
     * Ctrl-C stops training after the current step (``StopOnCtrlC``).
@@ -171,8 +133,11 @@ def callbacks(early_stopping=False, patience=None, resume_dir=None):
       after every epoch; the same command run again after a crash or Ctrl-C
       continues from the last finished epoch (the backup is removed when
       training completes).
+    * ``tensorboard``: Keras' TensorBoard logs there (``--tensorboard``).
     """
     found = [StopOnCtrlC()]
+    if tensorboard:
+        found.append(keras.callbacks.TensorBoard(tensorboard))
     if early_stopping:
         found.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=patience or 10**9, restore_best_weights=True))
