@@ -4,12 +4,17 @@
 """
 
 import os
+import time
 
 import numpy as np
 
-from pyimagesearch import datasets, regression
-from pyimagesearch.cli import DEFAULTS, fit_verbosity, run_main
-from pyimagesearch.regression import format_price
+from pyimagesearch import cli, datasets, splits
+from pyimagesearch.reports import HouseReport, format_price
+
+# the post's training: 200 epochs on batches of 8 houses
+# (--recipe improved trains on batches of 16)
+EPOCHS = 200
+BATCH_SIZE = 8
 
 
 def create_mixed_model(attributeDim):
@@ -40,11 +45,15 @@ def create_mixed_model(attributeDim):
 
 
 def main(argv=None):
-    args = regression.parse_args(__doc__.splitlines()[0], DEFAULTS["mixed"], argv)
+    start = time.perf_counter()
+    args = cli.parse_house_args(__doc__.splitlines()[0], argv, epochs=EPOCHS,
+                                batch_size=BATCH_SIZE, improved={"batch_size": 16})
 
     # TensorFlow loads only now, once the flags are known to be good
-    from pyimagesearch import recipes, training
-    from pyimagesearch.fast import Adam  # Keras' Adam, one fused kernel per step
+    from keras.optimizers import Adam
+    from sklearn.model_selection import train_test_split
+
+    from pyimagesearch import fast, recipes, training
 
     # this model's operations are too small to share out between cores:
     # each runs on one core, independent ones side by side (faster, README)
@@ -68,27 +77,33 @@ def main(argv=None):
     # the data for training and the remaining 25% for testing (or, with
     # --folds K, K splits in which every house is tested once)
     print("[INFO] processing data...")
-    report = regression.Results("mixed_regression.py", args, df)
-    for (trainIdx, testIdx) in regression.splits(df, args.folds):
-        (trainAttrX, testAttrX) = (df.iloc[trainIdx], df.iloc[testIdx])
-        (trainImagesX, testImagesX) = (images[trainIdx], images[testIdx])
+    splits.check_enough_houses(df, args.folds)
+    if args.folds:
+        folds = splits.kfold(args.folds, df, images)
+    else:
+        folds = [train_test_split(df, images, test_size=0.25, random_state=42)]
 
+    report = HouseReport("mixed_regression.py", df, args.folds, args.val_split,
+                         record={"recipe": args.recipe, "seed": args.seed,
+                                 "epochs": args.epochs})
+    for (trainHouses, testHouses, trainImagesX, testImagesX) in folds:
         # find the largest house price in the training set and use it to
         # scale our house prices to the range [0, 1] (will lead to better
         # training and convergence)
-        maxPrice = trainAttrX["price"].max()
-        trainY = (trainAttrX["price"] / maxPrice).to_numpy("float32")
-        testY = (testAttrX["price"] / maxPrice).to_numpy("float32")
+        maxPrice = trainHouses["price"].max()
+        trainY = (trainHouses["price"] / maxPrice).to_numpy("float32")
+        testY = (testHouses["price"] / maxPrice).to_numpy("float32")
 
         # process the house attributes data by performing min-max scaling
         # on continuous features, one-hot encoding on categorical features,
         # and then finally concatenating them together
-        (trainAttrX, testAttrX) = datasets.process_house_attributes(df, trainAttrX, testAttrX)
+        (trainAttrX, testAttrX) = datasets.process_house_attributes(df, trainHouses,
+                                                                    testHouses)
         (trainX, testX) = ([trainAttrX, trainImagesX], [testAttrX, testImagesX])
 
         # validate on the test split as the post does, or (--val-split) on
         # training houses held out, so the test split stays unseen
-        (trainX, trainY, valX, valY) = training.validation_data(
+        (trainX, trainY, valX, valY) = splits.validation_data(
             trainX, trainY, testX, testY, args.val_split, args.seed)
 
         print("[INFO] training model...")
@@ -104,18 +119,21 @@ def main(argv=None):
             # prices* (a whole epoch per graph call: the same steps, less
             # overhead)
             model = create_mixed_model(trainAttrX.shape[1])
-            opt = Adam(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200))
+            opt = Adam(learning_rate=training.time_based_decay(1e-3, decay=1e-3 / 200))
             model.compile(loss="mean_absolute_percentage_error", optimizer=opt,
-                          steps_per_execution=training.steps_per_epoch(len(trainY), args.batch_size))
+                          steps_per_execution=training.steps_per_epoch(len(trainY),
+                                                                       args.batch_size))
+            fast.use_fused_kernels(model)  # batch norm and Adam on one kernel each: faster
 
-            # train the model on batches of args.batch_size houses (8 in the
-            # post), which the pipeline reshuffles every epoch
-            H = model.fit(training.batches(trainX, trainY, args.batch_size, shuffle=True,
-                                           seed=args.seed),
-                          validation_data=training.validation_batches(valX, valY),
-                          epochs=args.epochs, shuffle=False, verbose=fit_verbosity(),
-                          callbacks=training.callbacks(args.val_split, args.patience,
-                                                       args.resume_dir))
+            # train the model; the training houses come from an in-memory
+            # pipeline, reshuffled every epoch (Keras would re-wrap NumPy
+            # arrays every epoch)
+            trainData = training.batches(trainX, trainY, args.batch_size, shuffle=True,
+                                         seed=args.seed)
+            H = model.fit(trainData, validation_data=(valX, valY), epochs=args.epochs,
+                          validation_batch_size=256, verbose=cli.fit_verbosity(),
+                          callbacks=training.callbacks(args.val_split is not None,
+                                                       args.patience, args.resume_dir))
 
         # make predictions on the testing data
         print("[INFO] predicting house prices...")
@@ -127,11 +145,11 @@ def main(argv=None):
         diff = preds.flatten() - testY
         percentDiff = (diff / testY) * 100
         absPercentDiff = np.abs(percentDiff)
-        report.add(absPercentDiff, df.iloc[testIdx], preds.flatten() * maxPrice, H, model)
+        report.add(absPercentDiff, testHouses, preds.flatten() * maxPrice, H, model)
 
     # save what a learner looks at (--output)
     if args.output:
-        report.save(args.output)
+        report.save(args.output, seconds=time.perf_counter() - start)
 
     # compute the mean and standard deviation of the absolute percentage
     # difference (with --folds, of the folds' means), then show some
@@ -143,4 +161,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run_main(main)
+    cli.run_main(main)

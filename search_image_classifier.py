@@ -50,8 +50,8 @@ def main(argv=None):
     import numpy as np
     from sklearn.metrics import classification_report
     from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import LabelBinarizer
 
+    from pyimagesearch import datasets, plots, splits
     from pyimagesearch.datasets import load_image_folder
     from pyimagesearch.storage import save_labels, save_model, save_results
 
@@ -72,12 +72,13 @@ def main(argv=None):
     # looked at once, at the end
     (trainX, testX, trainLabels, testLabels, trainPaths, testPaths) = train_test_split(
         data, labels, paths, test_size=0.25, random_state=42)
-    lb = LabelBinarizer().fit(labels)
-    trainY = np.searchsorted(lb.classes_, trainLabels)
-    testY = np.searchsorted(lb.classes_, testLabels)
+    # one-hot labels, as train_vgg.py makes them (the loss smooths them)
+    lb = datasets.fit_label_binarizer(labels)
+    trainY = datasets.one_hot(lb, trainLabels)
+    testY = datasets.one_hot(lb, testLabels).argmax(axis=1)  # class numbers, for the report
 
     # the trials are scored on a part of the training split
-    (fitX, fitY, valX, valY) = search.hold_out(trainX, trainY, args.val_split, args.seed,
+    (fitX, fitY, valX, valY) = splits.hold_out(trainX, trainY, args.val_split, args.seed,
                                                stratify=True)
     print(f"[INFO] {len(fitX)} images train the trials, {len(valX)} score them, "
           f"{len(testX)} test the winner")
@@ -97,11 +98,8 @@ def main(argv=None):
 
     # run the search: every trial trains a candidate and is scored on the
     # held-out pictures (in a distributed search, the chief serves the
-    # trials to the workers and waits here until they are all done); the
-    # labels go in one-hot, as train_vgg.py's LabelBinarizer makes them,
-    # since the loss smooths them
-    tuner.search(fitX, keras.utils.to_categorical(fitY, classes),
-                 validation_data=(valX, keras.utils.to_categorical(valY, classes)))
+    # trials to the workers and waits here until they are all done)
+    tuner.search(fitX, fitY, validation_data=(valX, valY))
     if role == "worker":
         print("[INFO] no trials left; the chief retrains and exports the best model")
         return 0
@@ -119,8 +117,7 @@ def main(argv=None):
     model = hypermodel.build_for_retraining(best.hyperparameters, epochs, len(trainX))
     model.summary()
     # (batches of --batch-size, shuffled and augmented as in its trial)
-    model.fit(hypermodel.batches(best.hyperparameters, trainX,
-                                 keras.utils.to_categorical(trainY, classes)),
+    model.fit(hypermodel.batches(best.hyperparameters, trainX, trainY),
               epochs=epochs, shuffle=False, verbose=fit_verbosity())
 
     # evaluate the exported model, once, on the test split
@@ -137,7 +134,7 @@ def main(argv=None):
     show = search.grid_indices(len(testX), args.seed)
     titles = [f"Predicted: {lb.classes_[preds[i]]}, Real: {lb.classes_[testY[i]]}"
               for i in show]
-    search.plot_prediction_grid(testX[show], titles, args.plot)
+    plots.plot_prediction_grid(testX[show], titles, args.plot)
 
     # save the model, the class names and the figures
     save_model(model, args.model)

@@ -137,6 +137,7 @@ def main(argv=None):
     import keras
     from sklearn.model_selection import train_test_split
 
+    from pyimagesearch import plots, splits
     from pyimagesearch.storage import save_model, save_results
 
     keras.utils.set_random_seed(args.seed)
@@ -163,7 +164,7 @@ def main(argv=None):
         head = {"kind": "regression", "loss": "mean_squared_error", "mean": mean, "std": std}
 
     # the trials are scored on a part of the training split
-    (fitX, fitY, valX, valY) = search.hold_out(trainX, trainY, args.val_split, args.seed)
+    (fitX, fitY, valX, valY) = splits.hold_out(trainX, trainY, args.val_split, args.seed)
     print(f"[INFO] {len(fitX)} images train the trials, {len(valX)} score them, "
           f"{len(testX)} test the winner")
 
@@ -225,7 +226,7 @@ def main(argv=None):
     # the chapter's figure: test images titled with predicted and real values
     show = search.grid_indices(len(testX), args.seed)
     titles = [f"Predicted: {label(preds[i])}, Real: {label(testY[i])}" for i in show]
-    search.plot_prediction_grid(testX[show], titles, args.plot)
+    plots.plot_prediction_grid(testX[show], titles, args.plot)
 
     # save the model and the figures
     save_model(model, args.model)

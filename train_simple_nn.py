@@ -4,9 +4,15 @@
         --label-bin output/simple_nn_lb.pickle --plot output/simple_nn_plot.png
 """
 
+import time
 
-from pyimagesearch import classification
-from pyimagesearch.cli import DEFAULTS, fit_verbosity, run_main
+from pyimagesearch import cli
+
+# initialize our initial learning rate, # of epochs to train for, and
+# batch size
+INIT_LR = 0.01
+EPOCHS = 80
+BS = 32
 
 # the curves of the training plot: history key -> legend label
 CURVES = {"loss": "train_loss", "val_loss": "val_loss",
@@ -27,14 +33,16 @@ def create_simple_nn(classes):
 
 
 def main(argv=None):
-    args = classification.parse_args(__doc__.splitlines()[0], DEFAULTS["simple_nn"], argv)
+    start = time.perf_counter()
+    args = cli.parse_classifier_args(__doc__.splitlines()[0], argv, epochs=EPOCHS,
+                                     batch_size=BS)
 
     # TensorFlow loads only now, once the flags are known to be good
+    from keras.optimizers import SGD
     from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.model_selection import train_test_split
 
-    from pyimagesearch import plots, recipes, storage, training
-    from pyimagesearch.fast import SGD  # Keras' SGD, one fused kernel per step
+    from pyimagesearch import datasets, fast, plots, recipes, reports, splits, storage, training
 
     training.setup(args.seed, args.mixed_precision)
 
@@ -43,7 +51,7 @@ def main(argv=None):
     # 32x32x3=3072 pixel intensities in [0, 1], and take its class label
     # from the folder it is in
     print("[INFO] loading images...")
-    (data, labels) = classification.load_dataset(args.dataset, 32, 32, flatten=True,
+    (data, labels) = datasets.load_image_dataset(args.dataset, 32, 32, flatten=True,
                                                  seed=args.seed)
 
     # partition the data into training and testing splits using 75% of
@@ -54,13 +62,13 @@ def main(argv=None):
     # convert the labels from class names to one-hot vectors (one column
     # per class, also for two classes, where scikit-learn's LabelBinarizer
     # alone would return a single column)
-    lb = classification.fit_label_binarizer(labels)
-    trainY = classification.one_hot(lb, trainY)
-    testY = classification.one_hot(lb, testY)
+    lb = datasets.fit_label_binarizer(labels)
+    trainY = datasets.one_hot(lb, trainY)
+    testY = datasets.one_hot(lb, testY)
 
     # validate on the test split as the post does, or (--val-split) on
     # training images held out, so the test split stays unseen
-    (trainX, trainY, valX, valY) = training.validation_data(
+    (trainX, trainY, valX, valY) = splits.validation_data(
         trainX, trainY, testX, testY, args.val_split, args.seed)
 
     print("[INFO] training network...")
@@ -73,24 +81,22 @@ def main(argv=None):
         # define the 3072-1024-512-C architecture using Keras
         model = create_simple_nn(len(lb.classes_))
 
-        # initialize our initial learning rate and # of epochs to train for
-        INIT_LR = 0.01
-        EPOCHS = args.epochs
-
         # compile the model using SGD as our optimizer and categorical
-        # cross-entropy loss (a whole epoch per graph call: the same steps,
-        # less overhead)
+        # cross-entropy loss (one graph call runs a whole epoch of steps:
+        # the same steps, less overhead)
         opt = SGD(learning_rate=INIT_LR)
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"],
-                      steps_per_execution=training.steps_per_epoch(len(trainX), args.batch_size))
+                      steps_per_execution=training.steps_per_epoch(len(trainX),
+                                                                   args.batch_size))
+        fast.use_fused_kernels(model)  # SGD's step on one kernel: faster, same numbers
 
-        # train the neural network on batches of args.batch_size images (32
-        # in the post), which the pipeline reshuffles every epoch
-        H = model.fit(training.batches(trainX, trainY, args.batch_size, shuffle=True,
-                                       seed=args.seed),
-                      validation_data=training.validation_batches(valX, valY),
-                      epochs=EPOCHS, shuffle=False, verbose=fit_verbosity(),
-                      callbacks=training.callbacks(args.val_split, args.patience,
+        # train the neural network on batches of BS images, which an
+        # in-memory pipeline reshuffles every epoch
+        trainData = training.batches(trainX, trainY, args.batch_size, shuffle=True,
+                                     seed=args.seed)
+        H = model.fit(trainData, validation_data=(valX, valY), epochs=args.epochs,
+                      validation_batch_size=256, verbose=cli.fit_verbosity(),
+                      callbacks=training.callbacks(args.val_split is not None, args.patience,
                                                    args.resume_dir))
 
     # evaluate the network
@@ -107,18 +113,21 @@ def main(argv=None):
     confusion = confusion_matrix(trueIdx, predIdx, labels=range(len(classNames)))
     accuracy = (trueIdx == predIdx).mean()
     plots.plot_confusion_matrix(confusion, classNames,
-                                classification.beside(args.plot, "_confusion.png"),
+                                storage.beside(args.plot, "_confusion.png"),
                                 f"Confusion matrix on the test split ({accuracy:.0%} accuracy)")
 
     # save the model and label binarizer to disk, and what the run measured
     print("[INFO] serializing network and label binarizer...")
     modelPath = storage.save_model(model, args.model)
     storage.save_labels(lb, args.label_bin)
-    storage.save_results(classification.beside(args.model, "_results.json"),
-                         classification.results(args, "train_simple_nn.py", accuracy,
-                                                classNames, confusion))
+    record = {"recipe": args.recipe, "seed": args.seed, "epochs": args.epochs,
+              "val_split": args.val_split, "mixed_precision": args.mixed_precision}
+    storage.save_results(storage.beside(args.model, "_results.json"),
+                         reports.classifier_results("train_simple_nn.py", record, accuracy,
+                                                    classNames, confusion,
+                                                    time.perf_counter() - start))
     print(f"[INFO] wrote {modelPath}, {args.label_bin} and {args.plot}")
 
 
 if __name__ == "__main__":
-    run_main(main)
+    cli.run_main(main)

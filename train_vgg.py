@@ -4,8 +4,15 @@
         --label-bin output/smallvggnet_lb.pickle --plot output/smallvggnet_plot.png
 """
 
-from pyimagesearch import classification
-from pyimagesearch.cli import DEFAULTS, fit_verbosity, run_main
+import time
+
+from pyimagesearch import cli
+
+# initialize our initial learning rate, # of epochs to train for, and
+# batch size (--recipe improved trains for 150 epochs)
+INIT_LR = 0.01
+EPOCHS = 75
+BS = 32
 
 # the curves of the training plot: history key -> legend label
 CURVES = {"loss": "train_loss", "val_loss": "val_loss",
@@ -13,15 +20,17 @@ CURVES = {"loss": "train_loss", "val_loss": "val_loss",
 
 
 def main(argv=None):
-    args = classification.parse_args(__doc__.splitlines()[0], DEFAULTS["smallvggnet"], argv)
+    start = time.perf_counter()
+    args = cli.parse_classifier_args(__doc__.splitlines()[0], argv, epochs=EPOCHS,
+                                     batch_size=BS, improved={"epochs": 150})
 
     # TensorFlow loads only now, once the flags are known to be good
+    from keras.optimizers import SGD
     from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.model_selection import train_test_split
 
-    from pyimagesearch import plots, recipes, storage, training
-    from pyimagesearch.augmentation import post_augmentation
-    from pyimagesearch.fast import SGD  # Keras' SGD, one fused kernel per step
+    from pyimagesearch import datasets, fast, plots, recipes, reports, splits, storage, training
+    from pyimagesearch.augmentation import image_data_generator
     from pyimagesearch.smallvggnet import SmallVGGNet
 
     training.setup(args.seed, args.mixed_precision)
@@ -30,7 +39,7 @@ def main(argv=None):
     # resize it to 64x64 pixels (ignoring aspect ratio), scale the pixel
     # intensities to [0, 1], and take its class label from its folder
     print("[INFO] loading images...")
-    (data, labels) = classification.load_dataset(args.dataset, 64, 64, flatten=False,
+    (data, labels) = datasets.load_image_dataset(args.dataset, 64, 64, flatten=False,
                                                  seed=args.seed)
 
     # partition the data into training and testing splits using 75% of
@@ -41,26 +50,21 @@ def main(argv=None):
     # convert the labels from class names to one-hot vectors (one column
     # per class, also for two classes, where scikit-learn's LabelBinarizer
     # alone would return a single column)
-    lb = classification.fit_label_binarizer(labels)
-    trainY = classification.one_hot(lb, trainY)
-    testY = classification.one_hot(lb, testY)
+    lb = datasets.fit_label_binarizer(labels)
+    trainY = datasets.one_hot(lb, trainY)
+    testY = datasets.one_hot(lb, testY)
 
     # validate on the test split as the post does, or (--val-split) on
     # training images held out, so the test split stays unseen
-    (trainX, trainY, valX, valY) = training.validation_data(
+    (trainX, trainY, valX, valY) = splits.validation_data(
         trainX, trainY, testX, testY, args.val_split, args.seed)
 
-    # construct the image augmentation applied to the training batches:
-    # the post's ImageDataGenerator ranges, in one resampling pass
-    aug = post_augmentation()
-
-    # initialize our initial learning rate, # of epochs to train for,
-    # and batch size; each epoch is len(trainX) // BS full batches, counted
-    # after any hold-out, as in the post
-    INIT_LR = 0.01
-    EPOCHS = args.epochs
-    BS = args.batch_size
-    stepsPerEpoch = training.steps_per_epoch(len(trainX), BS, full_batches=True)
+    # construct the image generator for data augmentation: the post's
+    # ImageDataGenerator, drawn for each training batch in the input
+    # pipeline and applied in one resampling pass
+    aug = image_data_generator(rotation_range=30, width_shift_range=0.1,
+                               height_shift_range=0.1, shear_range=0.2, zoom_range=0.2,
+                               horizontal_flip=True, fill_mode="nearest")
 
     print("[INFO] training network...")
     if args.recipe == "improved":
@@ -68,23 +72,26 @@ def main(argv=None):
         # label smoothing, twice the epochs (recipes.py)
         (model, H) = recipes.train_improved(
             "smallvggnet", lambda: SmallVGGNet.build(64, 64, 3, len(lb.classes_)),
-            (trainX, trainY), (valX, valY), args)
+            (trainX, trainY), (valX, valY), args, augment=aug)
     else:
         # initialize our VGG-like Convolutional Neural Network
         model = SmallVGGNet.build(width=64, height=64, depth=3, classes=len(lb.classes_))
 
-        # initialize the model and optimizer (the post's time-based decay of
-        # INIT_LR / EPOCHS per step, as a learning-rate schedule)
-        opt = SGD(learning_rate=training.time_based_decay(INIT_LR, INIT_LR / EPOCHS))
+        # initialize the model and optimizer (the post's decay of INIT_LR /
+        # EPOCHS per step, as a learning-rate schedule)
+        opt = SGD(learning_rate=training.time_based_decay(INIT_LR, decay=INIT_LR / args.epochs))
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+        fast.use_fused_kernels(model)  # batch norm and SGD on one kernel each: faster
 
-        # train the network on augmented batches of BS images (32 in the post)
-        H = model.fit(training.batches(trainX, trainY, BS, shuffle=True, seed=args.seed,
-                                       augment=aug, repeat=True),
-                      validation_data=training.validation_batches(valX, valY),
-                      steps_per_epoch=stepsPerEpoch, epochs=EPOCHS, shuffle=False,
-                      verbose=fit_verbosity(),
-                      callbacks=training.callbacks(args.val_split, args.patience,
+        # train the network on augmented batches of BS images, endlessly
+        # reshuffled: an epoch is len(trainX) // BS of them, as in the post
+        trainData = training.batches(trainX, trainY, args.batch_size, shuffle=True,
+                                     seed=args.seed, augment=aug, repeat=True)
+        H = model.fit(trainData, validation_data=(valX, valY),
+                      steps_per_epoch=max(1, len(trainX) // args.batch_size),
+                      epochs=args.epochs,
+                      validation_batch_size=256, verbose=cli.fit_verbosity(),
+                      callbacks=training.callbacks(args.val_split is not None, args.patience,
                                                    args.resume_dir))
 
     # evaluate the network
@@ -101,18 +108,21 @@ def main(argv=None):
     confusion = confusion_matrix(trueIdx, predIdx, labels=range(len(classNames)))
     accuracy = (trueIdx == predIdx).mean()
     plots.plot_confusion_matrix(confusion, classNames,
-                                classification.beside(args.plot, "_confusion.png"),
+                                storage.beside(args.plot, "_confusion.png"),
                                 f"Confusion matrix on the test split ({accuracy:.0%} accuracy)")
 
     # save the model and label binarizer to disk, and what the run measured
     print("[INFO] serializing network and label binarizer...")
     modelPath = storage.save_model(model, args.model)
     storage.save_labels(lb, args.label_bin)
-    storage.save_results(classification.beside(args.model, "_results.json"),
-                         classification.results(args, "train_vgg.py", accuracy,
-                                                classNames, confusion))
+    record = {"recipe": args.recipe, "seed": args.seed, "epochs": args.epochs,
+              "val_split": args.val_split, "mixed_precision": args.mixed_precision}
+    storage.save_results(storage.beside(args.model, "_results.json"),
+                         reports.classifier_results("train_vgg.py", record, accuracy,
+                                                    classNames, confusion,
+                                                    time.perf_counter() - start))
     print(f"[INFO] wrote {modelPath}, {args.label_bin} and {args.plot}")
 
 
 if __name__ == "__main__":
-    run_main(main)
+    cli.run_main(main)

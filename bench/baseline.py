@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pyimagesearch import datasets, regression  # noqa: E402
+from pyimagesearch import datasets, splits  # noqa: E402
 from pyimagesearch.cli import existing_folder, positive_int, run_main  # noqa: E402
 
 
@@ -31,12 +31,16 @@ def main(argv=None):
     existing_folder(args.dataset)
 
     from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.model_selection import train_test_split
 
     df = datasets.load_house_attributes(os.path.join(args.dataset, "HousesInfo.txt"))
-    regression.check_enough_houses(df, args.folds)
+    splits.check_enough_houses(df, args.folds)
+    if args.folds:
+        folds = splits.kfold(args.folds, df)
+    else:
+        folds = [train_test_split(df, test_size=0.25, random_state=42)]
     figures = []
-    for (trainIdx, testIdx) in regression.splits(df, args.folds):
-        (train, test) = (df.iloc[trainIdx], df.iloc[testIdx])
+    for (train, test) in folds:
         (trainX, testX) = datasets.process_house_attributes(df, train, test)
         model = HistGradientBoostingRegressor(random_state=42)
         model.fit(trainX, np.log(train["price"].to_numpy()))

@@ -37,15 +37,12 @@ SCRIPTS = ("mlp_regression", "cnn_regression", "mixed_regression", "train_simple
 
 
 def plain_package():
-    """The package's loaders and builders, with this repository's speed-ups
-    turned back into the posts' plain versions."""
-    import keras
-
-    from pyimagesearch import datasets, models, smallvggnet
+    """The package's loaders with this repository's speed-up (decoding
+    pictures on several threads) turned back into the posts' plain loop.
+    (The builders are Keras' own layers already.)"""
+    from pyimagesearch import datasets
 
     datasets._LOAD_WORKERS = 1
-    models.BatchNormalization = keras.layers.BatchNormalization
-    smallvggnet.BatchNormalization = keras.layers.BatchNormalization
 
 
 def house_prices(script, datasetPath, epochs=200):
@@ -102,7 +99,7 @@ def image_classifier(script, datasetPath, outputDir, epochs=None):
     from sklearn.metrics import classification_report
     from sklearn.model_selection import train_test_split
 
-    from pyimagesearch import classification, training
+    from pyimagesearch import datasets, training
     from pyimagesearch.smallvggnet import SmallVGGNet
 
     matplotlib.use("Agg")
@@ -110,12 +107,12 @@ def image_classifier(script, datasetPath, outputDir, epochs=None):
 
     vgg = script == "train_vgg"
     size = 64 if vgg else 32
-    (data, labels) = classification.load_dataset(datasetPath, size, size, flatten=not vgg,
+    (data, labels) = datasets.load_image_dataset(datasetPath, size, size, flatten=not vgg,
                                                  seed=42)
     (trainX, testX, trainY, testY) = train_test_split(data, labels, test_size=0.25,
                                                       random_state=42)
-    lb = classification.fit_label_binarizer(labels)
-    (trainY, testY) = (classification.one_hot(lb, trainY), classification.one_hot(lb, testY))
+    lb = datasets.fit_label_binarizer(labels)
+    (trainY, testY) = (datasets.one_hot(lb, trainY), datasets.one_hot(lb, testY))
 
     if vgg:
         model = SmallVGGNet.build(width=64, height=64, depth=3, classes=len(lb.classes_))

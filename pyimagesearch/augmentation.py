@@ -66,11 +66,12 @@ def random_affine(images, seed, rotation=0.0, width_shift=0.0, height_shift=0.0,
         fill_value=0.0, interpolation="BILINEAR", fill_mode=fill_mode)
 
 
-def post_augmentation():
-    """The post's training-time augmentation, as a function of a batch and a seed.
-
-    The post's ImageDataGenerator took rotation 30 degrees, shifts of 0.1,
-    shear 0.2 (degrees), zoom 0.2, horizontal flips and nearest fill.
-    """
-    return partial(random_affine, rotation=30, width_shift=0.1, height_shift=0.1,
-                   shear=0.2, zoom=0.2, horizontal_flip=True, fill_mode="NEAREST")
+def image_data_generator(rotation_range=0.0, width_shift_range=0.0, height_shift_range=0.0,
+                         shear_range=0.0, zoom_range=0.0, horizontal_flip=False,
+                         fill_mode="nearest"):
+    """What Keras' old ``ImageDataGenerator`` with these arguments did to a
+    training batch, as a function of a batch and a seed, for
+    ``training.batches(augment=...)`` (``random_affine``: one resampling)."""
+    return partial(random_affine, rotation=rotation_range, width_shift=width_shift_range,
+                   height_shift=height_shift_range, shear=shear_range, zoom=zoom_range,
+                   horizontal_flip=horizontal_flip, fill_mode=fill_mode.upper())

@@ -1,5 +1,5 @@
 """The pictures a run saves: training curves, predicted-vs-actual prices,
-the confusion matrix. All drawn with matplotlib's file-only backend (no
+the confusion matrix, a grid of test images with their predictions. All drawn with matplotlib's file-only backend (no
 display needed) in the posts' ggplot style, and written atomically.
 """
 
@@ -132,6 +132,26 @@ def plot_confusion_matrix(matrix, classNames, path, title):
                     color="white" if matrix[i, j] > threshold else "black")
     ax.grid(False)
     _save(fig, path)
+
+
+def plot_prediction_grid(images, titles, path, columns=4):
+    """The chapter's figure: test images, each titled
+    ``Predicted: x, Real: y`` (images are OpenCV BGR, uint8 or in [0, 1])."""
+    plt = _pyplot()
+    count = len(images)
+    rows = max(1, int(np.ceil(count / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, title in zip(axes.flat, images, titles):
+        image = np.asarray(image)
+        if image.dtype != np.uint8:
+            image = np.clip(image * 255.0, 0, 255).astype("uint8")
+        ax.imshow(image[..., ::-1], interpolation="nearest")  # BGR -> RGB
+        ax.set_title(title, fontsize=9)
+    _save(fig, path)
+    return path
 
 
 def _axis_name(key):

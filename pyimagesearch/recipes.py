@@ -23,7 +23,6 @@ import keras
 import numpy as np
 
 from . import training
-from .augmentation import post_augmentation
 from .cli import fit_verbosity
 from .fast import use_fused_kernels
 
@@ -31,13 +30,16 @@ from .fast import use_fused_kernels
 HOUSE_MEMBERS = {"mlp": 8, "cnn": 4, "mixed": 4}
 
 
-def train_improved(name, build, train, validation, args):
+def train_improved(name, build, train, validation, args, augment=None):
     """Build, compile and train the improved recipe of script ``name``
-    (a key of ``cli.DEFAULTS``); return ``(model, history)``."""
+    ("mlp", "cnn", "mixed", "simple_nn" or "smallvggnet"); return
+    ``(model, history)``. ``augment`` is the post's augmentation of the
+    training batches (SmallVGGNet)."""
     if name in HOUSE_MEMBERS:
         return _house_ensemble(build, HOUSE_MEMBERS[name], train, validation, args)
-    return {"simple_nn": _simple_nn, "smallvggnet": _smallvggnet}[name](
-        build, train, validation, args)
+    if name == "smallvggnet":
+        return _smallvggnet(build, train, validation, args, augment)
+    return _simple_nn(build, train, validation, args)
 
 
 def _fit(model, data, validation, args, steps_per_epoch=None):
@@ -150,7 +152,7 @@ def _flip_flattened(images, labels, shape):
     return tf.reshape(batch, (-1, math.prod(shape))), labels
 
 
-def _smallvggnet(build, train, validation, args):
+def _smallvggnet(build, train, validation, args, augment):
     """The post's SmallVGGNet and augmentation with Adam, a 5-epoch warm-up
     and a cosine decay over twice the post's epochs (instead of SGD at 0.01
     with a slow time-based decay), and label smoothing 0.1, which keeps the
@@ -162,5 +164,5 @@ def _smallvggnet(build, train, validation, args):
     model.compile(loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
                   optimizer=keras.optimizers.Adam(learning_rate=schedule), metrics=["accuracy"])
     data = training.batches(trainX, trainY, args.batch_size, shuffle=True, seed=args.seed,
-                            augment=post_augmentation(), repeat=True)
+                            augment=augment, repeat=True)
     return model, _fit(model, data, validation, args, steps_per_epoch=steps)

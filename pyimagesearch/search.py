@@ -219,21 +219,6 @@ def identity_of(args, script, **extra):
     return identity
 
 
-def hold_out(x, y, fraction, seed, stratify=False):
-    """Split the training data into the part trials train on and the part
-    that scores them; stratified by class where every class allows it."""
-    from sklearn.model_selection import train_test_split
-
-    strata = None
-    if stratify:
-        counts = np.unique(y, return_counts=True)[1]
-        if counts.min() >= 2 and round(len(y) * fraction) >= len(counts):
-            strata = y
-    (fitX, valX, fitY, valY) = train_test_split(x, y, test_size=fraction,
-                                                random_state=seed, stratify=strata)
-    return fitX, fitY, valX, valY
-
-
 def seconds(timeLimit):
     """--time-limit (minutes) in seconds, or None."""
     return None if timeLimit is None else timeLimit * 60.0
@@ -382,10 +367,13 @@ def search_augmentation(task="classification"):
     """
     from functools import partial
 
-    from .augmentation import post_augmentation, random_affine
+    from .augmentation import image_data_generator, random_affine
 
     if task == "classification":
-        return post_augmentation()
+        return image_data_generator(rotation_range=30, width_shift_range=0.1,
+                                    height_shift_range=0.1, shear_range=0.2,
+                                    zoom_range=0.2, horizontal_flip=True,
+                                    fill_mode="nearest")
     return partial(random_affine, rotation=28.8, width_shift=0.1, height_shift=0.1,
                    zoom=0.1, horizontal_flip=True, fill_mode="REFLECT")
 
@@ -409,9 +397,7 @@ def vanilla_features(keras, hp, x, task="classification"):
     RELU => DROPOUT. Depth, width, convolutions per block, batch
     normalization, dropout and head width are searched; the defaults are
     ``VANILLA_DEFAULTS[task]``. Batch normalization trains on TensorFlow's
-    fused kernel (``fast.py``); the exported model has Keras' own layer."""
-    from .fast import BatchNormalization
-
+    fused kernel (``fast.use_fused_kernels``)."""
     layers = keras.layers
     d = VANILLA_DEFAULTS[task]
     blocks = hp.Int("vanilla_blocks", 2, 4, default=d["blocks"])
@@ -430,7 +416,7 @@ def vanilla_features(keras, hp, x, task="classification"):
             x = layers.Conv2D(filters * 2 ** b, (3, 3), padding="same",
                               use_bias=not batchNorm)(x)
             if batchNorm:
-                x = BatchNormalization(momentum=0.9)(x)
+                x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.Activation("relu")(x)
         if x.shape[1] >= 4 and x.shape[2] >= 4:
             x = layers.MaxPooling2D(pool_size=(2, 2))(x)
@@ -440,7 +426,7 @@ def vanilla_features(keras, hp, x, task="classification"):
     x = layers.Flatten()(x) if pooling == "flatten" else layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(units, use_bias=not batchNorm)(x)
     if batchNorm:
-        x = BatchNormalization(momentum=0.9)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.Activation("relu")(x)
     return layers.Dropout(lastDropout)(x) if lastDropout > 0 else x
 
@@ -495,7 +481,7 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
     import keras
     import keras_tuner
 
-    from .fast import Adam
+    from .fast import use_fused_kernels
     from .recipes import warmup_cosine
     from .training import steps_per_epoch
 
@@ -585,9 +571,10 @@ def make_hypermodel(inputShape, head, block="vanilla", augment=None, seed=42,
             model = keras.Model(inputs, outputs, name=f"search_{chosen}")
             (runEpochs, runSamples) = self.retraining or (epochs or maxEpochs, samples)
             rate = learning_rate(learningRate, runEpochs, runSamples, bool(self.retraining))
-            # Adam's step on one fused kernel (fast.py); saved as Keras' own
-            model.compile(optimizer=Adam(learning_rate=rate), loss=loss, metrics=metrics)
-            return model
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate=rate), loss=loss,
+                          metrics=metrics)
+            # batch norm and Adam's steps on TensorFlow's fused kernels (fast.py)
+            return use_fused_kernels(model)
 
         def fit(self, hp, model, x, y, validation_data=None, callbacks=None, **kwargs):
             """Train one candidate; report its best validation loss, the epoch
@@ -857,34 +844,6 @@ def print_trial_table(rows, bestTrial):
         epochs = f"{r['best_epoch']}/{r['epochs']}"
         print(f"  {mark}{r['trial']:>5} {loss:>9} {second:>8} {epochs:>7} "
               f"{r['seconds']:>8.1f}  {describe_values(r['hyperparameters'])}")
-
-
-def plot_prediction_grid(images, titles, path, columns=4):
-    """The chapter's figure: test images, each titled
-    ``Predicted: x, Real: y`` (images are OpenCV BGR, uint8 or in [0, 1])."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .storage import atomic_output
-
-    count = len(images)
-    rows = max(1, int(np.ceil(count / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows),
-                             squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, image, title in zip(axes.flat, images, titles):
-        image = np.asarray(image)
-        if image.dtype != np.uint8:
-            image = np.clip(image * 255.0, 0, 255).astype("uint8")
-        ax.imshow(image[..., ::-1], interpolation="nearest")  # BGR -> RGB
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    return path
 
 
 def grid_indices(count, seed, size=16):

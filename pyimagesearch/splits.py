@@ -3,6 +3,8 @@
 data held out of the training split (``--val-split``, the searches).
 """
 
+import math
+
 import numpy as np
 
 from .cli import UserError
@@ -41,20 +43,22 @@ def hold_out(x, y, fraction, seed, stratify=False):
     """Split ``fraction`` of ``(x, y)`` off as validation data, seeded.
 
     ``x`` may be a list of arrays (a multi-input model). With ``stratify``
-    (class labels in ``y``) every class keeps its share where every class
-    has enough examples. At least one example lands on each side. Returns
-    ``(trainX, trainY, valX, valY)``.
+    (``y`` class labels, or one-hot rows) every class keeps its share where
+    every class has enough examples. At least one example lands on each
+    side. Returns ``(trainX, trainY, valX, valY)``.
     """
     from sklearn.model_selection import train_test_split
 
     parts = list(x) if isinstance(x, (list, tuple)) else [x]
     n = len(y)
-    held = min(n - 1, max(1, round(n * fraction)))
+    # as many as scikit-learn's test_size=fraction holds out, at least one each side
+    held = min(n - 1, max(1, math.ceil(fraction * n)))
     strata = None
     if stratify:
-        counts = np.unique(y, return_counts=True)[1]
+        labels = np.argmax(y, axis=1) if np.ndim(y) == 2 else np.asarray(y)
+        counts = np.unique(labels, return_counts=True)[1]
         if counts.min() >= 2 and min(held, n - held) >= len(counts):
-            strata = y
+            strata = labels
     split = train_test_split(*parts, y, test_size=held, random_state=seed, stratify=strata)
     (trainParts, valParts) = (split[0:-2:2], split[1:-2:2])
     (trainY, valY) = (split[-2], split[-1])

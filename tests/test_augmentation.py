@@ -5,9 +5,16 @@ import numpy as np
 import tensorflow as tf
 
 from pyimagesearch import training
-from pyimagesearch.augmentation import post_augmentation, random_affine
+from pyimagesearch.augmentation import image_data_generator, random_affine
 
 SEED = tf.constant([3, 4], tf.int64)
+
+
+def post_augmentation():
+    """train_vgg.py's augmentation: the post's ImageDataGenerator ranges."""
+    return image_data_generator(rotation_range=30, width_shift_range=0.1,
+                                height_shift_range=0.1, shear_range=0.2, zoom_range=0.2,
+                                horizontal_flip=True, fill_mode="nearest")
 
 
 def images(n=16, size=12):

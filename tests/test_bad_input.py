@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 import pytest
+from sklearn.preprocessing import LabelBinarizer
 
 from conftest import ROOT, load_script, run_script
 from pyimagesearch.cli import UserError
@@ -206,7 +207,8 @@ def predict(model_dir, image, *extra, model=None, labels=None):
 def test_predict_mistakes(case, message, model3, shapes3, tmp_path, monkeypatch):
     image = shapes3 / "circle" / "circle_00001.jpg"
     (tmp_path / "fake.keras").write_text("not a model")
-    (tmp_path / "two.pickle").write_bytes(pickle.dumps(["cats", "dogs"]))
+    (tmp_path / "two.pickle").write_bytes(
+        pickle.dumps(LabelBinarizer().fit(["cats", "dogs"])))
     (tmp_path / "evil.pickle").write_bytes(b"cos\nsystem\n(S'touch " + str(tmp_path / "owned")
                                            .encode() + b"'\ntR.")
     (tmp_path / "empty").mkdir()

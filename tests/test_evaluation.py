@@ -77,23 +77,21 @@ def test_results_json_matches_what_was_printed(mlp_folds):
 # --------------------------------------------------------------------------
 # the splits themselves
 
-def test_splits_without_folds_are_the_posts_split():
-    from sklearn.model_selection import train_test_split
-
-    from pyimagesearch.regression import splits
+def test_folds_keep_houses_and_pictures_together():
+    from pyimagesearch.splits import kfold
 
     df = pd.DataFrame({"price": np.arange(40.0) + 1})
-    [(train, test)] = splits(df)
-    (postTrain, postTest) = train_test_split(df, test_size=0.25, random_state=42)
-    assert list(df.iloc[train].index) == list(postTrain.index)
-    assert list(df.iloc[test].index) == list(postTest.index)
+    images = np.arange(40.0) * 10
+    for (train, test, trainImages, testImages) in kfold(4, df, images):
+        assert (trainImages == train["price"].to_numpy() * 10 - 10).all()
+        assert (testImages == test["price"].to_numpy() * 10 - 10).all()
 
 
 def test_folds_partition_the_houses():
-    from pyimagesearch.regression import splits
+    from pyimagesearch.splits import kfold
 
     df = pd.DataFrame({"price": np.arange(23.0) + 1})
-    folds = splits(df, 5)
+    folds = [(train.index, test.index) for (train, test) in kfold(5, df)]
     assert len(folds) == 5
     tested = np.concatenate([test for _, test in folds])
     assert sorted(tested) == list(range(23))
@@ -106,7 +104,7 @@ def test_folds_partition_the_houses():
 # held-out validation
 
 def test_hold_out_is_seeded_disjoint_and_keeps_pairs():
-    from pyimagesearch.training import hold_out
+    from pyimagesearch.splits import hold_out
 
     x = np.arange(50).reshape(25, 2)
     y = np.arange(25)
@@ -125,7 +123,7 @@ def test_hold_out_is_seeded_disjoint_and_keeps_pairs():
 def test_val_split_keeps_the_best_epochs_weights():
     import keras
 
-    from pyimagesearch import training
+    from pyimagesearch import splits, training
 
     # pure-noise targets and a wide network: it memorises the training
     # examples, so the validation loss gets worse after the first epochs
@@ -133,15 +131,15 @@ def test_val_split_keeps_the_best_epochs_weights():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 3)).astype("float32")
     y = rng.normal(size=60).astype("float32")
-    (trainX, trainY, valX, valY) = training.hold_out(x, y, 0.25, seed=0)
+    (trainX, trainY, valX, valY) = splits.hold_out(x, y, 0.25, seed=0)
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(128, activation="relu"),
                               keras.layers.Dense(128, activation="relu"),
                               keras.layers.Dense(1)])
     model.compile(loss="mse", optimizer=keras.optimizers.Adam(0.01))
     history = model.fit(training.batches(trainX, trainY, 8, shuffle=True, seed=0),
-                        validation_data=training.validation_batches(valX, valY),
-                        epochs=40, shuffle=False, verbose=0,
+                        validation_data=(valX, valY), validation_batch_size=256,
+                        epochs=40, verbose=0,
                         callbacks=training.callbacks(early_stopping=True))
     losses = history.history["val_loss"]
     best = int(np.argmin(losses))

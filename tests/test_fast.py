@@ -1,7 +1,8 @@
-"""pyimagesearch/fast.py: the fused BatchNormalization and optimizers
-compute what Keras' own classes compute (outputs, gradients, moving
-averages, weights after training), run the fused kernels, and a model
-trained with them is saved with Keras' own classes only."""
+"""pyimagesearch/fast.py: Keras' BatchNormalization and optimizers with
+the fused training steps of ``use_fused_kernels`` compute what they compute
+without them (outputs, gradients, moving averages, weights after training),
+run the fused kernels, and a model trained with them is saved with Keras'
+own classes only."""
 
 import functools
 
@@ -16,9 +17,26 @@ from pyimagesearch import fast, storage, training
 # BatchNormalization
 
 
+def fused_layer(**kwargs):
+    """Keras' BatchNormalization with the fused training step."""
+    layer = keras.layers.BatchNormalization(**kwargs)
+    fast.use_fused_kernels(keras.Sequential([layer]))
+    return layer
+
+
+def fused(optimizer):
+    """``optimizer`` with the fused step, as ``use_fused_kernels`` gives a
+    compiled model's optimizer."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=optimizer, loss="mse")
+    fast.use_fused_kernels(model)
+    return optimizer
+
+
 def pair(shape):
-    """Keras' layer and ours, built for ``shape``, with the same non-trivial weights."""
-    ours = fast.BatchNormalization(momentum=0.9)
+    """Keras' layer with the fused step and without, built for ``shape``,
+    with the same non-trivial weights."""
+    ours = fused_layer(momentum=0.9)
     theirs = keras.layers.BatchNormalization(momentum=0.9)
     channels = shape[-1]
     for layer in (ours, theirs):
@@ -75,7 +93,7 @@ def test_batch_norm_inference_and_frozen_layer_use_the_moving_averages():
 def test_batch_norm_bfloat16_inputs_give_bfloat16_outputs():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        layer = fast.BatchNormalization()
+        layer = fused_layer()
         y = layer(tf.random.normal((8, 4, 4, 3)), training=True)
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -88,17 +106,20 @@ def test_batch_norm_bfloat16_inputs_give_bfloat16_outputs():
 # Optimizers
 
 
-def train(optimizer, seed=3, epochs=3, norm=False):
-    """A small sigmoid network trained on fixed random data; its weights."""
+def train(optimizer, seed=3, epochs=3, norm=False, fuse=False):
+    """A small sigmoid network trained on fixed random data (with ``fuse``,
+    on the fused kernels); the model."""
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(64, 20)).astype("float32")
     y = np.eye(3, dtype="float32")[rng.integers(0, 3, 64)]
     layers = [keras.Input((20,)), keras.layers.Dense(16, activation="sigmoid")]
     if norm:
-        layers.append(fast.BatchNormalization())
+        layers.append(keras.layers.BatchNormalization())
     model = keras.Sequential(layers + [keras.layers.Dense(3, activation="softmax")])
     model.compile(loss="categorical_crossentropy", optimizer=optimizer)
+    if fuse:
+        fast.use_fused_kernels(model)
     model.fit(x, y, batch_size=8, epochs=epochs, shuffle=False, verbose=0)
     return model
 
@@ -122,7 +143,8 @@ def assert_trained_like(ours, theirs, **tolerance):
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_weights_equal_keras_sgd(momentum):
     schedule = training.time_based_decay(0.5, 0.01)
-    assert_trained_like(train(fast.SGD(learning_rate=schedule, momentum=momentum)),
+    assert_trained_like(train(keras.optimizers.SGD(learning_rate=schedule, momentum=momentum),
+                              fuse=True),
                         train(keras.optimizers.SGD(learning_rate=schedule, momentum=momentum)))
 
 
@@ -133,7 +155,7 @@ def test_weights_match_keras_adam(name, kwargs):
     # the same update to float rounding (1 - beta_1 is rounded once more),
     # over 24 steps of a decaying learning rate
     schedule = training.time_based_decay(0.01, 0.01)
-    ours = train(getattr(fast, name)(learning_rate=schedule, **kwargs))
+    ours = train(getattr(keras.optimizers, name)(learning_rate=schedule, **kwargs), fuse=True)
     theirs = train(getattr(keras.optimizers, name)(learning_rate=schedule, **kwargs))
     assert_trained_like(ours, theirs, rtol=1e-4, atol=1e-6)
 
@@ -145,13 +167,14 @@ def update_ops(optimizer):
 
 
 def test_plain_steps_run_the_fused_kernels():
-    assert "ResourceApplyGradientDescent" in update_ops(fast.SGD(0.1))
-    assert "ResourceApplyGradientDescent" not in update_ops(keras.optimizers.SGD(0.1))
-    assert "ResourceApplyGradientDescent" not in update_ops(fast.SGD(0.1, momentum=0.9))
-    assert "ResourceApplyAdam" in update_ops(fast.Adam(0.1))
-    assert "ResourceApplyAdam" in update_ops(fast.AdamW(0.1))
-    assert "ResourceApplyAdam" not in update_ops(keras.optimizers.Adam(0.1))
-    assert "ResourceApplyAdam" not in update_ops(fast.Adam(0.1, amsgrad=True))
+    opt = keras.optimizers
+    assert "ResourceApplyGradientDescent" in update_ops(fused(opt.SGD(0.1)))
+    assert "ResourceApplyGradientDescent" not in update_ops(opt.SGD(0.1))
+    assert "ResourceApplyGradientDescent" not in update_ops(fused(opt.SGD(0.1, momentum=0.9)))
+    assert "ResourceApplyAdam" in update_ops(fused(opt.Adam(0.1)))
+    assert "ResourceApplyAdam" in update_ops(fused(opt.AdamW(0.1)))
+    assert "ResourceApplyAdam" not in update_ops(opt.Adam(0.1))
+    assert "ResourceApplyAdam" not in update_ops(fused(opt.Adam(0.1, amsgrad=True)))
 
 
 # --------------------------------------------------------------------------
@@ -159,21 +182,19 @@ def test_plain_steps_run_the_fused_kernels():
 
 
 @pytest.mark.parametrize("optimizer", [
-    lambda: fast.SGD(learning_rate=training.time_based_decay(0.5, 0.01)),
-    lambda: fast.AdamW(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200),
-                       weight_decay=0.01)])
+    lambda: keras.optimizers.SGD(learning_rate=training.time_based_decay(0.5, 0.01)),
+    lambda: keras.optimizers.AdamW(learning_rate=training.time_based_decay(1e-3, 1e-3 / 200),
+                                   weight_decay=0.01)])
 def test_saved_model_has_keras_classes_and_the_trained_weights(tmp_path, optimizer):
     opt = optimizer()
-    model = train(opt, epochs=1, norm=True)
+    model = train(opt, epochs=1, norm=True, fuse=True)
     path = storage.save_model(model, str(tmp_path / "net"))
     assert path.endswith(".keras")
     loaded = keras.models.load_model(path)  # plain Keras, no custom objects
     norm = loaded.layers[1]
     assert type(norm) is keras.layers.BatchNormalization
-    assert type(model.layers[1]) is fast.BatchNormalization  # the trained one is untouched
-    stock = getattr(keras.optimizers, type(opt).__name__)
-    assert type(loaded.optimizer) is stock
-    assert loaded.optimizer.get_config() == stock.from_config(opt.get_config()).get_config()
+    assert type(loaded.optimizer) is type(opt)
+    assert loaded.optimizer.get_config() == opt.get_config()
     for a, b in zip(loaded.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
     x = np.linspace(-1, 1, 40, dtype="float32").reshape(2, 20)

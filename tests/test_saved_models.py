@@ -18,7 +18,7 @@ from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import train_test_split
 
 from conftest import load_script, predict_many_in_fresh_python
-from pyimagesearch import classification, datasets, regression
+from pyimagesearch import datasets
 
 # kind -> (script, extra flags)
 HOUSE_KINDS = {
@@ -68,19 +68,19 @@ def house_test_split(dataset, images):
     if images:
         df = datasets.drop_houses_with_bad_images(df, dataset)
         pictures = datasets.load_house_images(df, dataset) / 255.0
-    [(trainIdx, testIdx)] = regression.splits(df)
-    (train, test) = (df.iloc[trainIdx], df.iloc[testIdx])
+    (train, test) = train_test_split(df, test_size=0.25, random_state=42)
+    testRows = [df.index.get_loc(i) for i in test.index]
     (_, attributes) = datasets.process_house_attributes(df, train, test)
-    inputs = {"attributes": attributes, "images": pictures[testIdx] if images else None}
+    inputs = {"attributes": attributes, "images": pictures[testRows] if images else None}
     return inputs, train["price"].max(), (test.index.to_numpy() + 1).tolist()
 
 
 def classifier_test_split(dataset, size, flatten):
     """The test images and their true class numbers, as the classifiers make them."""
-    (data, labels) = classification.load_dataset(dataset, size, size, flatten=flatten, seed=42)
+    (data, labels) = datasets.load_image_dataset(dataset, size, size, flatten=flatten, seed=42)
     (_, testX, _, testY) = train_test_split(data, labels, test_size=0.25, random_state=42)
-    lb = classification.fit_label_binarizer(labels)
-    return testX, classification.one_hot(lb, testY).argmax(axis=1), len(lb.classes_)
+    lb = datasets.fit_label_binarizer(labels)
+    return testX, datasets.one_hot(lb, testY).argmax(axis=1), len(lb.classes_)
 
 
 @pytest.fixture(scope="module")
