@@ -190,11 +190,11 @@ def fill_training_defaults(args, kind="images"):
 def check_output_flags(args):
     """Fill defaults derived from --model and check every output folder now,
     before an hour of search."""
-    from .storage import ensure_writable_folder, model_file
+    from .storage import beside, ensure_writable_folder, model_file
 
     args.model = model_file(args.model)
     if args.results is None:
-        args.results = os.path.splitext(args.model)[0] + "_results.json"
+        args.results = beside(args.model, "_results.json")
     if not args.plot.lower().endswith((".png", ".jpg", ".jpeg", ".pdf", ".svg")):
         raise UserError(f"--plot {args.plot!r} must end in .png, .jpg, .pdf or .svg")
     for flag in ("model", "plot", "results", "label_bin"):
