@@ -44,10 +44,10 @@ demo-classifiers: $(VENV)/.installed
 		--output $(OUT)/prediction.png
 
 demo-chapter3: $(VENV)/.installed
-	$(PY) -m pyimagesearch.text imdb $(OUT)/aclImdb
-	$(PY) -m pyimagesearch.text reuters $(OUT)/reuters
-	$(PY) -m pyimagesearch.text boston $(OUT)/boston_housing.npz
-	$(PY) -m pyimagesearch.text folder $(OUT)/texts
+	$(PY) -m pyimagesearch.sample_data imdb $(OUT)/aclImdb
+	$(PY) -m pyimagesearch.sample_data reuters $(OUT)/reuters
+	$(PY) -m pyimagesearch.sample_data boston $(OUT)/boston_housing.npz
+	$(PY) -m pyimagesearch.sample_data folder $(OUT)/texts
 	$(PY) imdb_reviews.py --dataset $(OUT)/aclImdb --validation-size 20 \
 		--validation-epochs 10 --epochs 4 --batch-size 16 --output $(OUT)/imdb
 	$(PY) reuters_newswires.py --dataset $(OUT)/reuters --validation-size 20 \

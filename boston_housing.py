@@ -2,8 +2,16 @@
 
     python boston_housing.py --dataset boston_housing.npz
     python boston_housing.py --dataset boston_housing.npz --kfold-epochs 500
+    python boston_housing.py --dataset boston_housing.npz --kfold-loop chapter
 
 Without --dataset, Keras' own copy is loaded (downloaded once by Keras).
+
+The K-fold validation is the chapter's loop (``kfold_chapter_loop``: a fresh
+model per fold, one after the other). By default the K folds' models train
+side by side in one model instead (``kfold_side_by_side``): the same
+arithmetic per fold, without the overhead of the chapter's 606,000 tiny
+steps (README); ``--kfold-loop chapter`` runs the chapter's loop. Both
+report the same figures.
 """
 
 import argparse
@@ -12,8 +20,10 @@ import time
 
 import numpy as np
 
-from pyimagesearch import text
-from pyimagesearch.cli import UserError, fit_verbosity, positive_int, run_main
+from pyimagesearch.cli import (UserError, check_chapter_paths, fit_verbosity, positive_int,
+                               run_main)
+
+KFOLD_LOOPS = ("side-by-side", "chapter")
 
 
 def parse_args(argv):
@@ -27,6 +37,10 @@ def parse_args(argv):
                     help="epochs per fold (default: 100; the chapter's curve uses 500)")
     ap.add_argument("--kfold-batch-size", type=positive_int, default=1,
                     help="batch size per fold (default: 1, as the chapter)")
+    ap.add_argument("--kfold-loop", choices=KFOLD_LOOPS, default="side-by-side",
+                    help="'chapter' trains the folds' models one after the other, as "
+                         "the chapter's loop; 'side-by-side' (default) trains them in "
+                         "one model, the same arithmetic, faster")
     ap.add_argument("--epochs", type=positive_int, default=80,
                     help="epochs of the final model on all training data (default: 80)")
     ap.add_argument("--batch-size", type=positive_int, default=16,
@@ -42,23 +56,55 @@ def parse_args(argv):
         raise UserError("--folds must be at least 2")
     if args.dataset is not None and not os.path.isfile(args.dataset):
         raise UserError(f"--dataset {args.dataset!r} is not a file")
-    return text.check_chapter_args(args)
+    check_chapter_paths(args.dataset, args.output, args.tensorboard)
+    return args
 
 
-def build_model(layers, inputs, name=None):
-    """The chapter's network on ``inputs``: a price from 13 features."""
-    x = layers.Dense(64, activation="relu")(inputs)
-    x = layers.Dense(64, activation="relu")(x)
-    return layers.Dense(1, name=name)(x)  # no activation: a scalar regression
+def build_model(keras, name=None):
+    """The chapter's ``build_model()``: a price from the features, compiled
+    with rmsprop, the mse loss and the mae metric."""
+    model = keras.Sequential([
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(1),  # no activation: a scalar regression
+    ], name=name)
+    model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+    return model
 
 
-def side_by_side(keras, k, features):
-    """K copies of the chapter's network in one model, fold k's named
-    ``fold<k>``: its own input, its own output, no shared weights."""
-    names = [f"fold{i}" for i in range(1, k + 1)]
-    inputs = [keras.Input(shape=(features,), name=f"{n}_input") for n in names]
-    outputs = [build_model(keras.layers, i, name=n) for (i, n) in zip(inputs, names)]
-    return (keras.Model(inputs, outputs), names)
+def kfold_chapter_loop(keras, trainData, trainTargets, k, numEpochs, batchSize, logDir=None):
+    """The chapter's K-fold validation, fold after fold. Returns each fold's
+    validation MAE and its validation MAE per epoch; with ``logDir``, fold
+    i's TensorBoard logs go to ``logDir/fold<i>``."""
+    numValSamples = len(trainData) // k
+    allScores = []
+    allMAEHistories = []
+    for i in range(k):
+        print(f"[INFO] processing fold #{i + 1} of {k}...")
+        # the i-th block of len // k samples validates...
+        valData = trainData[i * numValSamples:(i + 1) * numValSamples]
+        valTargets = trainTargets[i * numValSamples:(i + 1) * numValSamples]
+        # ...and all the others train
+        partialTrainData = np.concatenate(
+            [trainData[:i * numValSamples], trainData[(i + 1) * numValSamples:]], axis=0)
+        partialTrainTargets = np.concatenate(
+            [trainTargets[:i * numValSamples], trainTargets[(i + 1) * numValSamples:]], axis=0)
+
+        # a fresh model, trained on the others, evaluated on the i-th block
+        model = build_model(keras)
+        logs = ([keras.callbacks.TensorBoard(os.path.join(logDir, f"fold{i + 1}"))]
+                if logDir else [])
+        history = model.fit(partialTrainData, partialTrainTargets,
+                            validation_data=(valData, valTargets), epochs=numEpochs,
+                            batch_size=batchSize, verbose=0, callbacks=logs)
+        (valMSE, valMAE) = model.evaluate(valData, valTargets, verbose=0)
+        allScores.append(valMAE)
+        allMAEHistories.append(history.history["val_mae"])
+    return (allScores, allMAEHistories)
+
+
+# --------------------------------------------------------------------------
+# The same K-fold validation, the K folds' models side by side in one model
 
 
 def kfold_splits(data, targets, k):
@@ -72,15 +118,63 @@ def kfold_splits(data, targets, k):
                data[val], targets[val])
 
 
+def side_by_side(keras, k, features, stepsPerExecution):
+    """K of the chapter's models in one, fold i's named ``fold<i>``: its own
+    input, its own output and mse loss, no shared weights. Compiled so that
+    one graph call runs ``stepsPerExecution`` steps for all folds and XLA
+    fuses each step's small operations."""
+    names = [f"fold{i}" for i in range(1, k + 1)]
+    inputs = [keras.Input(shape=(features,), name=f"{n}_input") for n in names]
+    outputs = [build_model(keras, name=n)(x) for (x, n) in zip(inputs, names)]
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="rmsprop", loss={n: "mse" for n in names},
+                  metrics={n: ["mae"] for n in names},
+                  steps_per_execution=stepsPerExecution, jit_compile=True)
+    return (model, names)
+
+
+def kfold_side_by_side(keras, trainData, trainTargets, k, numEpochs, batchSize, logDir=None):
+    """``kfold_chapter_loop`` with the K folds' models trained side by side.
+
+    Fold i's network sees its own training example at every step (batch
+    ``batchSize`` per fold) and its loss is its own mse, so its weights and
+    rmsprop state follow exactly the chapter's arithmetic. What is saved is
+    the overhead of the chapter's many tiny steps: one graph call runs a
+    whole epoch of steps for all folds, XLA fuses each step, the examples
+    come from an in-memory dataset and each epoch's validation is one batch
+    per fold. Returns what ``kfold_chapter_loop`` returns (a fold's MAE:
+    its validation MAE after the last epoch, what ``evaluate`` gives).
+    """
+    import tensorflow as tf
+
+    folds = list(kfold_splits(trainData, trainTargets, k))
+    stepsPerEpoch = -(-len(folds[0][0]) // batchSize)
+    (model, names) = side_by_side(keras, k, trainData.shape[1], stepsPerEpoch)
+    # the training examples, reshuffled every epoch (one permutation for all
+    # folds: each fold still sees its own examples in a new order each epoch)
+    train = tf.data.Dataset.from_tensor_slices(
+        (tuple(f[0] for f in folds), tuple(f[1] for f in folds))).cache()
+    train = train.shuffle(len(folds[0][0])).batch(batchSize)
+    val = tf.data.Dataset.from_tensor_slices(
+        (tuple(f[2] for f in folds), tuple(f[3] for f in folds))).batch(len(folds[0][2]))
+    logs = [keras.callbacks.TensorBoard(logDir)] if logDir else []
+    history = model.fit(train, epochs=numEpochs, validation_data=val.cache(), shuffle=False,
+                        verbose=fit_verbosity(), callbacks=logs)
+    maeHistories = [history.history[f"val_{n}_mae"] for n in names]
+    return ([h[-1] for h in maeHistories], maeHistories)
+
+
+# --------------------------------------------------------------------------
+
+
 def main(argv=None):
     args = parse_args(argv)
 
     # TensorFlow loads only once the flags are known to be good
     import keras
-    import tensorflow as tf
-    from keras import layers
 
-    from pyimagesearch.plots import smooth_curve
+    from pyimagesearch.chapter3_datasets import keras_download, load_boston_npz
+    from pyimagesearch.plots import plot_kfold_curve, smooth_curve
     from pyimagesearch.storage import save_results
 
     keras.utils.set_random_seed(args.seed)
@@ -88,11 +182,9 @@ def main(argv=None):
     # load the 404 training and 102 test suburbs (13 features, prices in $1000s)
     print("[INFO] loading Boston housing data...")
     if args.dataset:
-        ((trainData, trainTargets), (testData, testTargets)) = text.load_boston_npz(
-            args.dataset)
+        ((trainData, trainTargets), (testData, testTargets)) = load_boston_npz(args.dataset)
     else:
-        ((trainData, trainTargets), (testData, testTargets)) = text.keras_download(
-            "boston_housing")
+        ((trainData, trainTargets), (testData, testTargets)) = keras_download("boston_housing")
     if len(trainData) // args.folds < 1:
         raise UserError(f"--folds {args.folds} is more than the {len(trainData)} "
                         f"training houses")
@@ -108,47 +200,27 @@ def main(argv=None):
     trainData = ((trainData - mean) / std).astype("float32")
     testData = ((testData - mean) / std).astype("float32")
 
-    # K-fold validation. The chapter trains the K folds' models one after the
-    # other; here they train side by side in one model: fold k's network has
-    # its own input and output, sees its own training example at every step
-    # (batch 1 per fold) and its loss is its own mse, so its weights and
-    # rmsprop state follow exactly the chapter's arithmetic. What is saved
-    # is the overhead of 606,000 tiny steps: one graph call runs a whole
-    # epoch of steps for all folds (steps_per_execution), XLA fuses each
-    # step's small operations (jit_compile), the examples come from an
-    # in-memory dataset and each epoch's validation is one batch per fold.
+    # K-fold validation: K fresh models, each validated on its own block of
+    # the training houses (the chapter's loop, or its models side by side)
     print(f"[INFO] {args.folds}-fold validation, {args.kfold_epochs} epochs at batch "
           f"{args.kfold_batch_size} per fold...")
-    folds = list(kfold_splits(trainData, trainTargets, args.folds))
-    (model, names) = side_by_side(keras, args.folds, trainData.shape[1])
-    stepsPerEpoch = -(-len(folds[0][0]) // args.kfold_batch_size)
-    model.compile(optimizer="rmsprop", loss={n: "mse" for n in names},
-                  metrics={n: ["mae"] for n in names}, steps_per_execution=stepsPerEpoch,
-                  jit_compile=True)
-    # the training examples, reshuffled every epoch (one permutation for all
-    # folds: each fold still sees its own examples in a new order each epoch)
-    train = tf.data.Dataset.from_tensor_slices(
-        (tuple(f[0] for f in folds), tuple(f[1] for f in folds))).cache()
-    train = train.shuffle(len(folds[0][0])).batch(args.kfold_batch_size)
-    val = tf.data.Dataset.from_tensor_slices(
-        (tuple(f[2] for f in folds), tuple(f[3] for f in folds))).batch(len(folds[0][2]))
+    kfold = kfold_chapter_loop if args.kfold_loop == "chapter" else kfold_side_by_side
+    logDir = os.path.join(args.tensorboard, "kfold") if args.tensorboard else None
     start = time.time()
-    history = model.fit(train, epochs=args.kfold_epochs, validation_data=val.cache(),
-                        verbose=fit_verbosity(),
-                        callbacks=text.tensorboard_callbacks(args.tensorboard, "kfold"))
-
+    (foldMAE, maeHistories) = kfold(keras, trainData, trainTargets, args.folds,
+                                    args.kfold_epochs, args.kfold_batch_size, logDir)
     seconds = time.time() - start
     print(f"[INFO] K-fold training took {seconds:.1f} s")
 
-    # the validation MAE of each fold at the last epoch, and their mean
-    foldMAE = [history.history[f"val_{n}_mae"][-1] for n in names]
+    # the validation MAE of each fold, and their mean
+    foldMAE = [float(m) for m in foldMAE]
     print("[INFO] validation MAE per fold: " + ", ".join(f"{m:.2f}" for m in foldMAE))
     print(f"[INFO] K-fold validation MAE: {np.mean(foldMAE):.2f}")
 
     # the per-epoch validation MAE averaged over the folds, and smoothed
     # (exponential moving average 0.9, the first 10 epochs dropped): where
     # it stops improving is the number of epochs to train for
-    averageMAE = np.mean([history.history[f"val_{n}_mae"] for n in names], axis=0)
+    averageMAE = np.mean(maeHistories, axis=0)
     if len(averageMAE) > 10:
         (smoothEpochs, smoothed) = smooth_curve(averageMAE)
         bestEpoch = int(smoothEpochs[np.argmin(smoothed)])
@@ -161,12 +233,11 @@ def main(argv=None):
     # train a final model on all the training data and measure it on the test data
     print(f"[INFO] training the final model, {args.epochs} epochs at batch "
           f"{args.batch_size}...")
-    inputs = keras.Input(shape=(trainData.shape[1],))
-    model = keras.Model(inputs, build_model(layers, inputs))
-    model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+    model = build_model(keras)
+    logs = ([keras.callbacks.TensorBoard(os.path.join(args.tensorboard, "final"))]
+            if args.tensorboard else [])
     model.fit(trainData, trainTargets, epochs=args.epochs, batch_size=args.batch_size,
-              verbose=fit_verbosity(),
-              callbacks=text.tensorboard_callbacks(args.tensorboard, "final"))
+              verbose=fit_verbosity(), callbacks=logs)
     (testMSE, testMAE) = model.evaluate(testData, testTargets, verbose=0)
 
     # a few predicted prices beside the real ones
@@ -176,46 +247,12 @@ def main(argv=None):
 
     save_results(os.path.join(args.output, "results.json"), {
         "folds": args.folds, "kfold_epochs": args.kfold_epochs,
-        "kfold_batch_size": args.kfold_batch_size, "seed": args.seed,
-        "kfold_seconds": seconds,
+        "kfold_batch_size": args.kfold_batch_size, "kfold_loop": args.kfold_loop,
+        "seed": args.seed, "kfold_seconds": seconds,
         "fold_val_mae": foldMAE, "kfold_val_mae": float(np.mean(foldMAE)),
         "val_mae_per_epoch": averageMAE.tolist(), "smoothed_val_mae": smoothed.tolist(),
         "stops_improving_epoch": bestEpoch, "test_mse": testMSE, "test_mae": testMAE})
     print(f"[INFO] test MAE: {testMAE:.2f}")
-
-
-def plot_kfold_curve(averageMAE, smoothed, bestEpoch, folds, path):
-    """The chapter's two pictures side by side: the per-epoch validation MAE
-    (mean of the folds), and its smoothed curve from epoch 11 on, with the
-    epoch where it stops improving marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # write a file; no display needed
-    import matplotlib.pyplot as plt
-
-    from pyimagesearch.storage import atomic_output
-
-    epochs = np.arange(1, len(averageMAE) + 1)
-    with plt.style.context("ggplot"):
-        (fig, (raw, smooth)) = plt.subplots(1, 2, figsize=(12, 5))
-        raw.plot(epochs, averageMAE, label=f"validation MAE, mean of {folds} folds")
-        if len(averageMAE) > 10:
-            # the first epochs' errors would squash the rest into a flat line
-            raw.set_ylim(0.9 * averageMAE[10:].min(), 1.5 * averageMAE[10:].max())
-            smooth.plot(epochs[10:], smoothed, color="tab:blue",
-                        label="smoothed (EMA 0.9, first 10 epochs dropped)")
-            smooth.axvline(bestEpoch, color="black", linewidth=1, linestyle="--",
-                           label=f"lowest at epoch {bestEpoch}")
-        for ax in (raw, smooth):
-            ax.set_xlabel("Epoch #")
-            ax.set_ylabel("Validation MAE ($1000s)")
-            ax.legend()
-        raw.set_title("Validation MAE per epoch")
-        smooth.set_title("Smoothed")
-        fig.tight_layout()
-        with atomic_output(path) as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
 
 
 if __name__ == "__main__":

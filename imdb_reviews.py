@@ -11,8 +11,8 @@ import os
 
 import numpy as np
 
-from pyimagesearch import text
-from pyimagesearch.cli import UserError, fit_verbosity, positive_int, run_main
+from pyimagesearch.cli import (UserError, add_chapter_flags, check_chapter_paths,
+                               fit_verbosity, positive_int, run_main)
 
 
 def parse_args(argv):
@@ -20,7 +20,7 @@ def parse_args(argv):
     ap.add_argument("--dataset", default=None,
                     help="the original release's folder (aclImdb/ with train|test/neg|pos) "
                          "or Keras' imdb.npz; default: keras.datasets.imdb.load_data()")
-    text.add_chapter_flags(ap, "reviews", validationSize=10000, epochs=4, output="output/imdb")
+    add_chapter_flags(ap, "reviews", validationSize=10000, epochs=4, output="output/imdb")
     ap.add_argument("--hidden-layers", type=int, choices=[1, 2, 3], default=2,
                     help="hidden Dense layers (default: 2)")
     ap.add_argument("--units", type=positive_int, default=16,
@@ -29,7 +29,9 @@ def parse_args(argv):
                     help="activation of the hidden layers (default: relu)")
     ap.add_argument("--loss", choices=["binary_crossentropy", "mse"],
                     default="binary_crossentropy", help="loss (default: binary_crossentropy)")
-    return text.check_chapter_args(ap.parse_args(argv))
+    args = ap.parse_args(argv)
+    check_chapter_paths(args.dataset, args.output, args.tensorboard)
+    return args
 
 
 def build_model(keras, args):
@@ -47,6 +49,7 @@ def main(argv=None):
     # TensorFlow loads only once the flags are known to be good
     import keras
 
+    from pyimagesearch.chapter3_datasets import load_chapter_text, multi_hot
     from pyimagesearch.plots import plot_history
     from pyimagesearch.storage import save_results
 
@@ -54,7 +57,7 @@ def main(argv=None):
 
     # load the reviews as lists of word indices (the num_words most frequent words)
     print("[INFO] loading IMDB reviews...")
-    data = text.load_chapter_text("imdb", args.dataset, args.num_words)
+    data = load_chapter_text("imdb", args.dataset, args.num_words)
     print(f"[INFO] {len(data.trainSeqs)} training / {len(data.testSeqs)} test reviews")
     if len(data.trainSeqs) <= args.validation_size:
         raise UserError(f"--validation-size {args.validation_size} leaves no training "
@@ -64,8 +67,8 @@ def main(argv=None):
 
     # turn each review into a multi-hot vector: 1.0 for every word it uses
     print("[INFO] vectorizing...")
-    xTrain = text.multi_hot(data.trainSeqs, args.num_words)
-    xTest = text.multi_hot(data.testSeqs, args.num_words)
+    xTrain = multi_hot(data.trainSeqs, args.num_words)
+    xTest = multi_hot(data.testSeqs, args.num_words)
     yTrain = data.trainLabels.astype("float32")
     yTest = data.testLabels.astype("float32")
 
@@ -76,10 +79,12 @@ def main(argv=None):
     (yVal, partialY) = (yTrain[:args.validation_size], yTrain[args.validation_size:])
     model = build_model(keras, args)
     model.compile(optimizer="rmsprop", loss=args.loss, metrics=["accuracy"])
+    # with --tensorboard DIR, TensorBoard logs this run in DIR/holdout
+    logs = ([keras.callbacks.TensorBoard(os.path.join(args.tensorboard, "holdout"))]
+            if args.tensorboard else [])
     history = model.fit(partialX, partialY, epochs=args.validation_epochs,
                         batch_size=args.batch_size, validation_data=(xVal, yVal),
-                        verbose=fit_verbosity(),
-                        callbacks=text.tensorboard_callbacks(args.tensorboard, "holdout"))
+                        verbose=fit_verbosity(), callbacks=logs)
 
     # the training and validation curves; the epoch of the lowest validation
     # loss is where overfitting starts
@@ -98,9 +103,11 @@ def main(argv=None):
           f"{args.epochs} epochs at batch {args.batch_size}...")
     model = build_model(keras, args)
     model.compile(optimizer="rmsprop", loss=args.loss, metrics=["accuracy"])
+    # with --tensorboard DIR, TensorBoard logs this run in DIR/final
+    logs = ([keras.callbacks.TensorBoard(os.path.join(args.tensorboard, "final"))]
+            if args.tensorboard else [])
     model.fit(xTrain, yTrain, epochs=args.epochs, batch_size=args.batch_size,
-              verbose=fit_verbosity(),
-              callbacks=text.tensorboard_callbacks(args.tensorboard, "final"))
+              verbose=fit_verbosity(), callbacks=logs)
     (testLoss, testAccuracy) = model.evaluate(xTest, yTest, batch_size=args.batch_size,
                                               verbose=0)
     print(f"[INFO] test loss: {testLoss:.4f}")

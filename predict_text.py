@@ -14,9 +14,9 @@ import os
 
 import numpy as np
 
-from pyimagesearch import text
 from pyimagesearch.cli import UserError, existing_folder, run_main, warn
-from pyimagesearch.storage import load_labels, model_file
+from pyimagesearch.storage import beside, load_labels, model_file
+from pyimagesearch.textfolders import list_text_files, load_text_folder, read_text_file
 
 
 def parse_args(argv):
@@ -50,20 +50,21 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    classNames = load_labels(args.labels or text.labels_path(args.model), "--labels")
+    classNames = load_labels(args.labels or beside(model_file(args.model), "_labels.pickle"),
+                             "--labels")
 
     # the texts to classify, each with where it came from
     (texts, sources) = ([t for t in args.text], [repr(t[:40]) for t in args.text])
-    files = list(args.file) + (text.list_text_files(args.folder) if args.folder else [])
+    files = list(args.file) + (list_text_files(args.folder) if args.folder else [])
     for path in files:
-        (content, problem) = text.read_text_file(path)
+        (content, problem) = read_text_file(path)
         if problem:
             warn(f"skipped {path}: {problem}")
             continue
         texts.append(content)
         sources.append(path)
     if args.evaluate:
-        (evalTexts, evalLabels, evalNames) = text.load_text_folder(
+        (evalTexts, evalLabels, evalNames) = load_text_folder(
             args.evaluate, "--evaluate", minClasses=1)
         unknown = [n for n in evalNames if n not in classNames]
         if unknown:

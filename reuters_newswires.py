@@ -11,8 +11,8 @@ import os
 
 import numpy as np
 
-from pyimagesearch import text
-from pyimagesearch.cli import UserError, fit_verbosity, positive_int, run_main
+from pyimagesearch.cli import (UserError, add_chapter_flags, check_chapter_paths,
+                               fit_verbosity, positive_int, run_main)
 
 
 def parse_args(argv):
@@ -20,14 +20,16 @@ def parse_args(argv):
     ap.add_argument("--dataset", default=None,
                     help="the Reuters-21578 folder (reut2-*.sgm) or Keras' reuters.npz; "
                          "default: keras.datasets.reuters.load_data()")
-    text.add_chapter_flags(ap, "newswires", validationSize=1000, epochs=9, output="output/reuters")
+    add_chapter_flags(ap, "newswires", validationSize=1000, epochs=9, output="output/reuters")
     ap.add_argument("--units", type=positive_int, default=64,
                     help="units of the middle layer (default: 64; 4 shows the "
                          "information bottleneck)")
     ap.add_argument("--labels", choices=["onehot", "sparse"], default="onehot",
                     help="one-hot labels with categorical_crossentropy, or integer "
                          "labels with sparse_categorical_crossentropy (default: onehot)")
-    return text.check_chapter_args(ap.parse_args(argv))
+    args = ap.parse_args(argv)
+    check_chapter_paths(args.dataset, args.output, args.tensorboard)
+    return args
 
 
 def build_model(keras, args, topics):
@@ -47,6 +49,7 @@ def main(argv=None):
     # TensorFlow loads only once the flags are known to be good
     import keras
 
+    from pyimagesearch.chapter3_datasets import load_chapter_text, multi_hot
     from pyimagesearch.plots import plot_history
     from pyimagesearch.storage import save_results
 
@@ -54,7 +57,7 @@ def main(argv=None):
 
     # load the newswires as lists of word indices, each with one topic
     print("[INFO] loading Reuters newswires...")
-    data = text.load_chapter_text("reuters", args.dataset, args.num_words)
+    data = load_chapter_text("reuters", args.dataset, args.num_words)
     topics = len(data.classNames)
     print(f"[INFO] {len(data.trainSeqs) + len(data.testSeqs)} newswires, {topics} topics: "
           f"{len(data.trainSeqs)} training / {len(data.testSeqs)} test")
@@ -67,8 +70,8 @@ def main(argv=None):
     # multi-hot vectors; one-hot labels (categorical cross-entropy) or the
     # integers themselves (sparse categorical cross-entropy: the same loss)
     print("[INFO] vectorizing...")
-    xTrain = text.multi_hot(data.trainSeqs, args.num_words)
-    xTest = text.multi_hot(data.testSeqs, args.num_words)
+    xTrain = multi_hot(data.trainSeqs, args.num_words)
+    xTest = multi_hot(data.testSeqs, args.num_words)
     if args.labels == "onehot":
         yTrain = keras.utils.to_categorical(data.trainLabels, topics)
         yTest = keras.utils.to_categorical(data.testLabels, topics)
@@ -84,10 +87,12 @@ def main(argv=None):
     (yVal, partialY) = (yTrain[:args.validation_size], yTrain[args.validation_size:])
     model = build_model(keras, args, topics)
     model.compile(optimizer="rmsprop", loss=loss, metrics=["accuracy"])
+    # with --tensorboard DIR, TensorBoard logs this run in DIR/holdout
+    logs = ([keras.callbacks.TensorBoard(os.path.join(args.tensorboard, "holdout"))]
+            if args.tensorboard else [])
     history = model.fit(partialX, partialY, epochs=args.validation_epochs,
                         batch_size=args.batch_size, validation_data=(xVal, yVal),
-                        verbose=fit_verbosity(),
-                        callbacks=text.tensorboard_callbacks(args.tensorboard, "holdout"))
+                        verbose=fit_verbosity(), callbacks=logs)
 
     # the training and validation curves, and where overfitting starts
     h = history.history
@@ -105,9 +110,11 @@ def main(argv=None):
           f"{args.epochs} epochs at batch {args.batch_size}...")
     model = build_model(keras, args, topics)
     model.compile(optimizer="rmsprop", loss=loss, metrics=["accuracy"])
+    # with --tensorboard DIR, TensorBoard logs this run in DIR/final
+    logs = ([keras.callbacks.TensorBoard(os.path.join(args.tensorboard, "final"))]
+            if args.tensorboard else [])
     model.fit(xTrain, yTrain, epochs=args.epochs, batch_size=args.batch_size,
-              verbose=fit_verbosity(),
-              callbacks=text.tensorboard_callbacks(args.tensorboard, "final"))
+              verbose=fit_verbosity(), callbacks=logs)
     (testLoss, testAccuracy) = model.evaluate(xTest, yTest, batch_size=args.batch_size,
                                               verbose=0)
 

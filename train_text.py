@@ -5,7 +5,8 @@
 --dataset holds one sub-folder of .txt files per class (aclImdb/train has
 pos/ and neg/). The saved model takes raw strings: its first layer is the
 TextVectorization that turns a text into the chapter's multi-hot vector.
-The class names go beside it (M_labels.pickle) for predict_text.py.
+The class names go beside it for predict_text.py (M_labels.pickle: a
+pickled LabelBinarizer, the label file of the posts).
 """
 
 import argparse
@@ -13,10 +14,10 @@ import os
 
 import numpy as np
 
-from pyimagesearch import text
 from pyimagesearch.cli import (UserError, existing_folder, fit_verbosity, fraction,
                                positive_int, run_main)
-from pyimagesearch.storage import ensure_writable_folder, model_file
+from pyimagesearch.storage import beside, ensure_writable_folder, model_file
+from pyimagesearch.textfolders import load_text_folder, make_vectorizer, vectorize_texts
 
 
 def parse_args(argv):
@@ -42,8 +43,7 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if not args.plot.lower().endswith(".png"):
         raise UserError(f"--plot {args.plot!r} must end in .png")
-    args.model = model_file(args.model)
-    for (flag, path) in (("--model", args.model), ("--plot", args.plot)):
+    for (flag, path) in (("--model", model_file(args.model)), ("--plot", args.plot)):
         if os.path.isdir(path):
             raise UserError(f"{flag} {path!r} is a folder, expected a file name")
         ensure_writable_folder(os.path.dirname(path), flag)
@@ -55,7 +55,7 @@ def main(argv=None):
 
     # read the texts before TensorFlow loads: a bad folder fails in a second
     print("[INFO] loading texts...")
-    (texts, labels, classNames) = text.load_text_folder(args.dataset)
+    (texts, labels, classNames) = load_text_folder(args.dataset)
     counts = ", ".join(f"{n}: {np.sum(labels == i)}" for (i, n) in enumerate(classNames))
     print(f"[INFO] {len(texts)} texts in {len(classNames)} classes ({counts})")
 
@@ -63,6 +63,7 @@ def main(argv=None):
     import keras
     from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelBinarizer
 
     from pyimagesearch.plots import plot_confusion_matrix, plot_history
     from pyimagesearch.storage import save_labels, save_model
@@ -80,7 +81,7 @@ def main(argv=None):
     # the vocabulary of the training texts; each text becomes a multi-hot
     # vector (1.0 for every vocabulary word it uses)
     print("[INFO] building the vocabulary and vectorizing...")
-    adapted = text.make_vectorizer(args.num_words, "multi_hot")
+    adapted = make_vectorizer(args.num_words, "multi_hot")
     adapted.adapt(np.array(trainTexts, dtype=object), batch_size=512)
     vocabulary = [str(w) for w in adapted.get_vocabulary()]
     # the same layer with its vocabulary in its configuration, so a saved
@@ -88,8 +89,8 @@ def main(argv=None):
     vectorizer = keras.layers.TextVectorization(max_tokens=args.num_words,
                                                 output_mode="multi_hot",
                                                 vocabulary=vocabulary)
-    trainX = text.vectorize_texts(vectorizer, trainTexts)
-    testX = text.vectorize_texts(vectorizer, testTexts)
+    trainX = vectorize_texts(vectorizer, trainTexts)
+    testX = vectorize_texts(vectorizer, testTexts)
     print(f"[INFO] vocabulary: {len(vocabulary)} words")
 
     # the chapter's network: two hidden relu layers, then sigmoid for two
@@ -128,11 +129,17 @@ def main(argv=None):
     plot_history(history.history, args.plot, "Training loss and accuracy",
                  {"loss": "train_loss", "val_loss": "val_loss",
                   "accuracy": "train_acc", "val_accuracy": "val_acc"})
-    confusionPath = os.path.splitext(args.plot)[0] + "_confusion.png"
+    confusionPath = beside(args.plot, "_confusion.png")
     plot_confusion_matrix(matrix, classNames, confusionPath, "Confusion matrix (held-out texts)")
     modelPath = save_model(endToEnd, args.model)
-    save_labels(list(classNames), text.labels_path(modelPath))
-    print(f"[INFO] model: {modelPath}; class names: {text.labels_path(modelPath)}; "
+    # the class names as the posts keep them, a LabelBinarizer fitted on
+    # them: its classes_ are sorted, the order load_text_folder numbers the
+    # classes in, so class k is the model's output k (with two classes the
+    # sigmoid gives the probability of the second)
+    lb = LabelBinarizer().fit(classNames)
+    labelsPath = beside(modelPath, "_labels.pickle")
+    save_labels(lb, labelsPath)
+    print(f"[INFO] model: {modelPath}; class names: {labelsPath}; "
           f"plots: {args.plot}, {confusionPath}")
     print(f"[INFO] test accuracy: {np.mean(predY == testY):.4f}")
 

@@ -1,6 +1,7 @@
 """The chapter's K-fold loop for Boston housing, ported plainly to Keras 3:
-one model per fold, one after the other, ``model.fit`` at batch 1. The
-reference that ``boston_housing.py`` (folds side by side) is timed against.
+one model per fold, one after the other, ``model.fit`` at batch 1 (the
+script's own ``kfold_chapter_loop``, what ``--kfold-loop chapter`` runs).
+The reference that ``boston_housing.py`` (folds side by side) is timed against.
 
     python bench/boston_plain_port.py --dataset boston_housing.npz --epochs 100 \\
         --compare output/boston/results.json
@@ -19,7 +20,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyimagesearch import text  # noqa: E402
+from boston_housing import kfold_chapter_loop  # noqa: E402
+from pyimagesearch.chapter3_datasets import load_boston_npz  # noqa: E402
 from pyimagesearch.plots import smooth_curve  # noqa: E402
 
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -34,25 +36,13 @@ args = ap.parse_args()
 import keras  # noqa: E402
 
 keras.utils.set_random_seed(args.seed)
-((trainData, trainTargets), _) = text.load_boston_npz(args.dataset)
+((trainData, trainTargets), _) = load_boston_npz(args.dataset)
 mean, std = trainData.mean(axis=0), trainData.std(axis=0)
 trainData = (trainData - mean) / std
 
 # the chapter's code, fold after fold
 start = time.time()
-n = len(trainData) // args.folds
-histories = []
-for i in range(args.folds):
-    valData, valTargets = trainData[i * n:(i + 1) * n], trainTargets[i * n:(i + 1) * n]
-    partialData = np.concatenate([trainData[:i * n], trainData[(i + 1) * n:]])
-    partialTargets = np.concatenate([trainTargets[:i * n], trainTargets[(i + 1) * n:]])
-    model = keras.Sequential([keras.layers.Dense(64, activation="relu"),
-                              keras.layers.Dense(64, activation="relu"),
-                              keras.layers.Dense(1)])
-    model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
-    history = model.fit(partialData, partialTargets, validation_data=(valData, valTargets),
-                        epochs=args.epochs, batch_size=1, verbose=0)
-    histories.append(history.history["val_mae"])
+(_, histories) = kfold_chapter_loop(keras, trainData, trainTargets, args.folds, args.epochs, 1)
 seconds = time.time() - start
 
 average = np.mean(histories, axis=0)

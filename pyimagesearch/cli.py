@@ -211,3 +211,46 @@ def parse_classifier_args(description, argv, epochs, batch_size, improved=None):
     if args.resume_dir is not None:
         ensure_writable_folder(args.resume_dir, "--resume-dir")
     return args
+
+
+# --------------------------------------------------------------------------
+# The flags of the chapter-3 scripts (Deep Learning with Python): the
+# chapter's two runs of imdb_reviews.py and reuters_newswires.py, and the
+# output checks they share with boston_housing.py
+
+
+def add_chapter_flags(ap, items, validationSize, epochs, output):
+    """The flags imdb_reviews.py and reuters_newswires.py share: the
+    chapter's two runs (one watched on held-out ``items``, then a fresh
+    model on all of them), the vocabulary, seed and outputs."""
+    ap.add_argument("--num-words", type=positive_int, default=10000,
+                    help="keep the N most frequent training words (default: 10000)")
+    ap.add_argument("--validation-size", type=positive_int, default=validationSize,
+                    help=f"training {items} held out in the first run "
+                         f"(default: {validationSize})")
+    ap.add_argument("--validation-epochs", type=positive_int, default=20,
+                    help=f"epochs of the first run, watched on the held-out {items} "
+                         "(default: 20)")
+    ap.add_argument("--epochs", type=positive_int, default=epochs,
+                    help=f"epochs of the final model on all training {items} "
+                         f"(default: {epochs})")
+    ap.add_argument("--batch-size", type=positive_int, default=512,
+                    help="batch size (default: 512)")
+    add_seed_flag(ap)
+    ap.add_argument("--output", default=output,
+                    help=f"folder for the curves and results.json (default: {output})")
+    ap.add_argument("--tensorboard", default=None, metavar="DIR",
+                    help="write TensorBoard logs under DIR (holdout/ and final/)")
+
+
+def check_chapter_paths(dataset, output, tensorboard):
+    """Before anything loads: ``dataset`` (None: Keras' download) must
+    exist, and the ``output`` and ``tensorboard`` folders (None: no logs)
+    must be writable."""
+    from .storage import ensure_writable_folder
+
+    if dataset is not None and not os.path.exists(dataset):
+        raise UserError(f"--dataset {dataset!r} does not exist")
+    ensure_writable_folder(output, "--output")
+    if tensorboard:
+        ensure_writable_folder(tensorboard, "--tensorboard")

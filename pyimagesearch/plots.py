@@ -1,5 +1,6 @@
 """The pictures a run saves: training curves, predicted-vs-actual prices,
-the confusion matrix, a grid of test images with their predictions. All drawn with matplotlib's file-only backend (no
+the K-fold validation curve, the confusion matrix, a grid of test images
+with their predictions. All drawn with matplotlib's file-only backend (no
 display needed) in the posts' ggplot style, and written atomically.
 """
 
@@ -88,6 +89,33 @@ def plot_fold_histories(histories, path, title):
         ax.set_xlabel("Epoch #")
         ax.set_ylabel("Loss")
         ax.legend()
+        _save(fig, path)
+
+
+def plot_kfold_curve(averageMAE, smoothed, bestEpoch, folds, path):
+    """Deep Learning with Python's two K-fold pictures side by side: the
+    per-epoch validation MAE (mean of the folds), and its smoothed curve
+    (``smooth_curve``) from epoch 11 on, with the epoch where it stops
+    improving marked."""
+    plt = _pyplot()
+    averageMAE = np.asarray(averageMAE)
+    epochs = np.arange(1, len(averageMAE) + 1)
+    with plt.style.context("ggplot"):
+        (fig, (raw, smooth)) = plt.subplots(1, 2, figsize=(12, 5))
+        raw.plot(epochs, averageMAE, label=f"validation MAE, mean of {folds} folds")
+        if len(averageMAE) > 10:
+            # the first epochs' errors would squash the rest into a flat line
+            raw.set_ylim(0.9 * averageMAE[10:].min(), 1.5 * averageMAE[10:].max())
+            smooth.plot(epochs[10:], smoothed, color="tab:blue",
+                        label="smoothed (EMA 0.9, first 10 epochs dropped)")
+            smooth.axvline(bestEpoch, color="black", linewidth=1, linestyle="--",
+                           label=f"lowest at epoch {bestEpoch}")
+        for ax in (raw, smooth):
+            ax.set_xlabel("Epoch #")
+            ax.set_ylabel("Validation MAE ($1000s)")
+            ax.legend()
+        raw.set_title("Validation MAE per epoch")
+        smooth.set_title("Smoothed")
         _save(fig, path)
 
 

@@ -8,14 +8,21 @@ datasets, so every script can run (and be tested) without a download.
   learn.
 * ``write_shapes``: a folder-per-class image set of drawn circles, squares
   and triangles (or two of them), for the classification scripts.
+* Chapter 3 of Deep Learning with Python: an aclImdb-like folder
+  (``write_imdb_folder``), Keras' ``imdb.npz``, ``reuters.npz`` and
+  ``boston_housing.npz`` formats, a Reuters-21578 SGML file, and a folder
+  of ``.txt`` files per class (``write_text_folder``), each with cue words
+  (or features) that give away the class (or the price).
 
-Both are deterministic for a given seed. From a terminal::
+All are deterministic for a given seed. From a terminal::
 
     python -m pyimagesearch.sample_data houses output/sample/houses
     python -m pyimagesearch.sample_data shapes output/sample/shapes --classes 3
+    python -m pyimagesearch.sample_data imdb|imdb-npz|reuters|reuters-npz|boston|folder OUT
 """
 
 import argparse
+import json
 import os
 
 import cv2
@@ -161,6 +168,125 @@ def _draw_shape(rng, name):
 
 
 # --------------------------------------------------------------------------
+# Chapter 3 of Deep Learning with Python: movie reviews, newswires, Boston
+# houses and your own text, in the formats the chapter-3 scripts read
+
+
+_POSITIVE = "great wonderful superb loved brilliant moving fun best enjoyable".split()
+_NEGATIVE = "awful boring terrible hated worst dull waste poor annoying".split()
+_NEUTRAL = ("the a movie film plot actor story scene and of it was this "
+            "to is in with director music ending").split()
+
+
+def _sentence(rng, cue, length):
+    """``length`` neutral words, about one in five replaced by a cue word."""
+    words = [rng.choice(_NEUTRAL) for _ in range(length)]
+    for _ in range(max(1, length // 5)):
+        words[rng.integers(length)] = rng.choice(cue)
+    return " ".join(words)
+
+
+def write_imdb_folder(folder, perClass=40, seed=0):
+    """An aclImdb-like folder: ``train|test/neg|pos/<i>_<rating>.txt``."""
+    rng = np.random.default_rng(seed)
+    for part in ("train", "test"):
+        for (name, cue) in (("neg", _NEGATIVE), ("pos", _POSITIVE)):
+            os.makedirs(os.path.join(folder, part, name), exist_ok=True)
+            for i in range(perClass):
+                rating = rng.integers(7, 11) if name == "pos" else rng.integers(1, 5)
+                path = os.path.join(folder, part, name, f"{i}_{rating}.txt")
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(_sentence(rng, cue, int(rng.integers(12, 40))))
+
+
+def write_text_folder(folder, classes=("cats", "dogs", "fish"), perClass=30, seed=0):
+    """A folder of ``<class>/*.txt``; each class has its own cue words."""
+    rng = np.random.default_rng(seed)
+    for name in classes:
+        os.makedirs(os.path.join(folder, name), exist_ok=True)
+        cue = [f"{name}{k}" for k in range(6)] + [name]
+        for i in range(perClass):
+            with open(os.path.join(folder, name, f"{name}_{i:04d}.txt"), "w",
+                      encoding="utf-8") as f:
+                f.write(_sentence(rng, cue, int(rng.integers(10, 30))))
+
+
+def _word_sequences(rng, count, numClasses, vocab=200):
+    """Lists of word indices (Keras' stored form: most frequent word = 1)
+    whose class shows in a few class-specific words."""
+    labels = rng.integers(0, numClasses, size=count)
+    seqs = np.empty(count, dtype=object)
+    for i in range(count):
+        seq = rng.integers(1, vocab, size=int(rng.integers(10, 40)))
+        seq[: max(2, len(seq) // 4)] = vocab + 3 * labels[i] + rng.integers(0, 3)
+        seqs[i] = rng.permutation(seq).tolist()
+    return seqs, labels.astype("int64")
+
+
+def write_imdb_npz(path, count=200, seed=0):
+    """A small ``imdb.npz`` in Keras' format (and its word index beside it)."""
+    rng = np.random.default_rng(seed)
+    (xTrain, yTrain) = _word_sequences(rng, count, 2)
+    (xTest, yTest) = _word_sequences(rng, count, 2)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    np.savez(path, x_train=xTrain, y_train=yTrain, x_test=xTest, y_test=yTest)
+    with open(os.path.join(os.path.dirname(os.path.abspath(path)),
+                           "imdb_word_index.json"), "w") as f:
+        json.dump({f"word{i}": i for i in range(1, 210)}, f)
+
+
+def write_reuters_npz(path, count=300, topics=5, seed=0):
+    """A small ``reuters.npz`` in Keras' format."""
+    rng = np.random.default_rng(seed)
+    (x, y) = _word_sequences(rng, count, topics)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    np.savez(path, x=x, y=y)
+
+
+def write_reuters_sgml(folder, count=120, seed=0):
+    """One ``reut2-000.sgm`` in Reuters-21578's layout: three frequent topics,
+    one rare topic, and newswires without a topic."""
+    rng = np.random.default_rng(seed)
+    cues = {"grain": ["wheat", "corn", "harvest"], "crude": ["oil", "barrel", "opec"],
+            "acq": ["merger", "shares", "acquire"], "rare": ["unusual"]}
+    parts = ['<!DOCTYPE lewis SYSTEM "lewis.dtd">']
+    for i in range(count):
+        topic = ("grain", "crude", "acq")[i % 3] if i % 10 else ""
+        if i == 7:
+            topic = "rare"
+        topicsXml = f"<D>{topic}</D><D>trade</D>" if topic else ""
+        body = _sentence(rng, cues.get(topic, ["said"]), 25) + " &lt;ABC&gt; &amp; co"
+        parts.append(f'<REUTERS TOPICS="YES" NEWID="{i + 1}">\n<TOPICS>{topicsXml}'
+                     f'</TOPICS>\n<TEXT>&#2;\n<TITLE>{topic.upper()} NEWS {i}</TITLE>\n'
+                     f'<BODY>{body}\n&#3;</BODY></TEXT>\n</REUTERS>')
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "reut2-000.sgm"), "w", encoding="latin-1") as f:
+        f.write("\n".join(parts))
+
+
+def write_boston_npz(path, count=120, seed=0):
+    """A small ``boston_housing.npz`` (arrays ``x``, ``y``): a price that is a
+    noisy function of 13 features."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(count, 13)) * rng.uniform(0.5, 50, size=13) + rng.uniform(0, 100, 13)
+    z = (x - x.mean(0)) / x.std(0)
+    y = 22 + 4 * z[:, 5] - 3 * z[:, 12] + 1.5 * z[:, 0] * z[:, 2] + rng.normal(0, 1, count)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    np.savez(path, x=x, y=np.clip(y, 5, 50))
+
+
+# the command line's chapter-3 kinds: writer, and what OUT is
+CHAPTER3_WRITERS = {
+    "imdb": (write_imdb_folder, "an aclImdb-like folder"),
+    "imdb-npz": (write_imdb_npz, "Keras' imdb.npz format (a .npz file)"),
+    "reuters": (write_reuters_sgml, "a folder with one Reuters-21578 .sgm file"),
+    "reuters-npz": (write_reuters_npz, "Keras' reuters.npz format (a .npz file)"),
+    "boston": (write_boston_npz, "Keras' boston_housing.npz format (a .npz file)"),
+    "folder": (write_text_folder, "a folder of <class>/*.txt"),
+}
+
+
+# --------------------------------------------------------------------------
 
 
 def main(argv=None):
@@ -175,11 +301,18 @@ def main(argv=None):
     shapes.add_argument("--classes", type=int, choices=(2, 3), default=3)
     shapes.add_argument("--per-class", type=int, default=60)
     shapes.add_argument("--seed", type=int, default=42)
+    for (kind, (_, what)) in CHAPTER3_WRITERS.items():
+        text = sub.add_parser(kind, help=f"chapter 3: {what}")
+        text.add_argument("out", help=what)
+        text.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
     if args.kind == "houses":
         n = write_houses(args.folder, args.houses_per_zipcode, args.seed)
         print(f"[INFO] wrote {n} sample houses to {args.folder}")
+    elif args.kind in CHAPTER3_WRITERS:
+        CHAPTER3_WRITERS[args.kind][0](args.out, seed=args.seed)
+        print(f"[INFO] wrote {args.kind} sample data to {args.out}")
     else:
         names = write_shapes(args.folder, args.classes, args.per_class, args.seed)
         print(f"[INFO] wrote {args.per_class} images of each of {', '.join(names)} "

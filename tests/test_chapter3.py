@@ -1,30 +1,33 @@
 """The chapter 3 scripts on tiny generated data: flags, outputs, the
-side-by-side K-fold against the chapter's one-fold-at-a-time training, and
-the text model loading in a Python that has never seen this repository."""
+side-by-side K-fold against the chapter's one-fold-at-a-time loop, the text
+model's label file, and the text model loading in a Python that has never
+seen this repository."""
 
 import json
 import os
+import pickle
 import re
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from conftest import load_script, run_script
 
-from pyimagesearch import text
+from pyimagesearch import sample_data
 from pyimagesearch.cli import UserError
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("chapter3")
-    text.write_sample_imdb_folder(str(root / "aclImdb"), perClass=30)
-    text.write_sample_imdb_npz(str(root / "npz" / "imdb.npz"), count=120)
-    text.write_sample_reuters_sgml(str(root / "reuters"), count=150)
-    text.write_sample_boston_npz(str(root / "boston.npz"), count=100)
-    text.write_sample_text_folder(str(root / "folder"), perClass=24)
+    sample_data.write_imdb_folder(str(root / "aclImdb"), perClass=30)
+    sample_data.write_imdb_npz(str(root / "npz" / "imdb.npz"), count=120)
+    sample_data.write_reuters_sgml(str(root / "reuters"), count=150)
+    sample_data.write_boston_npz(str(root / "boston.npz"), count=100)
+    sample_data.write_text_folder(str(root / "folder"), perClass=24)
     return root
 
 
@@ -61,7 +64,7 @@ def test_foreign_npz_is_one_line(data, tmp_path):
                                             "--output", str(tmp_path)])
     with pytest.raises(UserError, match="only one class"):
         one = tmp_path / "one"
-        text.write_sample_text_folder(str(one), classes=("a",), perClass=3)
+        sample_data.write_text_folder(str(one), classes=("a",), perClass=3)
         load_script("train_text.py").main(["--dataset", str(one), "--model",
                                            str(tmp_path / "m"), "--plot",
                                            str(tmp_path / "p.png")])
@@ -82,7 +85,8 @@ def test_without_dataset_or_network_says_so_in_one_line(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------
-# Boston: the K folds side by side compute what the chapter's loop computes
+# Boston: the chapter's K-fold loop, and the K folds side by side computing
+# what it computes
 
 
 def test_side_by_side_folds_train_like_separate_models():
@@ -96,14 +100,11 @@ def test_side_by_side_folds_train_like_separate_models():
     np.testing.assert_array_equal(folds[1][2], x[8:16])
 
     keras.utils.set_random_seed(1)
-    (model, names) = boston.side_by_side(keras, 3, 13)
-    model.compile(optimizer="rmsprop", loss={n: "mse" for n in names},
-                  steps_per_execution=16, jit_compile=True)  # as the script compiles it
+    (model, names) = boston.side_by_side(keras, 3, 13, stepsPerExecution=16)
     # the chapter's model for fold 2, starting from fold 2's initial weights
-    inputs = keras.Input(shape=(13,))
-    single = keras.Model(inputs, boston.build_model(keras.layers, inputs))
+    single = boston.build_model(keras)
+    single.build((None, 13))
     single.set_weights(_fold_weights(model, 2))
-    single.compile(optimizer="rmsprop", loss="mse")
     model.fit([f[0] for f in folds], [f[1] for f in folds], epochs=3, batch_size=1,
               shuffle=False, verbose=0)
     single.fit(folds[1][0], folds[1][1], epochs=3, batch_size=1, shuffle=False, verbose=0)
@@ -115,11 +116,80 @@ def test_side_by_side_folds_train_like_separate_models():
 
 def _fold_weights(model, k):
     """Weights of fold k's network, in the order of the chapter's model."""
-    out = model.get_layer(f"fold{k}")
-    dense = [out]
-    while len(dense) < 3:
-        dense.insert(0, dense[0]._inbound_nodes[0].parent_nodes[0].operation)
-    return [w for layer in dense for w in layer.get_weights()]
+    return model.get_layer(f"fold{k}").get_weights()
+
+
+class _RecordingModel:
+    """Stands in for a Keras model: records what it is trained and
+    evaluated on."""
+
+    def __init__(self, fits):
+        self.fits = fits
+
+    def compile(self, **kwargs):
+        pass
+
+    def fit(self, x, y, validation_data, epochs, batch_size, verbose, callbacks):
+        self.fits.append(SimpleNamespace(model=self, x=x, y=y, val=validation_data,
+                                         epochs=epochs, batch_size=batch_size,
+                                         callbacks=callbacks))
+        return SimpleNamespace(history={"val_mae": [float(len(x))] * epochs})
+
+    def evaluate(self, x, y, verbose):
+        return (0.0, float(np.mean(y)))
+
+
+def _recording_keras(fits):
+    """Just enough of ``keras`` for ``kfold_chapter_loop``."""
+    return SimpleNamespace(Sequential=lambda layers, name=None: _RecordingModel(fits),
+                           layers=SimpleNamespace(Dense=lambda *args, **kwargs: None),
+                           callbacks=SimpleNamespace(TensorBoard=lambda path: path))
+
+
+def test_chapter_loop_folds_are_the_chapters_consecutive_blocks():
+    boston = load_script("boston_housing.py")
+    (x, y) = (np.arange(26 * 2, dtype="float32").reshape(26, 2), np.arange(26, dtype="float32"))
+    fits = []
+    (scores, histories) = boston.kfold_chapter_loop(_recording_keras(fits), x, y, 4, 7, 1,
+                                                    logDir="tb")
+    n = 26 // 4  # 6 houses per fold; the last 2 never validate, as in the chapter
+    assert len(fits) == 4 and len({id(f.model) for f in fits}) == 4  # a fresh model per fold
+    for (i, fit) in enumerate(fits):
+        np.testing.assert_array_equal(fit.val[0], x[i * n:(i + 1) * n])
+        np.testing.assert_array_equal(fit.val[1], y[i * n:(i + 1) * n])
+        np.testing.assert_array_equal(fit.x, np.concatenate([x[:i * n], x[(i + 1) * n:]]))
+        np.testing.assert_array_equal(fit.y, np.concatenate([y[:i * n], y[(i + 1) * n:]]))
+        assert (fit.epochs, fit.batch_size) == (7, 1)
+        assert fit.callbacks == [os.path.join("tb", f"fold{i + 1}")]
+    # each fold's MAE is its model evaluated on its block; its history is kept whole
+    assert scores == [float(np.mean(y[i * n:(i + 1) * n])) for i in range(4)]
+    assert histories == [[26.0 - n] * 7] * 4
+
+
+def test_both_kfold_loops_report_the_same_figures(data, tmp_path, capsys):
+    boston = load_script("boston_housing.py")
+    (reports, printed) = ({}, {})
+    for loop in ("chapter", "side-by-side"):
+        out = tmp_path / loop
+        boston.main(["--dataset", str(data / "boston.npz"), "--folds", "3", "--kfold-epochs",
+                     "12", "--kfold-batch-size", "4", "--epochs", "2", "--kfold-loop", loop,
+                     "--output", str(out)])
+        reports[loop] = json.loads((out / "results.json").read_text())
+        # the lines of the report, with the numbers taken out
+        printed[loop] = [re.sub(r"[\d.,$]+", "#", line) for line in last_info(capsys)
+                         if "processing fold" not in line]
+        assert (out / "kfold_mae.png").stat().st_size > 0
+    (chapter, sideBySide) = (reports["chapter"], reports["side-by-side"])
+    assert (chapter["kfold_loop"], sideBySide["kfold_loop"]) == ("chapter", "side-by-side")
+    assert chapter.keys() == sideBySide.keys() and printed["chapter"] == printed["side-by-side"]
+    for report in (chapter, sideBySide):
+        assert len(report["fold_val_mae"]) == 3 and len(report["val_mae_per_epoch"]) == 12
+        assert len(report["smoothed_val_mae"]) == 2
+        assert report["kfold_val_mae"] == pytest.approx(np.mean(report["fold_val_mae"]))
+        # each fold's MAE is its curve's last point, and the curve goes down
+        assert report["val_mae_per_epoch"][-1] == pytest.approx(
+            np.mean(report["fold_val_mae"]), rel=1e-4)
+        assert report["val_mae_per_epoch"][-1] < report["val_mae_per_epoch"][0]
 
 
 def test_boston_end_to_end(data, tmp_path, capsys):
@@ -257,13 +327,44 @@ def test_train_text_then_predict_text(data, tmp_path, capsys):
 
 
 def test_predict_text_refuses_foreign_classes(data, tmp_path):
-    from pyimagesearch.storage import save_labels
+    from sklearn.preprocessing import LabelBinarizer
+
+    from pyimagesearch.storage import beside, save_labels
 
     model = tmp_path / "m.keras"
     model.write_bytes(b"not a model")
-    save_labels(["neg", "pos"], text.labels_path(str(model)))
+    save_labels(LabelBinarizer().fit(["neg", "pos"]), beside(str(model), "_labels.pickle"))
     with pytest.raises(UserError, match="'cats' is not one of the model's classes"):
         load_script("predict_text.py").main(["--model", str(model), "--evaluate",
                                              str(data / "folder")])
     with pytest.raises(UserError, match="not a Keras model file"):
         load_script("predict_text.py").main(["--model", str(model), "--text", "hello"])
+
+
+@pytest.mark.parametrize("classes", [("zebra", "Apple"), ("dogs", "Cats", "fish")])
+def test_text_label_file_is_a_label_binarizer_in_the_models_column_order(classes, tmp_path,
+                                                                          capsys):
+    from sklearn.preprocessing import LabelBinarizer
+
+    from pyimagesearch.storage import load_labels
+
+    folder = tmp_path / "texts"
+    sample_data.write_text_folder(str(folder), classes=classes, perClass=24)
+    model = tmp_path / "out" / "m"
+    load_script("train_text.py").main([
+        "--dataset", str(folder), "--model", str(model), "--plot",
+        str(tmp_path / "out" / "curves.png"), "--epochs", "25", "--batch-size", "16"])
+    labelsPath = tmp_path / "out" / "m_labels.pickle"
+    with open(labelsPath, "rb") as f:
+        lb = pickle.load(f)  # our own file: the plain unpickler may read it
+    assert isinstance(lb, LabelBinarizer)
+    assert load_labels(str(labelsPath)) == lb.classes_.tolist() == sorted(classes)
+    capsys.readouterr()
+
+    # a text of each class's cue words comes out as that class: the label
+    # file's class k is the model's output k (for two, the sigmoid's 1)
+    texts = [f"the {c.lower()}1 {c.lower()} {c.lower()}3 was" for c in classes]
+    load_script("predict_text.py").main(
+        ["--model", str(model)] + [a for t in texts for a in ("--text", t)])
+    printed = [line.split(":")[0] for line in last_info(capsys) if "%" in line]
+    assert printed == [f"[INFO] {c}" for c in classes]

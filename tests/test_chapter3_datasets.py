@@ -1,22 +1,21 @@
-"""The chapter 3 loaders (pyimagesearch/text.py) on data the tests write:
-Keras' npz formats, Reuters-21578 SGML, Boston, text folders. No training."""
+"""The chapter 3 datasets (pyimagesearch/chapter3_datasets.py) on data the
+tests write: Keras' npz formats, Boston, the aclImdb layout. No training."""
 
 import json
 import os
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pyimagesearch import text
+from pyimagesearch import chapter3_datasets, sample_data
 from pyimagesearch.cli import UserError
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 
 
 def test_multi_hot_marks_each_word_once_and_ignores_rare_indices():
-    x = text.multi_hot([[1, 3, 3, 9], [], [12, 2]], dimension=10)
+    x = chapter3_datasets.multi_hot([[1, 3, 3, 9], [], [12, 2]], dimension=10)
     assert x.shape == (3, 10) and x.dtype == np.float32
     assert np.flatnonzero(x[0]).tolist() == [1, 3, 9]
     assert x[1].sum() == 0
@@ -37,7 +36,7 @@ def test_imdb_npz_is_read_as_keras_reads_it(tmp_path):
     yTest = np.arange(20) % 2
     path = tmp_path / "imdb.npz"
     np.savez(path, x_train=xTrain, y_train=yTrain, x_test=xTest, y_test=yTest)
-    data = text.load_imdb_npz(str(path), numWords=20)
+    data = chapter3_datasets.load_imdb_npz(str(path), numWords=20)
 
     order = np.arange(30)
     np.random.RandomState(113).shuffle(order)  # Keras' shuffle of the training split
@@ -53,8 +52,8 @@ def test_imdb_npz_is_read_as_keras_reads_it(tmp_path):
 
 def test_word_index_beside_the_npz_decodes_reviews(tmp_path):
     path = tmp_path / "imdb.npz"
-    text.write_sample_imdb_npz(str(path), count=20)
-    data = text.load_imdb_npz(str(path))
+    sample_data.write_imdb_npz(str(path), count=20)
+    data = chapter3_datasets.load_imdb_npz(str(path))
     with open(tmp_path / "imdb_word_index.json") as f:
         wordIndex = json.load(f)
     byIndex = {i: w for (w, i) in wordIndex.items()}
@@ -66,7 +65,7 @@ def test_reuters_npz_split_80_20_after_keras_shuffle(tmp_path):
     path = tmp_path / "reuters.npz"
     (x, y) = (_keras_sequences(50, 2), np.arange(50) % 5)
     np.savez(path, x=x, y=y)
-    data = text.load_reuters_npz(str(path))
+    data = chapter3_datasets.load_reuters_npz(str(path))
     order = np.arange(50)
     np.random.RandomState(113).shuffle(order)
     assert (len(data.trainSeqs), len(data.testSeqs)) == (40, 10)
@@ -95,7 +94,7 @@ def test_bad_npz_files_are_one_line_errors(tmp_path, case):
         np.savez(path, x_train=evil, y_train=np.zeros(2, int), x_test=evil,
                  y_test=np.zeros(2, int))
     with pytest.raises(UserError) as error:
-        text.load_imdb_npz(str(path))
+        chapter3_datasets.load_imdb_npz(str(path))
     message = str(error.value)
     assert "\n" not in message and "data.npz" in message
     if case == "foreign":
@@ -104,29 +103,12 @@ def test_bad_npz_files_are_one_line_errors(tmp_path, case):
         assert "refusing" in message
 
 
-def test_reuters_sgml_single_label_set(tmp_path):
-    text.write_sample_reuters_sgml(str(tmp_path), count=120)
-    with open(tmp_path / "reut2-000.sgm", encoding="latin-1") as f:
-        docs = text.parse_reuters_sgml(f.read())
-    assert len(docs) == 120
-    (topics, title, body) = docs[1]
-    assert topics == ["crude", "trade"] and title == "CRUDE NEWS 1"
-    assert "<ABC> & co" in body and "\x03" not in body  # entities decoded, controls gone
-    (texts, labels, names) = text.reuters_single_label(docs, minCount=10)
-    # topicless newswires (every 10th) and the one 'rare' newswire are dropped;
-    # each is labelled by its first topic ('trade' is always second)
-    assert names == ["acq", "crude", "grain"]
-    assert len(texts) == 120 - 12 - 1
-    assert texts[0].startswith("CRUDE NEWS 1\n")
-    assert labels[0] == names.index("crude")
-
-
 def test_boston_npz_split_as_keras_does(tmp_path):
     path = tmp_path / "boston.npz"
-    text.write_sample_boston_npz(str(path), count=50)
+    sample_data.write_boston_npz(str(path), count=50)
     with np.load(path) as f:
         (x, y) = (f["x"], f["y"])
-    ((trainX, trainY), (testX, testY)) = text.load_boston_npz(str(path))
+    ((trainX, trainY), (testX, testY)) = chapter3_datasets.load_boston_npz(str(path))
     order = np.arange(50)
     np.random.RandomState(113).shuffle(order)
     assert (len(trainX), len(testX)) == (40, 10)
@@ -138,7 +120,7 @@ def test_boston_npz_with_wrong_arrays(tmp_path):
     path = tmp_path / "boston.npz"
     np.savez(path, x=np.zeros((20, 13)), y=np.zeros(19))
     with pytest.raises(UserError, match="one price per house"):
-        text.load_boston_npz(str(path))
+        chapter3_datasets.load_boston_npz(str(path))
 
 
 @pytest.mark.parametrize("labels, bad", [([0, 2], "y_train"), ([0, -1], "y_train")])
@@ -147,74 +129,29 @@ def test_imdb_npz_labels_must_be_0_or_1(tmp_path, labels, bad):
     np.savez(path, x_train=_keras_sequences(2, 0), y_train=np.array(labels),
              x_test=_keras_sequences(2, 1), y_test=np.array([0, 1]))
     with pytest.raises(UserError, match=f"{bad} holds labels outside 0 to 1"):
-        text.load_imdb_npz(str(path), numWords=20)
+        chapter3_datasets.load_imdb_npz(str(path), numWords=20)
 
 
 def test_reuters_npz_negative_label_is_refused(tmp_path):
     path = tmp_path / "reuters.npz"
     np.savez(path, x=_keras_sequences(10, 0), y=np.array([0, 1, 2, -1, 0, 1, 2, 0, 1, 2]))
     with pytest.raises(UserError, match="labels outside >= 0"):
-        text.load_reuters_npz(str(path), numWords=20)
-
-
-def test_unlabelled_unsup_folder_is_not_a_class(tmp_path, capsys):
-    # the original IMDB release keeps unlabelled reviews in train/unsup
-    text.write_sample_text_folder(str(tmp_path), classes=("neg", "pos", "unsup"), perClass=2)
-    (texts, labels, names) = text.load_text_folder(str(tmp_path))
-    assert names == ["neg", "pos"] and len(texts) == 4
-    assert "unsup: unlabelled texts, not a class" in capsys.readouterr().err
-
-
-def test_text_folder_skips_unusable_files_with_a_warning(tmp_path, capsys):
-    text.write_sample_text_folder(str(tmp_path), classes=("a", "b"), perClass=3)
-    (tmp_path / "a" / "empty.txt").write_bytes(b"  \n")
-    (tmp_path / "b" / "binary.txt").write_bytes(b"\x89PNG\x00\x00")
-    (tmp_path / "b" / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
-    (texts, labels, names) = text.load_text_folder(str(tmp_path))
-    assert names == ["a", "b"] and len(texts) == 6 and labels.tolist() == [0] * 3 + [1] * 3
-    err = capsys.readouterr().err
-    assert "empty.txt: empty" in err and "binary.txt: binary" in err
-    assert "latin1.txt: not UTF-8" in err
-
-
-@pytest.mark.parametrize("layout", ["empty", "one_class", "only_bad_files"])
-def test_text_folder_errors(tmp_path, layout):
-    if layout == "one_class":
-        text.write_sample_text_folder(str(tmp_path), classes=("a",), perClass=3)
-    elif layout == "only_bad_files":
-        for name in ("a", "b"):
-            (tmp_path / name).mkdir()
-            (tmp_path / name / "x.txt").write_bytes(b"")
-    with pytest.raises(UserError) as error:
-        text.load_text_folder(str(tmp_path))
-    assert "\n" not in str(error.value)
+        chapter3_datasets.load_reuters_npz(str(path), numWords=20)
 
 
 def test_imdb_folder_must_have_the_release_layout(tmp_path):
-    text.write_sample_text_folder(str(tmp_path / "train"), classes=("neg", "pos"), perClass=2)
+    sample_data.write_text_folder(str(tmp_path / "train"), classes=("neg", "pos"), perClass=2)
     with pytest.raises(UserError, match="'test'"):
-        text.load_imdb_folder(str(tmp_path))
-    text.write_sample_text_folder(str(tmp_path / "test"), classes=("bad", "good"), perClass=2)
+        chapter3_datasets.load_imdb_folder(str(tmp_path))
+    sample_data.write_text_folder(str(tmp_path / "test"), classes=("bad", "good"), perClass=2)
     with pytest.raises(UserError, match="'neg' and 'pos'"):
-        text.load_imdb_folder(str(tmp_path))
+        chapter3_datasets.load_imdb_folder(str(tmp_path))
 
 
 @pytest.mark.skipif(not (SHARED / "boston_housing.npz").exists(), reason="no ../shared")
 def test_real_boston_first_row_is_the_chapters():
-    ((trainX, trainY), (testX, _)) = text.load_boston_npz(str(SHARED / "boston_housing.npz"))
+    ((trainX, trainY), (testX, _)) = chapter3_datasets.load_boston_npz(str(SHARED / "boston_housing.npz"))
     assert (len(trainX), len(testX)) == (404, 102)
     np.testing.assert_allclose(trainX[0][:3], [1.23247, 0.0, 8.14], rtol=1e-5)
     np.testing.assert_allclose(trainY[:3], [15.2, 42.3, 50.0], rtol=1e-5)
     assert (trainY.min(), round(float(trainY.mean()), 3), trainY.max()) == (5.0, 22.395, 50.0)
-
-
-@pytest.mark.skipif(not (SHARED / "reuters21578.tar.gz").exists(), reason="no ../shared")
-def test_real_reuters_counts(tmp_path):
-    with tarfile.open(SHARED / "reuters21578.tar.gz") as tar:
-        tar.extractall(tmp_path, filter="data")
-    docs = []
-    for path in sorted(tmp_path.rglob("reut2-*.sgm")):
-        docs.extend(text.parse_reuters_sgml(path.read_text(encoding="latin-1")))
-    (texts, labels, names) = text.reuters_single_label(docs)
-    assert len(docs) == 21578
-    assert (len(texts), len(names)) == (11267, 49)

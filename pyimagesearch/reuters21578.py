@@ -1,0 +1,76 @@
+"""The Reuters-21578 SGML files made into the single-label set of newswires
+that Keras' ``reuters.npz`` was made from.
+
+The distribution is 22 ``reut2-*.sgm`` files (latin-1) of ``<REUTERS>``
+elements, each with its topics, title and body. The single-label set keeps
+the newswires that have a topic, labels each by its first topic, and drops
+the topics with fewer than 10 such newswires.
+"""
+
+import glob
+import html
+import os
+import re
+
+import numpy as np
+
+from .cli import UserError
+
+_REUTERS = re.compile(r"<REUTERS\b[^>]*>(.*?)</REUTERS>", re.S)
+_TOPICS = re.compile(r"<TOPICS>(.*?)</TOPICS>", re.S)
+_D = re.compile(r"<D>(.*?)</D>", re.S)
+_TITLE = re.compile(r"<TITLE>(.*?)</TITLE>", re.S)
+_BODY = re.compile(r"<BODY>(.*?)</BODY>", re.S)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _sgml_text(match):
+    if not match:
+        return ""
+    return _CONTROL.sub(" ", html.unescape(match.group(1))).strip()
+
+
+def parse_reuters_sgml(text):
+    """``(topics, title, body)`` of every ``<REUTERS>`` element of one file."""
+    docs = []
+    for element in _REUTERS.finditer(text):
+        inner = element.group(1)
+        topics = _TOPICS.search(inner)
+        topics = [t.strip() for t in _D.findall(topics.group(1))] if topics else []
+        docs.append((topics, _sgml_text(_TITLE.search(inner)),
+                     _sgml_text(_BODY.search(inner))))
+    return docs
+
+
+def reuters_single_label(docs, minCount=10):
+    """The single-label set: newswires with a topic, labelled by their first
+    topic, topics with fewer than ``minCount`` such newswires dropped.
+    Returns ``(texts, labels, topicNames)``, text = title + body."""
+    labelled = [(topics[0], f"{title}\n{body}") for (topics, title, body) in docs if topics]
+    counts = {}
+    for (topic, _) in labelled:
+        counts[topic] = counts.get(topic, 0) + 1
+    topicNames = sorted(t for (t, n) in counts.items() if n >= minCount)
+    ids = {t: i for (i, t) in enumerate(topicNames)}
+    kept = [(text, ids[topic]) for (topic, text) in labelled if topic in ids]
+    return ([t for (t, _) in kept], np.array([i for (_, i) in kept], dtype="int64"),
+            topicNames)
+
+
+def load_single_label(folder, minCount=10):
+    """The single-label set of the ``.sgm`` files in ``folder`` (or in its
+    sub-folders), in file order: ``(texts, labels, topicNames)``."""
+    files = sorted(glob.glob(os.path.join(folder, "*.sgm")))
+    if not files:
+        files = sorted(glob.glob(os.path.join(folder, "*", "*.sgm")))
+    if not files:
+        raise UserError(f"--dataset {folder!r} holds no Reuters-21578 .sgm file")
+    docs = []
+    for path in files:
+        with open(path, encoding="latin-1") as f:
+            docs.extend(parse_reuters_sgml(f.read()))
+    (texts, labels, topicNames) = reuters_single_label(docs, minCount)
+    if len(topicNames) < 2:
+        raise UserError(f"--dataset {folder!r}: fewer than two topics with {minCount} "
+                        f"or more newswires")
+    return (texts, labels, topicNames)

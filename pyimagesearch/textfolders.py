@@ -1,0 +1,108 @@
+"""Your own text: ``.txt`` files read from folders (one sub-folder per
+class), and Keras' ``TextVectorization`` that turns them into vectors.
+
+A file that is empty, binary or not UTF-8 is skipped with a warning, never
+a traceback: folders of text collected by hand hold such files. Nothing
+here imports TensorFlow at module level; the vectorizer helpers import
+Keras when they are called.
+"""
+
+import glob
+import os
+
+import numpy as np
+
+from .cli import UserError, warn
+
+# the original IMDB release keeps 50,000 unlabelled reviews in train/unsup
+UNLABELLED_FOLDERS = ("unsup",)
+
+
+def read_text_file(path):
+    """``(text, None)`` for a file of text, ``(None, reason)`` if it is no
+    usable text (unreadable, empty, binary, not UTF-8)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as error:
+        return (None, error.strerror or "cannot be read")
+    if not data.strip():
+        return (None, "empty")
+    if b"\x00" in data:
+        return (None, "binary, not text")
+    try:
+        return (data.decode("utf-8-sig"), None)
+    except UnicodeDecodeError:
+        return (None, "not UTF-8 text")
+
+
+def load_text_folder(folder, flag="--dataset", minClasses=2):
+    """Texts and integer labels from ``folder/<class>/*.txt``.
+
+    The classes are sorted by name and numbered in that order (the order of
+    a LabelBinarizer's ``classes_`` fitted on the names). Unusable files are
+    skipped with a warning each (at most five, then a count); no usable
+    class, or fewer than ``minClasses``, is a ``UserError``. Returns
+    ``(texts, labels, classNames)``.
+    """
+    if not os.path.isdir(folder):
+        raise UserError(f"{flag} {folder!r} is not a folder")
+    classes = sorted(d for d in os.listdir(folder)
+                     if os.path.isdir(os.path.join(folder, d)) and not d.startswith("."))
+    for name in [c for c in classes if c in UNLABELLED_FOLDERS]:
+        warn(f"skipping {os.path.join(folder, name)}: unlabelled texts, not a class")
+        classes.remove(name)
+    (texts, labels, names, skipped) = ([], [], [], [])
+    for name in classes:
+        files = sorted(glob.glob(os.path.join(folder, name, "*.txt")))
+        classTexts = []
+        for path in files:
+            (text, problem) = read_text_file(path)
+            if problem:
+                skipped.append(f"{path}: {problem}")
+            else:
+                classTexts.append(text)
+        if not classTexts:
+            if files:
+                warn(f"{flag}: class {name!r} has no readable .txt file; left out")
+            continue
+        labels.extend([len(names)] * len(classTexts))
+        names.append(name)
+        texts.extend(classTexts)
+    for line in skipped[:5]:
+        warn(f"skipped {line}")
+    if len(skipped) > 5:
+        warn(f"skipped {len(skipped) - 5} more unusable files")
+    if not names:
+        raise UserError(f"{flag} {folder!r} has no sub-folder of .txt files "
+                        f"(expected {flag} FOLDER/<class>/*.txt)")
+    if len(names) < minClasses:
+        raise UserError(f"{flag} {folder!r} has only one class ({names[0]!r}); "
+                        f"a classifier needs at least two sub-folders of .txt files")
+    return (texts, np.array(labels, dtype="int64"), names)
+
+
+def list_text_files(folder, flag="--folder"):
+    """The ``.txt`` files directly in ``folder``, sorted."""
+    if not os.path.isdir(folder):
+        raise UserError(f"{flag} {folder!r} is not a folder")
+    files = sorted(glob.glob(os.path.join(folder, "*.txt")))
+    if not files:
+        raise UserError(f"{flag} {folder!r} holds no .txt file")
+    return files
+
+
+def make_vectorizer(numWords, outputMode):
+    """``keras.layers.TextVectorization`` keeping the ``numWords`` most
+    frequent words (index 0 padding, 1 unknown words: what ``num_words``
+    did to Keras' copies)."""
+    import keras
+
+    return keras.layers.TextVectorization(max_tokens=numWords, output_mode=outputMode)
+
+
+def vectorize_texts(vectorizer, texts, batchSize=512):
+    """``vectorizer`` applied to ``texts`` in batches, as one NumPy array."""
+    return np.concatenate([
+        np.asarray(vectorizer(np.array(texts[start:start + batchSize], dtype=object)))
+        for start in range(0, len(texts), batchSize)])

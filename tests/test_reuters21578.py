@@ -1,0 +1,41 @@
+"""Reuters-21578's SGML made into the single-label set
+(pyimagesearch/reuters21578.py), on a file the tests write and, when
+../shared has it, on the real distribution."""
+
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pyimagesearch import reuters21578, sample_data
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+
+
+def test_reuters_sgml_single_label_set(tmp_path):
+    sample_data.write_reuters_sgml(str(tmp_path), count=120)
+    with open(tmp_path / "reut2-000.sgm", encoding="latin-1") as f:
+        docs = reuters21578.parse_reuters_sgml(f.read())
+    assert len(docs) == 120
+    (topics, title, body) = docs[1]
+    assert topics == ["crude", "trade"] and title == "CRUDE NEWS 1"
+    assert "<ABC> & co" in body and "\x03" not in body  # entities decoded, controls gone
+    (texts, labels, names) = reuters21578.reuters_single_label(docs, minCount=10)
+    # topicless newswires (every 10th) and the one 'rare' newswire are dropped;
+    # each is labelled by its first topic ('trade' is always second)
+    assert names == ["acq", "crude", "grain"]
+    assert len(texts) == 120 - 12 - 1
+    assert texts[0].startswith("CRUDE NEWS 1\n")
+    assert labels[0] == names.index("crude")
+
+
+@pytest.mark.skipif(not (SHARED / "reuters21578.tar.gz").exists(), reason="no ../shared")
+def test_real_reuters_counts(tmp_path):
+    with tarfile.open(SHARED / "reuters21578.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    docs = []
+    for path in sorted(tmp_path.rglob("reut2-*.sgm")):
+        docs.extend(reuters21578.parse_reuters_sgml(path.read_text(encoding="latin-1")))
+    (texts, labels, names) = reuters21578.reuters_single_label(docs)
+    assert len(docs) == 21578
+    assert (len(texts), len(names)) == (11267, 49)
