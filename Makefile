@@ -45,12 +45,12 @@ demo-classifiers: $(VENV)/.installed
 
 demo-chapter3: $(VENV)/.installed
 	$(PY) -m pyimagesearch.sample_data imdb $(OUT)/aclImdb
-	$(PY) -m pyimagesearch.sample_data reuters $(OUT)/reuters
+	$(PY) -m pyimagesearch.sample_data reuters $(OUT)/reuters21578
 	$(PY) -m pyimagesearch.sample_data boston $(OUT)/boston_housing.npz
 	$(PY) -m pyimagesearch.sample_data folder $(OUT)/texts
 	$(PY) imdb_reviews.py --dataset $(OUT)/aclImdb --validation-size 20 \
 		--validation-epochs 10 --epochs 4 --batch-size 16 --output $(OUT)/imdb
-	$(PY) reuters_newswires.py --dataset $(OUT)/reuters --validation-size 20 \
+	$(PY) reuters_newswires.py --dataset $(OUT)/reuters21578 --validation-size 20 \
 		--validation-epochs 10 --epochs 9 --batch-size 16 --output $(OUT)/reuters
 	$(PY) boston_housing.py --dataset $(OUT)/boston_housing.npz --kfold-epochs 30 \
 		--epochs 40 --output $(OUT)/boston

@@ -93,12 +93,10 @@ def add_training_flags(ap, epochs, batch_size, improved=None):
 
     ``epochs`` and ``batch_size`` are the post's, the flags' defaults;
     ``improved`` (e.g. ``{"batch_size": 16}``) holds the values that
-    ``--recipe improved`` uses instead when a flag is left out
-    (``parse_training_args``).
+    ``--recipe improved`` uses instead when a flag is left out. Returns
+    each recipe's defaults, for ``parse_training_args``.
     """
     improved = {"epochs": epochs, "batch_size": batch_size, **(improved or {})}
-    ap.set_defaults(post_defaults={"epochs": epochs, "batch_size": batch_size},
-                    improved_defaults=improved)
     ap.add_argument("--recipe", choices=RECIPES, default="posts",
                     help="'posts' trains exactly as the post (default); 'improved' "
                          "uses this repository's better recipe (see the README)")
@@ -123,6 +121,7 @@ def add_training_flags(ap, epochs, batch_size, improved=None):
     ap.add_argument("--mixed-precision", action="store_true",
                     help="compute in bfloat16 with float32 weights: faster on CPUs "
                          "with AVX512-BF16/AMX, results differ within run-to-run noise")
+    return {"posts": {"epochs": epochs, "batch_size": batch_size}, "improved": improved}
 
 
 def add_seed_flag(ap, what="Python, NumPy and TensorFlow"):
@@ -132,15 +131,16 @@ def add_seed_flag(ap, what="Python, NumPy and TensorFlow"):
                          "(default: 42)")
 
 
-def parse_training_args(ap, argv):
-    """Parse the flags of ``ap`` (made with ``add_training_flags``), filling
-    --epochs and --batch-size, when left out, with the chosen recipe's values."""
+def parse_training_args(ap, argv, recipeDefaults):
+    """Parse the flags of ``ap``; --epochs and --batch-size left out take
+    the values ``recipeDefaults`` (from ``add_training_flags``) gives the
+    chosen --recipe."""
+    # the recipe first (a wrong one is reported by ``ap`` itself below)
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--recipe", default="posts")
+    (recipe, _) = first.parse_known_args(argv)
+    ap.set_defaults(**recipeDefaults.get(recipe.recipe, {}))
     args = ap.parse_args(argv)
-    defaults = args.improved_defaults if args.recipe == "improved" else args.post_defaults
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    del args.post_defaults, args.improved_defaults
     if args.patience is not None and args.val_split is None:
         ap.error("--patience needs --val-split: early stopping never looks at the test split")
     return args
@@ -162,11 +162,11 @@ def parse_house_args(description, argv, epochs, batch_size, improved=None):
                     help="K-fold evaluation: train K models, each tested on one fold "
                          "of the houses, and report the mean and spread over folds "
                          "(default: the post's single 75/25 split)")
-    add_training_flags(ap, epochs, batch_size, improved)
+    recipeDefaults = add_training_flags(ap, epochs, batch_size, improved)
     ap.add_argument("--output", type=str, default=None, metavar="DIR",
                     help="folder for the trained model (.keras), the loss plot and "
                          "the test-set predictions (CSV)")
-    args = parse_training_args(ap, argv)
+    args = parse_training_args(ap, argv, recipeDefaults)
 
     existing_folder(args.dataset)
     if args.folds == 1:
@@ -198,8 +198,8 @@ def parse_classifier_args(description, argv, epochs, batch_size, improved=None):
                     help="path to output label binarizer")
     ap.add_argument("-p", "--plot", required=True,
                     help="path to output accuracy/loss plot")
-    add_training_flags(ap, epochs, batch_size, improved)
-    args = parse_training_args(ap, argv)
+    recipeDefaults = add_training_flags(ap, epochs, batch_size, improved)
+    args = parse_training_args(ap, argv, recipeDefaults)
 
     # check every path before any work, so a typo costs a second, not a run
     existing_folder(args.dataset)
