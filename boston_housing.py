@@ -9,9 +9,11 @@ Without --dataset, Keras' own copy is loaded (downloaded once by Keras).
 The K-fold validation is the chapter's loop (``kfold_chapter_loop``: a fresh
 model per fold, one after the other). By default the K folds' models train
 side by side in one model instead (``kfold_side_by_side``): the same
-arithmetic per fold, without the overhead of the chapter's 606,000 tiny
-steps (README); ``--kfold-loop chapter`` runs the chapter's loop. Both
-report the same figures.
+arithmetic per fold, without the overhead of the chapter's tiny steps
+(121,200 of them at batch 1 for 100 epochs, 606,000 for the chapter's 500);
+``--kfold-loop chapter`` runs the chapter's loop. Both report the same
+figures (per fold, their mean, the curve); their random starting weights
+and shuffles differ, so the numbers differ within run-to-run noise.
 """
 
 import argparse

@@ -60,7 +60,6 @@ def main(argv=None):
                          record={"recipe": args.recipe, "seed": args.seed,
                                  "epochs": args.epochs})
     for (trainAttrX, testAttrX, trainImagesX, testImagesX) in folds:
-
         # find the largest house price in the training set and use it to
         # scale our house prices to the range [0, 1] (will lead to better
         # training and convergence)
@@ -73,12 +72,17 @@ def main(argv=None):
         (trainImagesX, trainY, valX, valY) = splits.validation_data(
             trainImagesX, trainY, testImagesX, testY, args.val_split, args.seed)
 
+        # fit's callbacks: Ctrl-C stops after the current step; with --val-split
+        # the weights of the best epoch are kept (--patience: stop early)
+        callbacks = training.callbacks(args.val_split is not None, args.patience,
+                                       args.resume_dir)
         print("[INFO] training model...")
         if args.recipe == "improved":
             # this repository's recipe: four CNNs, their mean is the price
             (model, H) = recipes.train_improved(
                 "cnn", lambda: models.create_cnn(64, 64, 3, regress=True),
-                (trainImagesX, trainY), (valX, valY), args)
+                (trainImagesX, trainY), (valX, valY), args.epochs,
+                args.batch_size, args.seed, callbacks)
         else:
             # create our Convolutional Neural Network and then compile the
             # model using mean absolute percentage error as our loss,
@@ -100,8 +104,7 @@ def main(argv=None):
                                          shuffle=True, seed=args.seed)
             H = model.fit(trainData, validation_data=(valX, valY), epochs=args.epochs,
                           validation_batch_size=256, verbose=cli.fit_verbosity(),
-                          callbacks=training.callbacks(args.val_split is not None,
-                                                       args.patience, args.resume_dir))
+                          callbacks=callbacks)
 
         # make predictions on the testing data
         print("[INFO] predicting house prices...")

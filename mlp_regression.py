@@ -68,12 +68,17 @@ def main(argv=None):
         (trainX, trainY, valX, valY) = splits.validation_data(
             trainX, trainY, testX, testY, args.val_split, args.seed)
 
+        # fit's callbacks: Ctrl-C stops after the current step; with --val-split
+        # the weights of the best epoch are kept (--patience: stop early)
+        callbacks = training.callbacks(args.val_split is not None, args.patience,
+                                       args.resume_dir)
         print("[INFO] training model...")
         if args.recipe == "improved":
             # this repository's recipe: eight MLPs, their mean is the price
             (model, H) = recipes.train_improved(
                 "mlp", lambda: models.create_mlp(trainX.shape[1], regress=True),
-                (trainX, trainY), (valX, valY), args)
+                (trainX, trainY), (valX, valY), args.epochs,
+                args.batch_size, args.seed, callbacks)
         else:
             # create our MLP and then compile the model using mean absolute
             # percentage error as our loss, implying that we seek to minimize
@@ -94,8 +99,7 @@ def main(argv=None):
                                          seed=args.seed)
             H = model.fit(trainData, validation_data=(valX, valY), epochs=args.epochs,
                           validation_batch_size=256, verbose=cli.fit_verbosity(),
-                          callbacks=training.callbacks(args.val_split is not None,
-                                                       args.patience, args.resume_dir))
+                          callbacks=callbacks)
 
         # make predictions on the testing data
         print("[INFO] predicting house prices...")

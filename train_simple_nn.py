@@ -71,12 +71,17 @@ def main(argv=None):
     (trainX, trainY, valX, valY) = splits.validation_data(
         trainX, trainY, testX, testY, args.val_split, args.seed)
 
+    # fit's callbacks: Ctrl-C stops after the current step; with --val-split
+    # the weights of the best epoch are kept (--patience: stop early)
+    callbacks = training.callbacks(args.val_split is not None, args.patience,
+                                   args.resume_dir)
     print("[INFO] training network...")
     if args.recipe == "improved":
         # this repository's recipe: ReLU and dropout, AdamW with a cosine
         # decay, mirrored images (recipes.py)
-        (model, H) = recipes.train_improved("simple_nn", lambda: create_simple_nn(len(lb.classes_)),
-                                            (trainX, trainY), (valX, valY), args)
+        (model, H) = recipes.train_improved(
+            "simple_nn", lambda: create_simple_nn(len(lb.classes_)), (trainX, trainY),
+            (valX, valY), args.epochs, args.batch_size, args.seed, callbacks)
     else:
         # define the 3072-1024-512-C architecture using Keras
         model = create_simple_nn(len(lb.classes_))
@@ -96,8 +101,7 @@ def main(argv=None):
                                      seed=args.seed)
         H = model.fit(trainData, validation_data=(valX, valY), epochs=args.epochs,
                       validation_batch_size=256, verbose=cli.fit_verbosity(),
-                      callbacks=training.callbacks(args.val_split is not None, args.patience,
-                                                   args.resume_dir))
+                      callbacks=callbacks)
 
     # evaluate the network
     print("[INFO] evaluating network...")

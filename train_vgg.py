@@ -66,13 +66,18 @@ def main(argv=None):
                                height_shift_range=0.1, shear_range=0.2, zoom_range=0.2,
                                horizontal_flip=True, fill_mode="nearest")
 
+    # fit's callbacks: Ctrl-C stops after the current step; with --val-split
+    # the weights of the best epoch are kept (--patience: stop early)
+    callbacks = training.callbacks(args.val_split is not None, args.patience,
+                                   args.resume_dir)
     print("[INFO] training network...")
     if args.recipe == "improved":
         # this repository's recipe: Adam with warm-up and cosine decay,
         # label smoothing, twice the epochs (recipes.py)
         (model, H) = recipes.train_improved(
             "smallvggnet", lambda: SmallVGGNet.build(64, 64, 3, len(lb.classes_)),
-            (trainX, trainY), (valX, valY), args, augment=aug)
+            (trainX, trainY), (valX, valY), args.epochs,
+            args.batch_size, args.seed, callbacks, augment=aug)
     else:
         # initialize our VGG-like Convolutional Neural Network
         model = SmallVGGNet.build(width=64, height=64, depth=3, classes=len(lb.classes_))
@@ -91,8 +96,7 @@ def main(argv=None):
                       steps_per_epoch=max(1, len(trainX) // args.batch_size),
                       epochs=args.epochs,
                       validation_batch_size=256, verbose=cli.fit_verbosity(),
-                      callbacks=training.callbacks(args.val_split is not None, args.patience,
-                                                   args.resume_dir))
+                      callbacks=callbacks)
 
     # evaluate the network
     print("[INFO] evaluating network...")

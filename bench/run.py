@@ -78,7 +78,10 @@ def native_bfloat16():
 
 
 def metric(script, stdout):
-    """The figure the script reports: mean % error, or test accuracy."""
+    """The figure the script reports: mean % error, K-fold MAE, or test accuracy."""
+    if script == "boston_housing":
+        m = re.search(r"\[INFO\] K-fold validation MAE: ([\d.]+)", stdout)
+        return f"MAE {m.group(1)}" if m else "?"
     if script.endswith("regression"):
         m = re.search(r"\[INFO\] mean: ([\d.]+)%", stdout)
         return f"{float(m.group(1)):.2f}%" if m else "?"

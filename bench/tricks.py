@@ -13,22 +13,26 @@ saves at least 10% of the whole run.
 
 The tricks and their stock alternatives:
 
-* ``fused_kernels`` (``fast.use_fused_kernels``): Keras' own batch
-  normalization and optimizer steps.
+* ``fused_batch_norm`` and ``fused_optimizer`` (the two halves of
+  ``fast.use_fused_kernels``): Keras' own batch normalization, Keras' own
+  optimizer step.
 * ``pipeline`` (``training.batches``): NumPy arrays (float32) given to
   ``model.fit(x, y, batch_size=..., shuffle=True)``.
 * ``no_autotuner`` (inside ``training.batches``): tf.data's default options.
 * ``one_core_per_op`` (``training.one_core_per_op``): TensorFlow's default
   threads.
 * ``one_pass_augmentation`` (``augmentation.image_data_generator``): Keras'
-  RandomFlip, RandomRotation, RandomTranslation and RandomZoom layers mapped
-  over the batches (three resamplings, no shear: Keras has no shear layer).
+  RandomFlip, RandomRotation, RandomTranslation, RandomShear and RandomZoom
+  layers mapped over the batches (four resamplings).
+* ``side_by_side`` (``boston_housing.py``'s default K-fold form):
+  ``--kfold-loop chapter``, the chapter's loop, fold after fold.
 * ``threaded_decoding`` (``datasets._LOAD_WORKERS``): pictures decoded one
   after the other.
 * ``gc_freeze`` (``cli.run_main``): Python's last garbage collection at exit.
 """
 
 import argparse
+import math
 import os
 import runpy
 import shlex
@@ -41,14 +45,15 @@ sys.path.insert(0, HERE)
 from run import DEFAULT_DATA, ROOT, command, metric, run_once  # noqa: E402
 
 TRICKS = {
-    "mlp_regression": ["fused_kernels", "pipeline", "no_autotuner", "gc_freeze"],
-    "cnn_regression": ["fused_kernels", "pipeline", "no_autotuner", "one_core_per_op",
-                       "threaded_decoding"],
-    "mixed_regression": ["fused_kernels", "pipeline", "no_autotuner", "one_core_per_op",
-                         "threaded_decoding"],
-    "train_simple_nn": ["fused_kernels", "pipeline", "no_autotuner", "threaded_decoding"],
-    "train_vgg": ["fused_kernels", "one_pass_augmentation", "no_autotuner",
-                  "threaded_decoding"],
+    "mlp_regression": ["fused_optimizer", "pipeline", "no_autotuner", "gc_freeze"],
+    "cnn_regression": ["fused_batch_norm", "fused_optimizer", "pipeline", "no_autotuner",
+                       "one_core_per_op", "threaded_decoding"],
+    "mixed_regression": ["fused_batch_norm", "fused_optimizer", "pipeline", "no_autotuner",
+                         "one_core_per_op", "threaded_decoding"],
+    "train_simple_nn": ["fused_optimizer", "pipeline", "no_autotuner", "threaded_decoding"],
+    "train_vgg": ["fused_batch_norm", "fused_optimizer", "one_pass_augmentation",
+                  "no_autotuner", "threaded_decoding"],
+    "boston_housing": ["side_by_side"],
 }
 
 
@@ -69,10 +74,23 @@ def replace(trick):
 
     from pyimagesearch import training
 
-    if trick == "fused_kernels":
+    if trick in ("fused_batch_norm", "fused_optimizer"):
         from pyimagesearch import fast, recipes
 
-        fast.use_fused_kernels = recipes.use_fused_kernels = lambda model: model
+        fuse = fast.use_fused_kernels
+
+        def use_fused_kernels(model):
+            # the fused steps are methods bound on the objects themselves:
+            # removing one leaves Keras' own method of the class
+            fuse(model)
+            if trick == "fused_batch_norm":
+                for layer in fast._all_layers(model):
+                    layer.__dict__.pop("call", None)
+            else:
+                model.optimizer.__dict__.pop("update_step", None)
+            return model
+
+        fast.use_fused_kernels = recipes.use_fused_kernels = use_fused_kernels
     elif trick == "pipeline":
         stockFit = keras.Model.fit
 
@@ -102,9 +120,13 @@ def replace(trick):
         def image_data_generator(rotation_range=0.0, width_shift_range=0.0,
                                  height_shift_range=0.0, shear_range=0.0, zoom_range=0.0,
                                  horizontal_flip=False, fill_mode="nearest"):
+            # (Keras' shear factor is a fraction of the size: the post's
+            # 0.2 degrees, as ImageDataGenerator read it, is tan(0.2 deg))
+            shear = math.tan(math.radians(shear_range))
             layers = [keras.layers.RandomRotation(rotation_range / 360, fill_mode=fill_mode),
                       keras.layers.RandomTranslation(height_shift_range, width_shift_range,
                                                      fill_mode=fill_mode),
+                      keras.layers.RandomShear(shear, shear, fill_mode=fill_mode),
                       keras.layers.RandomZoom(zoom_range, zoom_range, fill_mode=fill_mode)]
             if horizontal_flip:
                 layers.insert(0, keras.layers.RandomFlip("horizontal"))
@@ -120,6 +142,8 @@ def replace(trick):
         from pyimagesearch import datasets
 
         datasets._LOAD_WORKERS = 1
+    elif trick == "side_by_side":
+        sys.argv.append("--kfold-loop=chapter")
     elif trick == "gc_freeze":
         import gc
 
@@ -130,8 +154,8 @@ def replace(trick):
 
 def child(trick, script, argv):
     sys.path.insert(0, ROOT)
-    replace(trick)
     sys.argv = [script] + argv
+    replace(trick)
     runpy.run_path(os.path.join(ROOT, script), run_name="__main__")
 
 
@@ -146,6 +170,7 @@ def main():
     ap.add_argument("--houses", default=os.path.join(DEFAULT_DATA, "Houses-dataset",
                                                      "Houses Dataset"))
     ap.add_argument("--animals", default=os.path.join(DEFAULT_DATA, "animals"))
+    ap.add_argument("--boston", default=os.path.join(DEFAULT_DATA, "boston_housing.npz"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--scripts", nargs="+", choices=list(TRICKS), default=list(TRICKS))
     ap.add_argument("--tricks", nargs="+", default=None,
@@ -158,7 +183,11 @@ def main():
     with tempfile.TemporaryDirectory() as out:
         for script in args.scripts:
             tricks = [t for t in TRICKS[script] if not args.tricks or t in args.tricks]
-            cmd = command(script, args.houses, args.animals, out)[1:] + extra
+            if script == "boston_housing":
+                cmd = ["boston_housing.py", "--dataset", args.boston, "--output", out]
+            else:
+                cmd = command(script, args.houses, args.animals, out)[1:]
+            cmd += extra
             found = {t: [] for t in ["none"] + tricks}
             for i in range(args.runs):
                 for trick in found:

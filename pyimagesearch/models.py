@@ -9,7 +9,10 @@ def create_mlp(dim, regress=False):
     """A small multi-layer perceptron: dim -> 8 -> 4 (-> 1 when regressing).
 
     Without the regression head it ends in 4 units, so it can be one branch
-    of the mixed-data model.
+    of the mixed-data model. The post builds it as a ``Sequential``; it is
+    written with Keras' functional API here because the mixed model takes
+    the branch's ``.input`` and ``.output``, which a Keras 3 ``Sequential``
+    no longer has (the same layers, the same weights).
     """
     inputs = Input(shape=(dim,))
     x = Dense(8, activation="relu")(inputs)

@@ -6,7 +6,7 @@ improved`` they hand the same data to ``train_improved`` instead, one
 interface for every script::
 
     (model, H) = recipes.train_improved("smallvggnet", build, (trainX, trainY),
-                                        (valX, valY), args)
+                                        (valX, valY), EPOCHS, BS, seed, callbacks)
 
 ``build`` makes the post's network (fresh weights) for the recipes that
 start from it; ``(valX, valY)`` is what the script validates on (the test
@@ -17,6 +17,7 @@ scratch; README, "Results", has what each recipe reaches.
 """
 
 import math
+from collections import namedtuple
 from functools import partial
 
 import keras
@@ -30,27 +31,32 @@ from .fast import use_fused_kernels
 HOUSE_MEMBERS = {"mlp": 8, "cnn": 4, "mixed": 4}
 
 
-def train_improved(name, build, train, validation, args, augment=None):
+# what every recipe trains with: the script's epochs, batch size, seed and
+# fit callbacks (Ctrl-C, --val-split, --resume-dir)
+Settings = namedtuple("Settings", "epochs batch_size seed callbacks")
+
+
+def train_improved(name, build, train, validation, epochs, batchSize, seed, callbacks,
+                   augment=None):
     """Build, compile and train the improved recipe of script ``name``
-    ("mlp", "cnn", "mixed", "simple_nn" or "smallvggnet"); return
-    ``(model, history)``. ``augment`` is the post's augmentation of the
-    training batches (SmallVGGNet)."""
+    ("mlp", "cnn", "mixed", "simple_nn" or "smallvggnet") for ``epochs`` on
+    batches of ``batchSize``; return ``(model, history)``. ``augment`` is
+    the post's augmentation of the training batches (SmallVGGNet)."""
+    run = Settings(epochs, batchSize, seed, callbacks)
     if name in HOUSE_MEMBERS:
-        return _house_ensemble(build, HOUSE_MEMBERS[name], train, validation, args)
+        return _house_ensemble(build, HOUSE_MEMBERS[name], train, validation, run)
     if name == "smallvggnet":
-        return _smallvggnet(build, train, validation, args, augment)
-    return _simple_nn(build, train, validation, args)
+        return _smallvggnet(build, train, validation, run, augment)
+    return _simple_nn(build, train, validation, run)
 
 
-def _fit(model, data, validation, args, steps_per_epoch=None):
+def _fit(model, data, validation, run, steps_per_epoch=None):
     """``model.fit`` as the scripts call it, on the pipeline in training.py,
     with the fused kernels of fast.py."""
     use_fused_kernels(model)
     return model.fit(data, validation_data=validation, validation_batch_size=256,
-                     epochs=args.epochs, steps_per_epoch=steps_per_epoch,
-                     callbacks=training.callbacks(args.val_split is not None, args.patience,
-                                                  args.resume_dir),
-                     verbose=fit_verbosity())
+                     epochs=run.epochs, steps_per_epoch=steps_per_epoch,
+                     callbacks=run.callbacks, verbose=fit_verbosity())
 
 
 def warmup_cosine(peak, steps, warmup_steps):
@@ -72,7 +78,7 @@ def warmup_cosine(peak, steps, warmup_steps):
 # House prices: several copies of the post's model, averaged
 
 
-def _house_ensemble(build, members, train, validation, args):
+def _house_ensemble(build, members, train, validation, run):
     """Copies of the post's house-price model, trained side by side.
 
     The houses are few and noisy: retrain the post's model with another
@@ -101,13 +107,13 @@ def _house_ensemble(build, members, train, validation, args):
     # prices as a column, which the loss compares with every member's column
     (trainX, trainY) = (train[0], np.reshape(train[1], (-1, 1)))
     validation = (validation[0], np.reshape(validation[1], (-1, 1)))
-    steps = training.steps_per_epoch(len(trainY), args.batch_size)
+    steps = training.steps_per_epoch(len(trainY), run.batch_size)
     ensemble.compile(loss="mean_absolute_percentage_error",
                      optimizer=keras.optimizers.Adam(
                          learning_rate=training.time_based_decay(1e-3, 1e-3 / 200)),
                      steps_per_execution=steps)
-    H = _fit(ensemble, training.batches(trainX, trainY, args.batch_size, shuffle=True,
-                                        seed=args.seed), validation, args)
+    H = _fit(ensemble, training.batches(trainX, trainY, run.batch_size, shuffle=True,
+                                        seed=run.seed), validation, run)
     mean = keras.layers.Average(name="mean_price")(prices)
     return keras.Model(feed, mean, name=template.name), H
 
@@ -116,7 +122,7 @@ def _house_ensemble(build, members, train, validation, args):
 # Image classifiers
 
 
-def _simple_nn(build, train, validation, args):
+def _simple_nn(build, train, validation, run):
     """The post's 3072-1024-512-C shape with ReLU units and 30% dropout
     after each hidden layer (sigmoid units saturate and learn slowly;
     dropout keeps a 3.7-million-weight network from memorising 2,250
@@ -134,14 +140,14 @@ def _simple_nn(build, train, validation, args):
     model.add(keras.layers.Dense(classes, activation="softmax"))
 
     (trainX, trainY) = train
-    steps = training.steps_per_epoch(len(trainY), args.batch_size)
-    schedule = warmup_cosine(1e-4, steps * args.epochs, steps * 2)
+    steps = training.steps_per_epoch(len(trainY), run.batch_size)
+    schedule = warmup_cosine(1e-4, steps * run.epochs, steps * 2)
     model.compile(loss="categorical_crossentropy",
                   optimizer=keras.optimizers.AdamW(learning_rate=schedule),
                   metrics=["accuracy"], steps_per_execution=steps)
-    data = training.batches(trainX, trainY, args.batch_size, shuffle=True, seed=args.seed,
+    data = training.batches(trainX, trainY, run.batch_size, shuffle=True, seed=run.seed,
                             mix=partial(_flip_flattened, shape=(side, side, 3)))
-    return model, _fit(model, data, validation, args)
+    return model, _fit(model, data, validation, run)
 
 
 def _flip_flattened(images, labels, shape):
@@ -152,17 +158,17 @@ def _flip_flattened(images, labels, shape):
     return tf.reshape(batch, (-1, math.prod(shape))), labels
 
 
-def _smallvggnet(build, train, validation, args, augment):
+def _smallvggnet(build, train, validation, run, augment):
     """The post's SmallVGGNet and augmentation with Adam, a 5-epoch warm-up
     and a cosine decay over twice the post's epochs (instead of SGD at 0.01
     with a slow time-based decay), and label smoothing 0.1, which keeps the
     network from becoming over-confident on 2,250 training images."""
     model = build()
     (trainX, trainY) = train
-    steps = training.steps_per_epoch(len(trainY), args.batch_size, full_batches=True)
-    schedule = warmup_cosine(1e-3, steps * args.epochs, steps * 5)
+    steps = training.steps_per_epoch(len(trainY), run.batch_size, full_batches=True)
+    schedule = warmup_cosine(1e-3, steps * run.epochs, steps * 5)
     model.compile(loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
                   optimizer=keras.optimizers.Adam(learning_rate=schedule), metrics=["accuracy"])
-    data = training.batches(trainX, trainY, args.batch_size, shuffle=True, seed=args.seed,
+    data = training.batches(trainX, trainY, run.batch_size, shuffle=True, seed=run.seed,
                             augment=augment, repeat=True)
-    return model, _fit(model, data, validation, args, steps_per_epoch=steps)
+    return model, _fit(model, data, validation, run, steps_per_epoch=steps)

@@ -26,18 +26,25 @@ class SmallVGGNet:
         model.add(Dropout(0.25))
 
         # (CONV => RELU) * 2 => POOL layer set
-        for _ in range(2):
-            model.add(Conv2D(64, (3, 3), padding="same"))
-            model.add(Activation("relu"))
-            model.add(BatchNormalization(axis=chanDim))
+        model.add(Conv2D(64, (3, 3), padding="same"))
+        model.add(Activation("relu"))
+        model.add(BatchNormalization(axis=chanDim))
+        model.add(Conv2D(64, (3, 3), padding="same"))
+        model.add(Activation("relu"))
+        model.add(BatchNormalization(axis=chanDim))
         model.add(MaxPooling2D(pool_size=(2, 2)))
         model.add(Dropout(0.25))
 
         # (CONV => RELU) * 3 => POOL layer set
-        for _ in range(3):
-            model.add(Conv2D(128, (3, 3), padding="same"))
-            model.add(Activation("relu"))
-            model.add(BatchNormalization(axis=chanDim))
+        model.add(Conv2D(128, (3, 3), padding="same"))
+        model.add(Activation("relu"))
+        model.add(BatchNormalization(axis=chanDim))
+        model.add(Conv2D(128, (3, 3), padding="same"))
+        model.add(Activation("relu"))
+        model.add(BatchNormalization(axis=chanDim))
+        model.add(Conv2D(128, (3, 3), padding="same"))
+        model.add(Activation("relu"))
+        model.add(BatchNormalization(axis=chanDim))
         model.add(MaxPooling2D(pool_size=(2, 2)))
         model.add(Dropout(0.25))
 

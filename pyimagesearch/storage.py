@@ -154,7 +154,9 @@ def load_labels(path, flag="--label-bin"):
         raise UserError(f"{flag} {path!r} is not a label file written by these scripts "
                         f"({error})") from None
 
-    classes = getattr(obj, "classes_", None)
+    # the scripts write a LabelBinarizer; train_text.py once wrote the list
+    # of class names, which still reads
+    classes = getattr(obj, "classes_", obj)
     if isinstance(classes, np.ndarray):
         classes = classes.tolist()
     if (not isinstance(classes, list) or not classes
@@ -170,8 +172,7 @@ def beside(path, suffix):
     the results and a text model's label file beside the model
     (``out/vgg_results.json``, ``out/text_labels.pickle``).
     """
-    root = os.path.splitext(path)[0] if os.path.splitext(path)[1] else path
-    return root + suffix
+    return os.path.splitext(path)[0] + suffix
 
 
 def save_results(path, results):

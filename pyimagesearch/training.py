@@ -1,6 +1,6 @@
 """Small training plumbing the posts don't show: the old ``decay=`` argument
 as a schedule, an in-memory input pipeline, the callbacks behind
-``--val-split``/``--resume-dir``/``--tensorboard`` and Ctrl-C, and the
+``--val-split``/``--resume-dir`` and Ctrl-C, and the
 thread setting of the house CNNs.
 
 Why the pipeline: the posts' models are tiny, so on a CPU the time of
@@ -122,7 +122,7 @@ def batches(x, y, batch_size, shuffle=False, seed=None, augment=None, mix=None,
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_NO_AUTOTUNER)
 
 
-def callbacks(early_stopping=False, patience=None, resume_dir=None, tensorboard=None):
+def callbacks(early_stopping=False, patience=None, resume_dir=None):
     """The callbacks of every script's ``model.fit``.
 
     * Ctrl-C stops training after the current step (``StopOnCtrlC``).
@@ -133,11 +133,8 @@ def callbacks(early_stopping=False, patience=None, resume_dir=None, tensorboard=
       after every epoch; the same command run again after a crash or Ctrl-C
       continues from the last finished epoch (the backup is removed when
       training completes).
-    * ``tensorboard``: Keras' TensorBoard logs there (``--tensorboard``).
     """
     found = [StopOnCtrlC()]
-    if tensorboard:
-        found.append(keras.callbacks.TensorBoard(tensorboard))
     if early_stopping:
         found.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=patience or 10**9, restore_best_weights=True))

@@ -49,18 +49,15 @@ def test_schedule_reaches_its_end_when_training_ends_with_val_split(script, shap
 
 
 def test_house_ensemble_trains_independent_copies_and_predicts_their_mean(capsys):
-    from types import SimpleNamespace
-
-    from pyimagesearch import models, recipes
+    from pyimagesearch import models, recipes, training
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.random((40, 5)).astype("float32")
     y = (1.0 + x.sum(axis=1) / 5).astype("float32")
-    args = SimpleNamespace(epochs=1, batch_size=8, seed=0, val_split=None, patience=None,
-                           resume_dir=None)
     (model, history) = recipes.train_improved(
-        "mlp", lambda: models.create_mlp(5, regress=True), (x, y), (x[:8], y[:8]), args)
+        "mlp", lambda: models.create_mlp(5, regress=True), (x, y), (x[:8], y[:8]),
+        epochs=1, batchSize=8, seed=0, callbacks=training.callbacks())
     assert len(history.history["loss"]) == 1
     members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     assert len(members) == recipes.HOUSE_MEMBERS["mlp"]
