@@ -25,8 +25,8 @@ demo: demo-houses demo-classifiers demo-chapter3 demo-search
 demo-houses: $(VENV)/.installed
 	$(PY) -m pyimagesearch.sample_data houses $(OUT)/houses
 	$(PY) mlp_regression.py --dataset $(OUT)/houses --output $(OUT)/mlp
-	$(PY) cnn_regression.py --dataset $(OUT)/houses --epochs 60 --output $(OUT)/cnn
-	$(PY) mixed_regression.py --dataset $(OUT)/houses --epochs 60 --val-split 0.2 \
+	$(PY) cnn_regression.py --dataset $(OUT)/houses --output $(OUT)/cnn
+	$(PY) mixed_regression.py --dataset $(OUT)/houses --val-split 0.2 \
 		--output $(OUT)/mixed
 	$(PY) mlp_regression.py --dataset $(OUT)/houses --folds 5 --recipe improved \
 		--output $(OUT)/mlp_improved_5fold

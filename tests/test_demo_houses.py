@@ -1,0 +1,127 @@
+"""`make demo`'s house-price part shows each model working: on the sample
+houses, with the demo's own commands, every model beats predicting the mean
+price, the mixed model at least matches the better of the MLP and the CNN,
+and no model's predictions are a flat line.
+
+The commands are read from the Makefile's ``demo-houses`` target, so the
+test runs what the demo runs (with this Python, into tmp_path): the sample
+data, then the MLP, the CNN and the mixed model on the post's split. The
+demo's last command (the improved MLP over 5 folds) is not one of the three
+models and is left out. About 1.5-2 minutes on 2 cores.
+
+The mixed model must match the better model with no slack: over seeds 42
+and 1-5 it was 3.0 to 6.8 points ahead (5.0-8.3% against 9.7-11.8%).
+"""
+
+import csv
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+# A working model's predicted prices spread about as much as the true ones:
+# standard deviation ratios, measured with the demo's settings on seeds 42
+# and 1-5, of 0.93-1.01 (MLP), 0.68-1.04 (CNN) and 0.86-1.03 (mixed). The
+# flat mixed model this test was written for (issue: the demo shows each
+# model working) had 0.07; half-dead ones, most of their 4-unit ReLU
+# bottleneck dead and the cheapest houses all given one price, 0.2-0.5.
+MIN_SPREAD_RATIO = 0.5
+
+
+def demo_houses_commands(out):
+    """The commands of the Makefile's ``demo-houses`` target, as argument
+    lists for this Python, writing under ``out`` instead of output/demo."""
+    lines = (ROOT / "Makefile").read_text().splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("demo-houses:")))
+    recipe = []
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line.strip())
+    commands = " ".join(recipe).replace("\\ ", " ").split("$(PY) ")[1:]
+    return [[sys.executable] + shlex.split(c.replace("$(OUT)", str(out))) for c in commands]
+
+
+def run(command):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, f"{shlex.join(command)}\n{result.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """Run the demo's sample data and three models; return the houses'
+    prices (by house number) and each model's results and predictions."""
+    out = tmp_path_factory.mktemp("demo")
+    commands = demo_houses_commands(out)
+    # the sample data, then each model once on the post's split
+    assert commands[0][1:4] == ["-m", "pyimagesearch.sample_data", "houses"], commands[0]
+    models = {}
+    for command in commands[1:]:
+        script = os.path.basename(command[1])
+        if "--folds" not in command:
+            models[script.split("_")[0]] = command
+    assert sorted(models) == ["cnn", "mixed", "mlp"], commands
+
+    run(commands[0])
+    houses = commands[0][4]
+    with open(os.path.join(houses, "HousesInfo.txt")) as f:
+        prices = {number: float(line.split()[4])
+                  for number, line in enumerate(f.read().split("\n"), start=1) if line.strip()}
+
+    found = {}
+    for name, command in models.items():
+        run(command)
+        output = command[command.index("--output") + 1]
+        with open(os.path.join(output, "results.json")) as f:
+            results = json.load(f)
+        with open(os.path.join(output, "predictions.csv")) as f:
+            rows = list(csv.DictReader(f))
+        found[name] = (results, rows)
+    return prices, found
+
+
+def figures(prices, rows):
+    """(MAPE, mean-price baseline MAPE, spread ratio) of one run's test
+    houses, from its predictions.csv and the houses' prices alone."""
+    tested = [int(r["house"]) for r in rows]
+    true = np.array([float(r["true_price"]) for r in rows])
+    predicted = np.array([float(r["predicted_price"]) for r in rows])
+    assert np.allclose(true, [prices[h] for h in tested], atol=0.01)
+    mape = 100 * np.mean(np.abs(predicted - true) / true)
+    # The baseline: predict, for every test house, the mean price of the
+    # training houses. The training houses are all the houses of
+    # HousesInfo.txt (every sample zip code has more than the 25 houses the
+    # loader keeps, and no picture is damaged) that are not among the test
+    # houses in predictions.csv; with --val-split that includes the houses
+    # held out for validation, which are part of the post's training split.
+    testSet = set(tested)
+    training = [price for number, price in prices.items() if number not in testSet]
+    baseline = 100 * np.mean(np.abs(np.mean(training) - true) / true)
+    return mape, baseline, predicted.std() / true.std()
+
+
+def test_every_demo_model_beats_the_mean_price_and_is_not_flat(demo):
+    prices, found = demo
+    for name, (results, rows) in found.items():
+        mape, baseline, spread = figures(prices, rows)
+        # results.json reports what predictions.csv holds
+        assert results["value"] == pytest.approx(mape, abs=0.01), name
+        assert len(rows) == round(0.25 * len(prices)), name  # the post's test split
+        assert mape < baseline, f"{name}: {mape:.2f}% is no better than the mean price's " \
+                                f"{baseline:.2f}%"
+        assert spread >= MIN_SPREAD_RATIO, f"{name}: predicted prices are flat (standard " \
+                                           f"deviation {spread:.2f} of the true prices')"
+
+
+def test_the_mixed_model_at_least_matches_the_better_of_mlp_and_cnn(demo):
+    _, found = demo
+    value = {name: results["value"] for name, (results, _) in found.items()}
+    assert value["mixed"] <= min(value["mlp"], value["cnn"]), value
