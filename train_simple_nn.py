@@ -95,12 +95,15 @@ def main(argv=None):
                                                                    args.batch_size))
         fast.use_fused_kernels(model)  # SGD's step on one kernel: faster, same numbers
 
-        # train the neural network on batches of BS images, which an
-        # in-memory pipeline reshuffles every epoch
+        # train the neural network on batches of BS images; the images come
+        # from in-memory pipelines, the training ones reshuffled every epoch
+        # (Keras would wrap NumPy arrays anew every epoch), the validation
+        # ones in batches of 256 (only evaluated: the same mean in fewer steps)
         trainData = training.batches(trainX, trainY, args.batch_size, shuffle=True,
                                      seed=args.seed)
-        H = model.fit(trainData, validation_data=(valX, valY), epochs=args.epochs,
-                      validation_batch_size=256, verbose=cli.fit_verbosity(),
+        valData = training.batches(valX, valY, batch_size=256)
+        H = model.fit(trainData, validation_data=valData, epochs=args.epochs,
+                      verbose=cli.fit_verbosity(),
                       callbacks=callbacks)
 
     # evaluate the network

@@ -88,14 +88,17 @@ def main(argv=None):
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
         fast.use_fused_kernels(model)  # batch norm and SGD on one kernel each: faster
 
-        # train the network on augmented batches of BS images, endlessly
-        # reshuffled: an epoch is len(trainX) // BS of them, as in the post
+        # train the network on augmented batches of BS images: the post's
+        # aug.flow(trainX, trainY, batch_size=BS), as an endless in-memory
+        # pipeline reshuffled on every pass, an epoch len(trainX) // BS of its
+        # batches; the validation images in batches of 256 (only evaluated)
         trainData = training.batches(trainX, trainY, args.batch_size, shuffle=True,
                                      seed=args.seed, augment=aug, repeat=True)
-        H = model.fit(trainData, validation_data=(valX, valY),
+        valData = training.batches(valX, valY, batch_size=256)
+        H = model.fit(trainData, validation_data=valData,
                       steps_per_epoch=max(1, len(trainX) // args.batch_size),
                       epochs=args.epochs,
-                      validation_batch_size=256, verbose=cli.fit_verbosity(),
+                      verbose=cli.fit_verbosity(),
                       callbacks=callbacks)
 
     # evaluate the network

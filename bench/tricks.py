@@ -16,8 +16,9 @@ The tricks and their stock alternatives:
 * ``fused_batch_norm`` and ``fused_optimizer`` (the two halves of
   ``fast.use_fused_kernels``): Keras' own batch normalization, Keras' own
   optimizer step.
-* ``pipeline`` (``training.batches``): NumPy arrays (float32) given to
-  ``model.fit(x, y, batch_size=..., shuffle=True)``.
+* ``pipeline`` (``training.batches``, training and validation data):
+  NumPy arrays (float32) given to ``model.fit(x, y, batch_size=...,
+  shuffle=True, validation_data=(valX, valY), validation_batch_size=256)``.
 * ``no_autotuner`` (inside ``training.batches``): tf.data's default options.
 * ``one_core_per_op`` (``training.one_core_per_op``): TensorFlow's default
   threads.
@@ -99,11 +100,18 @@ def replace(trick):
             assert augment is None and mix is None and not repeat
             return _Arrays(training._float32(x), training._float32(y), batch_size, shuffle)
 
+        def arrays(a):
+            return list(a.x) if isinstance(a.x, tuple) else a.x
+
         def fit(self, x=None, y=None, **kwargs):
+            val = kwargs.get("validation_data")
+            if isinstance(val, _Arrays):
+                kwargs.update(validation_data=(arrays(val), val.y),
+                              validation_batch_size=val.batch_size)
             if isinstance(x, _Arrays):
                 kwargs.pop("shuffle", None)
-                return stockFit(self, list(x.x) if isinstance(x.x, tuple) else x.x, x.y,
-                                batch_size=x.batch_size, shuffle=x.shuffle, **kwargs)
+                return stockFit(self, arrays(x), x.y, batch_size=x.batch_size,
+                                shuffle=x.shuffle, **kwargs)
             return stockFit(self, x, y, **kwargs)
 
         training.batches = batches

@@ -54,7 +54,7 @@ def _fit(model, data, validation, run, steps_per_epoch=None):
     """``model.fit`` as the scripts call it, on the pipeline in training.py,
     with the fused kernels of fast.py."""
     use_fused_kernels(model)
-    return model.fit(data, validation_data=validation, validation_batch_size=256,
+    return model.fit(data, validation_data=training.batches(*validation, batch_size=256),
                      epochs=run.epochs, steps_per_epoch=steps_per_epoch,
                      callbacks=run.callbacks, verbose=fit_verbosity())
 
