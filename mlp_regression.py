@@ -26,7 +26,7 @@ def main(argv=None):
     from keras.optimizers import Adam
     from sklearn.model_selection import train_test_split
 
-    from pyimagesearch import fast, models, recipes, training
+    from pyimagesearch import models, recipes, training
 
     training.setup(args.seed, args.mixed_precision)
 
@@ -90,7 +90,6 @@ def main(argv=None):
             model.compile(loss="mean_absolute_percentage_error", optimizer=opt,
                           steps_per_execution=training.steps_per_epoch(len(trainX),
                                                                        args.batch_size))
-            fast.use_fused_kernels(model)  # Adam's step on one kernel: faster, same numbers
 
             # train the model on batches of 8 houses; the houses come from
             # in-memory pipelines, the training ones reshuffled every epoch

@@ -42,7 +42,7 @@ def main(argv=None):
     from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.model_selection import train_test_split
 
-    from pyimagesearch import datasets, fast, plots, recipes, reports, splits, storage, training
+    from pyimagesearch import datasets, plots, recipes, reports, splits, storage, training
 
     training.setup(args.seed, args.mixed_precision)
 
@@ -93,7 +93,6 @@ def main(argv=None):
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"],
                       steps_per_execution=training.steps_per_epoch(len(trainX),
                                                                    args.batch_size))
-        fast.use_fused_kernels(model)  # SGD's step on one kernel: faster, same numbers
 
         # train the neural network on batches of BS images; the images come
         # from in-memory pipelines, the training ones reshuffled every epoch

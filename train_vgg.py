@@ -86,7 +86,9 @@ def main(argv=None):
         # EPOCHS per step, as a learning-rate schedule)
         opt = SGD(learning_rate=training.time_based_decay(INIT_LR, decay=INIT_LR / args.epochs))
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
-        fast.use_fused_kernels(model)  # batch norm and SGD on one kernel each: faster
+        # batch norm's training step on one fused kernel (Keras builds it
+        # from primitive operations: 43% of a SmallVGGNet step; bench/README)
+        fast.use_fused_kernels(model)
 
         # train the network on augmented batches of BS images: the post's
         # aug.flow(trainX, trainY, batch_size=BS), as an endless in-memory

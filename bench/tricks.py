@@ -80,15 +80,15 @@ def replace(trick):
 
         fuse = fast.use_fused_kernels
 
-        def use_fused_kernels(model):
+        def use_fused_kernels(model, **kwargs):
             # the fused steps are methods bound on the objects themselves:
             # removing one leaves Keras' own method of the class
-            fuse(model)
+            fuse(model, **kwargs)
             if trick == "fused_batch_norm":
                 for layer in fast._all_layers(model):
                     layer.__dict__.pop("call", None)
             else:
-                model.optimizer.__dict__.pop("update_step", None)
+                getattr(model, "optimizer", None).__dict__.pop("update_step", None)
             return model
 
         fast.use_fused_kernels = recipes.use_fused_kernels = use_fused_kernels

@@ -32,16 +32,20 @@ import keras
 import tensorflow as tf
 
 
-def use_fused_kernels(model):
+def use_fused_kernels(model, batch_norm=True, optimizer=True):
     """Train ``model`` with the fused kernels; returns ``model``.
 
     Call it after ``compile``: every ``BatchNormalization`` layer (nested
     models included) and the compiled optimizer, if it is SGD, Adam or
-    AdamW, get the fused training step.
+    AdamW, get the fused training step (``batch_norm=False`` or
+    ``optimizer=False`` leaves that half as Keras has it).
     """
-    for layer in _all_layers(model):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            _replace_method(layer, "call", _fused_batch_norm_call)
+    if batch_norm:
+        for layer in _all_layers(model):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                _replace_method(layer, "call", _fused_batch_norm_call)
+    if not optimizer:
+        return model
     optimizer = getattr(model, "optimizer", None)
     if isinstance(optimizer, (keras.optimizers.Adam, keras.optimizers.AdamW)):
         _replace_method(optimizer, "update_step", _fused_adam_step)

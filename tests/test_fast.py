@@ -24,13 +24,13 @@ def fused_layer(**kwargs):
     return layer
 
 
-def fused(optimizer):
-    """``optimizer`` with the fused step, as ``use_fused_kernels`` gives a
-    compiled model's optimizer."""
+def fused(opt, **kwargs):
+    """``opt`` as ``use_fused_kernels(model, **kwargs)`` leaves a compiled
+    model's optimizer."""
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    model.compile(optimizer=optimizer, loss="mse")
-    fast.use_fused_kernels(model)
-    return optimizer
+    model.compile(optimizer=opt, loss="mse")
+    fast.use_fused_kernels(model, **kwargs)
+    return opt
 
 
 def pair(shape):
@@ -175,6 +175,7 @@ def test_plain_steps_run_the_fused_kernels():
     assert "ResourceApplyAdam" in update_ops(fused(opt.AdamW(0.1)))
     assert "ResourceApplyAdam" not in update_ops(opt.Adam(0.1))
     assert "ResourceApplyAdam" not in update_ops(fused(opt.Adam(0.1, amsgrad=True)))
+    assert "ResourceApplyAdam" not in update_ops(fused(opt.Adam(0.1), optimizer=False))
 
 
 # --------------------------------------------------------------------------
