@@ -1,12 +1,18 @@
 """Search for an image classifier automatically (the AutoKeras chapter, on KerasTuner).
 
+    python search_image_classifier.py --time-limit 60          # CIFAR-10, as the chapter
+    python search_image_classifier.py --dataset cifar10 --time-limit 20
     python search_image_classifier.py --dataset animals --max-trials 2
 
-Tries --max-trials candidate networks on a folder with one sub-folder per
-class (what train_vgg.py takes), keeps the one with the lowest validation
-loss (averaged over 5 epochs), retrains it on the whole training split,
-tests it once and exports it as a plain Keras model that predict.py
-classifies with.
+Without --dataset it searches CIFAR-10 (keras.datasets.cifar10, downloaded
+once). --dataset is a folder with train/ and test/ (one sub-folder per
+class in each; that split is kept) or a folder with one sub-folder per
+class (what train_vgg.py takes; split 75/25). The --max-trials candidate
+networks are trained briefly, the best third of them longer, until one is
+trained in full (successive halving); each is scored on pictures held out
+of the training split. The best is retrained on the whole training split
+when time allows, tested once and exported as a plain Keras model that
+predict.py classifies with.
 
 Distributed (KerasTuner's own): run the same command in every process with
 KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT and KERASTUNER_TUNER_ID=chief
@@ -14,141 +20,167 @@ KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT and KERASTUNER_TUNER_ID=chief
 """
 
 import argparse
+import time
 
-from pyimagesearch import search
 from pyimagesearch.cli import UserError, existing_folder, fit_verbosity, positive_int, run_main
+from pyimagesearch.search import data, flags, project
 
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-d", "--dataset", required=True,
-                    help="folder with one sub-folder of images per class")
-    ap.add_argument("--image-size", type=positive_int, default=64,
-                    help="images are resized to this many pixels square (default: 64)")
+    ap.add_argument("-d", "--dataset", default=None,
+                    help="folder with train/ and test/ (one sub-folder per class in each), "
+                         "or with one sub-folder of images per class (default: CIFAR-10 "
+                         "from keras.datasets)")
+    ap.add_argument("--image-size", type=positive_int, default=None,
+                    help="pictures are resized to this many pixels square (default: their "
+                         "own size when they share one, e.g. 32 for CIFAR-10, else 64)")
     ap.add_argument("--label-bin", default="output/search_classifier_lb.pickle",
                     help="the class names, for predict.py "
                          "(default: output/search_classifier_lb.pickle)")
-    search.add_search_flags(ap, "search_classifier")
+    flags.add_search_flags(ap, "search_classifier")
     args = ap.parse_args(argv)
 
-    existing_folder(args.dataset)
-    if args.image_size < 8:
+    if args.dataset is not None:
+        existing_folder(args.dataset)
+    args.layout = data.layout(args.dataset)
+    if args.image_size is not None and args.image_size < 8:
         raise UserError(f"--image-size {args.image_size} is too small; use 8 or more")
-    search.fill_training_defaults(args)
-    return search.check_output_flags(args)
+    args.image_size = args.image_size or data.image_side(args.dataset, args.layout) or 64
+    args.settings = flags.settings_from(args, args.image_size,
+                                        samples=data.count_pictures(args.dataset, args.layout))
+    return flags.check_output_flags(args)
 
 
 def main(argv=None):
+    started = time.monotonic()
     args = parse_args(argv)
-    role = search.distributed_role()
-    identity = search.identity_of(args, "search_image_classifier.py",
-                                  image_size=args.image_size)
-    recorded = search.check_project(args.project_dir, identity, args.overwrite, role)
+    settings = args.settings
+    role = project.distributed_role()
+    identity = project.identity(settings, "search_image_classifier.py", args.dataset,
+                                image_size=args.image_size)
+    recorded = project.check_project(args.project_dir, identity, args.overwrite, role)
 
     # Keras, TensorFlow and KerasTuner load only once the flags are known to be good
     import keras
     import numpy as np
     from sklearn.metrics import classification_report
-    from sklearn.model_selection import train_test_split
 
     from pyimagesearch import datasets, plots, splits
-    from pyimagesearch.datasets import load_image_folder
-    from pyimagesearch.storage import save_labels, save_model, save_results
+    from pyimagesearch.search import engine, reporting, space
+    from pyimagesearch.storage import beside, save_labels, save_model, save_results
 
-    keras.utils.set_random_seed(args.seed)
+    keras.utils.set_random_seed(settings.seed)
+    keras.mixed_precision.set_global_policy(settings.precision)
+    why = ("as asked" if args.precision != "auto" else
+           f"the processor computes bfloat16 natively ({flags.native_bfloat16()})"
+           if settings.precision == "mixed_bfloat16" else
+           "no native bfloat16 here" if not flags.native_bfloat16() else
+           f"bfloat16 pays only for the airbench block, not {settings.block}")
+    print(f"[INFO] precision: {settings.precision} ({why})")
 
-    # load every image, resized to --image-size and scaled to [0, 1], its
-    # class taken from its folder (damaged files are skipped with a warning)
+    # load the pictures at --image-size, kept as uint8 (the pipeline scales
+    # each batch), their classes taken from their folders
     print("[INFO] loading images...")
     size = args.image_size
-    (data, labels, paths) = load_image_folder(args.dataset, size, size, seed=args.seed)
-    classNames = sorted(set(labels.tolist()))
-    if len(classNames) < 2:
-        raise UserError(f"--dataset {args.dataset!r} has {len(data)} usable image(s) in "
-                        f"{len(classNames)} class folder(s); a classifier needs two or more")
-    print(f"[INFO] {len(data)} images of {len(classNames)} classes: {', '.join(classNames)}")
+    (trainX, trainY, testX, testY, classNames) = data.load(args.dataset, args.layout, size,
+                                                           settings.seed)
+    data.check_classes(args.dataset or "cifar10", trainY, testY, classNames)
+    print(f"[INFO] {len(trainX)} training and {len(testX)} test pictures of "
+          f"{len(classNames)} classes, {size}x{size}")
 
-    # the same 75/25 train/test split as train_vgg.py; the test images are
-    # looked at once, at the end
-    (trainX, testX, trainLabels, testLabels, trainPaths, testPaths) = train_test_split(
-        data, labels, paths, test_size=0.25, random_state=42)
-    # one-hot labels, as train_vgg.py makes them (the loss smooths them)
-    lb = datasets.fit_label_binarizer(labels)
-    trainY = datasets.one_hot(lb, trainLabels)
-    testY = datasets.one_hot(lb, testLabels).argmax(axis=1)  # class numbers, for the report
+    # the chapter's histogram of the training and test labels
+    trainCounts = reporting.class_counts(classNames, trainY)
+    testCounts = reporting.class_counts(classNames, testY)
+    reporting.print_class_counts("training pictures", trainCounts)
+    reporting.print_class_counts("test pictures", testCounts)
+    histogram = plots.plot_class_histogram(trainCounts, testCounts,
+                                           beside(args.plot, "_classes.png"))
 
-    # the trials are scored on a part of the training split
-    (fitX, fitY, valX, valY) = splits.hold_out(trainX, trainY, args.val_split, args.seed,
-                                               stratify=True)
-    print(f"[INFO] {len(fitX)} images train the trials, {len(valX)} score them, "
+    # the trials are scored on pictures held out of the training split; the
+    # test pictures are looked at once, at the end
+    lb = datasets.fit_label_binarizer(classNames)
+    (fitX, fitY, valX, valY) = splits.hold_out(trainX, trainY, settings.val_split,
+                                               settings.seed, stratify=True)
+    print(f"[INFO] {len(fitX)} pictures train the trials, {len(valX)} score them, "
           f"{len(testX)} test the winner")
 
-    # define the search: the space of networks (ImageBlock) and KerasTuner's
-    # tuner over it, kept in --project-dir
-    classes = len(lb.classes_)
-    hypermodel = search.make_hypermodel(
-        (size, size, 3), {"kind": "classification", "classes": classes},
-        block=args.block, augment=args.augment, seed=args.seed, epochs=args.epochs,
-        maxEpochs=args.max_epochs, patience=args.patience, batchSize=args.batch_size,
-        schedule=args.schedule, samples=len(fitX), verbose=fit_verbosity(),
-        deadline=search.deadline(args.time_limit))
-    tuner = search.make_tuner(hypermodel, args.project_dir, args.max_trials, args.seed,
-                              args.overwrite, search.seconds(args.time_limit), role)
-    search.announce(args, role, recorded, identity)
+    # define the search: the space of networks and KerasTuner's tuner over
+    # it (successive halving against the clock), kept in --project-dir
+    head = {"kind": "classification", "classes": len(classNames)}
+    hypermodel = space.ImageHyperModel(settings, (size, size, 3), head, sample=fitX[:5000])
+    clock = engine.Clock(settings.time_limit, started,
+                         testSeconds=hypermodel.scoring_seconds(len(testX)))
+    tuner = engine.make_tuner(hypermodel, settings, args.project_dir, args.overwrite, clock,
+                              role, verbose=fit_verbosity())
+    project.announce(settings, args.project_dir, role, recorded, identity)
 
-    # run the search: every trial trains a candidate and is scored on the
-    # held-out pictures (in a distributed search, the chief serves the
-    # trials to the workers and waits here until they are all done)
+    # run the search (in a distributed search the chief serves the trials
+    # to the workers and waits here until they are all done)
     tuner.search(fitX, fitY, validation_data=(valX, valY))
     if role == "worker":
-        print("[INFO] no trials left; the chief retrains and exports the best model")
+        print("[INFO] no trials left; the chief exports the best model")
         return 0
 
-    # report the trials and pick the best one
-    (best, rows) = search.report_trials(tuner.oracle)
+    # report the trials and pick the best of the highest rung
+    best = engine.check_search_left_a_model(tuner.oracle)
+    rows = reporting.trial_rows(tuner.oracle)
+    reporting.print_trial_table(rows, int(best.trial_id) + 1)
 
-    # export: rebuild the best network and retrain it, as the chapter's
-    # searcher does, on the whole training split for its best epoch count
-    # (the learning rate annealed to zero over those epochs)
-    epochs = int(search.metric(best, "best_epoch"))
-    print(f"[INFO] retraining trial {int(best.trial_id) + 1} on all {len(trainX)} "
-          f"training images for {epochs} epoch(s)...")
-    keras.utils.set_random_seed(args.seed)
-    model = hypermodel.build_for_retraining(best.hyperparameters, epochs, len(trainX))
+    # export: retrain the best network on the whole training split, as the
+    # chapter's searcher does, when time allows; otherwise keep its weights
+    # from the search
+    (retrain, epochs, why) = engine.export_plan(best, settings, len(trainX), clock)
+    if retrain:
+        print(f"[INFO] retraining trial {int(best.trial_id) + 1} on all {len(trainX)} "
+              f"training pictures for {epochs:g} epoch(s)...")
+        keras.utils.set_random_seed(settings.seed)
+        (model, _) = hypermodel.train(best.hyperparameters, trainX, trainY, None, epochs,
+                                      deadline=clock.deadline(), verbose=fit_verbosity())
+    else:
+        print(f"[INFO] keeping trial {int(best.trial_id) + 1}'s network as the search "
+              f"trained it on {len(fitX)} pictures: {why}")
+        model = tuner.trained_model(best)
     model.summary()
-    # (batches of --batch-size, shuffled and augmented as in its trial)
-    model.fit(hypermodel.batches(best.hyperparameters, trainX, trainY),
-              epochs=epochs, shuffle=False, verbose=fit_verbosity())
 
     # evaluate the exported model, once, on the test split
     print("[INFO] evaluating network...")
-    preds = model.predict(testX, batch_size=256, verbose=0).argmax(axis=1)
-    report = classification_report(testY, preds, labels=list(range(len(lb.classes_))),
-                                   target_names=[str(c) for c in lb.classes_],
-                                   zero_division=0)
-    print(report)
+    flipped = hypermodel.flip_averaged(best.hyperparameters)
+    if flipped:
+        print("[INFO] each test picture's prediction is averaged with its mirror image's")
+    preds = hypermodel.predict(best.hyperparameters, model, testX).argmax(axis=1)
+    print(classification_report(testY, preds, labels=list(range(len(classNames))),
+                                target_names=classNames, zero_division=0))
     accuracy = float(np.mean(preds == testY))
     print(f"[INFO] test accuracy: {accuracy * 100:.2f}%")
 
     # the chapter's figure: test images titled with predicted and real labels
-    show = search.grid_indices(len(testX), args.seed)
-    titles = [f"Predicted: {lb.classes_[preds[i]]}, Real: {lb.classes_[testY[i]]}"
+    show = engine.seeded_indices(len(testX), settings.seed)
+    titles = [f"Predicted: {classNames[preds[i]]}, Real: {classNames[testY[i]]}"
               for i in show]
     plots.plot_prediction_grid(testX[show], titles, args.plot)
 
     # save the model, the class names and the figures
     save_model(model, args.model)
     save_labels(lb, args.label_bin)
+    seconds = clock.elapsed()
+    print(f"[INFO] {reporting.format_seconds(seconds)} in all, peak memory "
+          f"{engine.peak_memory():.2f} GB")
     save_results(args.results, {
-        "script": "search_image_classifier.py", "dataset": args.dataset,
-        "image_size": size, "classes": [str(c) for c in lb.classes_],
+        "script": "search_image_classifier.py", "dataset": args.dataset or "keras:cifar10",
+        "image_size": size, "classes": classNames, "precision": settings.precision,
         "train_images": len(trainX), "test_images": len(testX),
+        "train_counts": trainCounts, "test_counts": testCounts,
         "trials": rows, "best_trial": int(best.trial_id) + 1,
-        "best_hyperparameters": dict(best.hyperparameters.values),
-        "retrain_epochs": epochs, "test_accuracy": accuracy,
+        "best_hyperparameters": reporting.network_values(best.hyperparameters.values),
+        "retrained": retrain, "epochs": epochs, "flip_averaged": flipped,
+        "test_accuracy": accuracy, "seconds": round(seconds, 1),
+        "peak_memory_gb": round(engine.peak_memory(), 2),
         "model": args.model, "label_bin": args.label_bin, "plot": args.plot,
+        "histogram": histogram,
     })
-    print(f"[INFO] wrote {args.model}, {args.label_bin}, {args.plot}, {args.results}")
+    print(f"[INFO] wrote {args.model}, {args.label_bin}, {args.plot}, {histogram}, "
+          f"{args.results}")
     return 0
 
 

@@ -7,19 +7,22 @@
 pictures, as cnn_regression.py builds it; price divided by the largest
 training price; the post's split and MAPE report), or any folder of images
 with a targets.csv of ``file,target`` rows (e.g. faces and ages, the
-chapter's example; test MAE reported). Trials, resume, --time-limit and the
-distributed search work as in search_image_classifier.py.
+chapter's example; test MAE reported; --grayscale --image-size 128 is the
+chapter's face-age setting). Successive halving, resume, --time-limit (the
+whole command) and the distributed search work as in
+search_image_classifier.py.
 """
 
 import argparse
 import csv
 import math
 import os
+import time
 
 import numpy as np
 
-from pyimagesearch import search
 from pyimagesearch.cli import UserError, existing_folder, fit_verbosity, positive_int, run_main
+from pyimagesearch.search import flags, project
 
 TARGETS_FILE = "targets.csv"
 HOUSES_FILE = "HousesInfo.txt"
@@ -34,7 +37,10 @@ def parse_args(argv):
     ap.add_argument("--image-size", type=positive_int, default=64,
                     help="images (house montages) are resized to this many pixels "
                          "square (default: 64, the montage's own size)")
-    search.add_search_flags(ap, "search_regressor")
+    ap.add_argument("--grayscale", action="store_true",
+                    help="grey pictures, one channel (the chapter's faces: "
+                         "--grayscale --image-size 128)")
+    flags.add_search_flags(ap, "search_regressor")
     args = ap.parse_args(argv)
 
     existing_folder(args.dataset)
@@ -47,8 +53,10 @@ def parse_args(argv):
     else:
         raise UserError(f"--dataset {args.dataset!r} has neither {HOUSES_FILE} (the Houses "
                         f"dataset) nor {TARGETS_FILE} (file,target rows)")
-    search.fill_training_defaults(args, "houses" if args.kind == "houses" else "images")
-    return search.check_output_flags(args)
+    count = len(args.rows) if args.rows else 0
+    args.settings = flags.settings_from(args, args.image_size, data=args.kind,
+                                        samples=int(count * 0.75))
+    return flags.check_output_flags(args)
 
 
 def read_targets(folder):
@@ -101,14 +109,20 @@ def load_houses(args):
     images = datasets.load_house_images(df, args.dataset)
     if args.image_size != images.shape[1]:
         images = [cv2.resize(m, (args.image_size, args.image_size)) for m in images]
-    return df, (np.asarray(images, dtype="float32") / 255.0)
+    images = np.asarray(images, dtype="uint8")
+    if args.grayscale:
+        images = np.stack([cv2.cvtColor(m, cv2.COLOR_BGR2GRAY) for m in images])[..., None]
+    return df, images
 
 
 def load_csv_images(args):
-    """The images named in targets.csv, resized and in [0, 1]; damaged files
-    are skipped with a warning, as the classifier's loader does."""
+    """The images named in targets.csv, resized, uint8 (grey with
+    --grayscale); damaged files are skipped with a warning, as the
+    classifier's loader does."""
+    import cv2
+
     from pyimagesearch.cli import warn
-    from pyimagesearch.datasets import image_file_problem, preprocess_image, read_image
+    from pyimagesearch.datasets import image_file_problem, read_image
 
     print("[INFO] loading images...")
     images, targets, names = [], [], []
@@ -117,30 +131,38 @@ def load_csv_images(args):
         if image is None:
             warn(f"skipping {imagePath}: {image_file_problem(imagePath) or 'not a readable image'}")
             continue
-        images.append(preprocess_image(image, args.image_size, args.image_size))
+        image = cv2.resize(image, (args.image_size, args.image_size))
+        if args.grayscale:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[..., None]
+        images.append(image)
         targets.append(target)
         names.append(imagePath)
     if len(images) < MIN_IMAGES:
         raise UserError(f"only {len(images)} usable image(s) in --dataset {args.dataset!r}; "
                         f"need at least {MIN_IMAGES}")
-    return (np.asarray(images, dtype="float32"), np.asarray(targets, dtype="float32"), names)
+    return (np.asarray(images, dtype="uint8"), np.asarray(targets, dtype="float32"), names)
 
 
 def main(argv=None):
+    started = time.monotonic()
     args = parse_args(argv)
-    role = search.distributed_role()
-    identity = search.identity_of(args, "search_image_regressor.py", kind=args.kind,
-                                  image_size=args.image_size)
-    recorded = search.check_project(args.project_dir, identity, args.overwrite, role)
+    settings = args.settings
+    role = project.distributed_role()
+    identity = project.identity(settings, "search_image_regressor.py", args.dataset,
+                                kind=args.kind, image_size=args.image_size)
+    recorded = project.check_project(args.project_dir, identity, args.overwrite, role)
 
     # Keras, TensorFlow and KerasTuner load only once the flags are known to be good
     import keras
     from sklearn.model_selection import train_test_split
 
     from pyimagesearch import plots, splits
+    from pyimagesearch.search import engine, reporting, space
     from pyimagesearch.storage import save_model, save_results
 
-    keras.utils.set_random_seed(args.seed)
+    keras.utils.set_random_seed(settings.seed)
+    keras.mixed_precision.set_global_policy(settings.precision)
+    print(f"[INFO] precision: {settings.precision}")
 
     # load the images and their targets, then split them 75/25 into training
     # and test data: for the houses, the post's split (random_state=42) and
@@ -164,49 +186,53 @@ def main(argv=None):
         head = {"kind": "regression", "loss": "mean_squared_error", "mean": mean, "std": std}
 
     # the trials are scored on a part of the training split
-    (fitX, fitY, valX, valY) = splits.hold_out(trainX, trainY, args.val_split, args.seed)
+    (fitX, fitY, valX, valY) = splits.hold_out(trainX, trainY, settings.val_split,
+                                               settings.seed)
     print(f"[INFO] {len(fitX)} images train the trials, {len(valX)} score them, "
           f"{len(testX)} test the winner")
 
-    # define the search: the space of networks and KerasTuner's tuner over it
-    size = args.image_size
-    hypermodel = search.make_hypermodel(
-        (size, size, 3), head, block=args.block, augment=args.augment, seed=args.seed,
-        epochs=args.epochs, maxEpochs=args.max_epochs, patience=args.patience,
-        batchSize=args.batch_size, schedule=args.schedule,
-        samples=len(fitX), verbose=fit_verbosity(),
-        deadline=search.deadline(args.time_limit))
-    tuner = search.make_tuner(hypermodel, args.project_dir, args.max_trials, args.seed,
-                              args.overwrite, search.seconds(args.time_limit), role)
-    search.announce(args, role, recorded, identity)
+    # define the search: the space of networks and KerasTuner's tuner over
+    # it (successive halving against the clock), kept in --project-dir
+    hypermodel = space.ImageHyperModel(settings, trainX.shape[1:], head, sample=fitX[:5000])
+    clock = engine.Clock(settings.time_limit, started,
+                         testSeconds=hypermodel.scoring_seconds(len(testX)))
+    tuner = engine.make_tuner(hypermodel, settings, args.project_dir, args.overwrite, clock,
+                              role, verbose=fit_verbosity())
+    project.announce(settings, args.project_dir, role, recorded, identity)
 
     # run the search (a distributed chief serves the trials and waits here)
     tuner.search(fitX, fitY, validation_data=(valX, valY))
     if role == "worker":
-        print("[INFO] no trials left; the chief retrains and exports the best model")
+        print("[INFO] no trials left; the chief exports the best model")
         return 0
 
-    # report the trials and pick the best one
-    (best, rows) = search.report_trials(tuner.oracle)
+    # report the trials and pick the best of the highest rung
+    best = engine.check_search_left_a_model(tuner.oracle)
+    rows = reporting.trial_rows(tuner.oracle)
+    reporting.print_trial_table(rows, int(best.trial_id) + 1)
 
-    # export: rebuild the best network and retrain it on the whole training
-    # split for its best epoch count, as the chapter's searcher does
-    # (the learning rate annealed to zero over those epochs)
-    epochs = int(search.metric(best, "best_epoch"))
-    print(f"[INFO] retraining trial {int(best.trial_id) + 1} on all {len(trainX)} "
-          f"training images for {epochs} epoch(s)...")
-    keras.utils.set_random_seed(args.seed)
-    model = hypermodel.build_for_retraining(best.hyperparameters, epochs, len(trainX))
+    # export: retrain the best network on the whole training split, as the
+    # chapter's searcher does, when time allows (an adaptive trial for the
+    # epochs of its lowest averaged loss); otherwise keep its weights
+    (retrain, epochs, why) = engine.export_plan(best, settings, len(trainX), clock)
+    if retrain:
+        print(f"[INFO] retraining trial {int(best.trial_id) + 1} on all {len(trainX)} "
+              f"training images for {epochs:g} epoch(s)...")
+        keras.utils.set_random_seed(settings.seed)
+        (model, _) = hypermodel.train(best.hyperparameters, trainX, trainY, None, epochs,
+                                      deadline=clock.deadline(), verbose=fit_verbosity())
+    else:
+        print(f"[INFO] keeping trial {int(best.trial_id) + 1}'s network as the search "
+              f"trained it on {len(fitX)} images: {why}")
+        model = tuner.trained_model(best)
     model.summary()
-    # (batches of --batch-size, shuffled and augmented as in its trial)
-    model.fit(hypermodel.batches(best.hyperparameters, trainX, trainY), epochs=epochs,
-              shuffle=False, verbose=fit_verbosity())
 
     # evaluate the exported model, once, on the test split
     print("[INFO] predicting on the test split...")
-    preds = model.predict(testX, batch_size=256, verbose=0).flatten()
+    preds = hypermodel.predict(best.hyperparameters, model, testX).flatten()
     results = {"script": "search_image_regressor.py", "dataset": args.dataset,
-               "kind": args.kind, "image_size": size, "train_images": len(trainX),
+               "kind": args.kind, "image_size": args.image_size,
+               "grayscale": settings.grayscale, "train_images": len(trainX),
                "test_images": len(testX)}
     if args.kind == "houses":
         # the post's report: the absolute percentage error over the test houses
@@ -224,16 +250,20 @@ def main(argv=None):
         label = lambda v: f"{v:.4g}"  # noqa: E731
 
     # the chapter's figure: test images titled with predicted and real values
-    show = search.grid_indices(len(testX), args.seed)
+    show = engine.seeded_indices(len(testX), settings.seed)
     titles = [f"Predicted: {label(preds[i])}, Real: {label(testY[i])}" for i in show]
     plots.plot_prediction_grid(testX[show], titles, args.plot)
 
     # save the model and the figures
     save_model(model, args.model)
+    seconds = clock.elapsed()
+    print(f"[INFO] {reporting.format_seconds(seconds)} in all, peak memory "
+          f"{engine.peak_memory():.2f} GB")
     results.update({
         "trials": rows, "best_trial": int(best.trial_id) + 1,
-        "best_hyperparameters": dict(best.hyperparameters.values),
-        "retrain_epochs": epochs, "model": args.model, "plot": args.plot})
+        "best_hyperparameters": reporting.network_values(best.hyperparameters.values),
+        "retrained": retrain, "epochs": epochs, "seconds": round(seconds, 1),
+        "model": args.model, "plot": args.plot})
     save_results(args.results, results)
     print(f"[INFO] wrote {args.model}, {args.plot}, {args.results}")
     return 0

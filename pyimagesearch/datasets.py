@@ -238,14 +238,15 @@ def _house_montage(inputPath, number):
 # Part 4: a folder with one sub-folder per class
 
 
-def load_image_folder(datasetPath, width, height, flatten=False, seed=42):
+def load_image_folder(datasetPath, width, height, flatten=False, seed=42, raw=False):
     """Load every image under ``datasetPath``; label = its class folder.
 
     Paths are sorted, then shuffled with ``seed``, so the order (and hence
     the train/test split) is the same on every machine. Files without an
     image extension are ignored; image files that cannot be decoded are
     skipped with a warning. Returns ``(data, labels, paths)`` with data
-    scaled to [0, 1].
+    scaled to [0, 1], or with ``raw`` as uint8 pixels (a quarter of the
+    memory: what the search's pipeline scales batch by batch).
     """
     imagePaths = sorted(paths.list_images(datasetPath))
     rng = np.random.default_rng(seed)
@@ -255,6 +256,8 @@ def load_image_folder(datasetPath, width, height, flatten=False, seed=42):
         image = read_image(imagePath)
         if image is None:
             return None
+        if raw:
+            return cv2.resize(image, (width, height))
         return preprocess_image(image, width, height, flatten)
 
     with ThreadPoolExecutor(_LOAD_WORKERS) as pool:
@@ -279,7 +282,8 @@ def load_image_folder(datasetPath, width, height, flatten=False, seed=42):
     if skipped:
         print(f"[INFO] skipped {skipped} file(s) that could not be used")
     shape = (width * height * 3,) if flatten else (height, width, 3)
-    return np.array(data, dtype="float32").reshape((-1,) + shape), np.array(labels), kept
+    data = np.array(data, dtype="uint8" if raw else "float32")
+    return data.reshape((-1,) + shape), np.array(labels), kept
 
 
 def class_of(datasetPath, imagePath):

@@ -176,8 +176,29 @@ def plot_prediction_grid(images, titles, path, columns=4):
         image = np.asarray(image)
         if image.dtype != np.uint8:
             image = np.clip(image * 255.0, 0, 255).astype("uint8")
-        ax.imshow(image[..., ::-1], interpolation="nearest")  # BGR -> RGB
+        if image.ndim == 3 and image.shape[-1] == 1:
+            ax.imshow(image[..., 0], cmap="gray", interpolation="nearest")
+        else:
+            ax.imshow(image[..., ::-1], interpolation="nearest")  # BGR -> RGB
         ax.set_title(title, fontsize=9)
+    _save(fig, path)
+    return path
+
+
+def plot_class_histogram(trainCounts, testCounts, path):
+    """The chapter's histogram of the training and test labels: a bar per
+    class and split (``*Counts``: ``{class name: pictures}``)."""
+    plt = _pyplot()
+    names = list(trainCounts)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(names) + 2), 4))
+    ax.bar(x - 0.2, [trainCounts[n] for n in names], width=0.4, label="training")
+    ax.bar(x + 0.2, [testCounts.get(n, 0) for n in names], width=0.4, label="test")
+    ax.set_xticks(x)
+    ax.set_xticklabels(names, rotation=45, ha="right")
+    ax.set_ylabel("Pictures")
+    ax.set_title("Labels of the training and test pictures")
+    ax.legend()
     _save(fig, path)
     return path
 

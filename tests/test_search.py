@@ -1,9 +1,10 @@
 """The automated model search (search_image_classifier.py, search_image_regressor.py).
 
-Small generated data, tiny images, one or two epochs and at most two trials:
-these check that a search runs, resumes, refuses what it should, runs
-distributed on 127.0.0.1 and exports a model plain Keras loads; the figures
-on the real datasets are in the README.
+Small generated data, tiny images, one or two epochs and a few trials:
+these check that a search halves its candidates, keeps to its clock,
+resumes, refuses what it should, runs distributed on 127.0.0.1 and exports
+a model plain Keras loads; the figures on the real datasets (CIFAR-10, the
+animals, the houses) are in the README.
 """
 
 import csv
@@ -21,10 +22,21 @@ import numpy as np
 import pytest
 from conftest import ROOT, load_script, predict_in_fresh_python
 
-from pyimagesearch import sample_data, search
+from pyimagesearch import sample_data
+from pyimagesearch.search import data, engine, flags, project, reporting, trials
 from pyimagesearch.cli import UserError
 
 TINY = ["--image-size", "16", "--epochs", "1", "--batch-size", "16"]
+
+
+@pytest.fixture(autouse=True)
+def float32_after():
+    """The scripts set Keras' global precision (mixed bfloat16 for the
+    airbench block where it is native); put it back for the next test."""
+    yield
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32")
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +82,12 @@ def outputs(folder, name="m"):
 # Bad input: one clear line before anything is loaded
 
 
-@pytest.mark.parametrize("flags", [["--max-trials", "0"], ["--time-limit", "0"],
-                                   ["--block", "mobilenet"], ["--val-split", "1.5"]])
-def test_bad_flags_exit_2(classifier, shapes, tmp_path, flags):
+@pytest.mark.parametrize("bad", [["--max-trials", "0"], ["--time-limit", "0"],
+                                 ["--block", "mobilenet"], ["--val-split", "1.5"],
+                                 ["--precision", "float16"]])
+def test_bad_flags_exit_2(classifier, shapes, tmp_path, bad):
     with pytest.raises(SystemExit) as info:
-        classifier.main(["--dataset", str(shapes), *outputs(tmp_path), *flags])
+        classifier.main(["--dataset", str(shapes), *outputs(tmp_path), *bad])
     assert info.value.code == 2
 
 
@@ -109,25 +122,73 @@ def test_regressor_needs_houses_or_targets(regressor, tmp_path):
         regressor.main(["--dataset", str(tmp_path / "empty"), *outputs(tmp_path)])
 
 
-def test_training_defaults_follow_the_dataset(regressor, classifier, houses, targets_folder,
-                                             shapes, tmp_path):
-    # the houses train as the post: batches of 8, up to its 200 epochs
+def test_training_defaults_follow_the_block_and_the_data(regressor, classifier, houses,
+                                                       targets_folder, shapes, tmp_path):
+    def chosen(args):
+        s = args.settings
+        return (s.block, s.batch_size, s.max_epochs, s.schedule)
+
+    # the houses train as the post: batches of 8, up to its 200 epochs, in float32
     args = regressor.parse_args(["--dataset", str(houses), *outputs(tmp_path)])
-    assert (args.batch_size, args.max_epochs, args.patience, args.schedule) == \
-        (8, 200, 20, "plateau")
-    # images anneal over their epochs
-    args = regressor.parse_args(["--dataset", str(targets_folder), *outputs(tmp_path)])
-    assert (args.batch_size, args.max_epochs, args.patience, args.schedule) == \
-        (32, 100, 20, "cosine")
-    args = classifier.parse_args(["--dataset", str(shapes), *outputs(tmp_path)])
-    assert (args.batch_size, args.max_epochs, args.patience, args.schedule) == \
-        (32, 100, 20, "cosine")
+    assert chosen(args) == ("vanilla", 8, 200, "plateau")
+    assert args.settings.precision == "float32" and args.settings.val_split == 0.2
+    # 64-pixel pictures: SmallVGGNet-like stacks, annealed over 100 epochs
+    args = classifier.parse_args(["--dataset", str(shapes), "--image-size", "64",
+                                  *outputs(tmp_path)])
+    assert chosen(args) == ("vanilla", 32, 100, "cosine")
+    # small pictures get the airbench family, bfloat16 where it is native
+    args = classifier.parse_args(["--dataset", str(shapes), "--image-size", "32",
+                                  *outputs(tmp_path)])
+    # (in batches of 512 for CIFAR-10's 45,000, fewer for the 45 shapes:
+    # eight steps an epoch)
+    assert chosen(args) == ("airbench", 16, 40, "onecycle")
+    assert flags.settings_from(args, 32, samples=45000).batch_size == 512
+    assert flags.settings_from(args, 32, samples=2000).batch_size == 128
+    assert args.settings.precision == ("mixed_bfloat16" if flags.native_bfloat16()
+                                       else "float32")
     # what the user gives wins
     args = regressor.parse_args(["--dataset", str(houses), "--batch-size", "16",
-                                 "--max-epochs", "50", "--patience", "5",
-                                 "--schedule", "cosine", *outputs(tmp_path)])
-    assert (args.batch_size, args.max_epochs, args.patience, args.schedule) == \
-        (16, 50, 5, "cosine")
+                                 "--max-epochs", "50", "--patience", "5", "--block", "airbench",
+                                 "--schedule", "cosine", "--precision", "float32",
+                                 *outputs(tmp_path)])
+    assert chosen(args) == ("airbench", 16, 50, "cosine")
+    assert (args.settings.patience, args.settings.precision) == (5, "float32")
+
+
+def write_split_folder(root, side=12, perClass=(9, 3), classes=("cat", "dog", "frog")):
+    """A CIFAR-10-like folder: train/<class>/ and test/<class>/ of
+    ``side``-pixel pictures, each class its own colour."""
+    for (split, count) in zip(("train", "test"), perClass):
+        for (k, name) in enumerate(classes):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                image = np.full((side, side, 3), 40 + 80 * k, "uint8")
+                image[i % side, :, :] = 255
+                cv2.imwrite(str(folder / f"{i:04d}.png"), image)
+    return root
+
+
+def test_split_folder_layout_is_checked(classifier, tmp_path):
+    root = write_split_folder(tmp_path / "cifar")
+    assert data.layout(str(root)) == "split" and data.image_side(str(root), "split") == 12
+    assert data.layout(None) == "keras" and data.image_side(None, "keras") == 32
+    (root / "test" / "frog").rename(root / "test" / "toad")
+    with pytest.raises(UserError, match="different class folders.*frog"):
+        classifier.main(["--dataset", str(root), *outputs(tmp_path)])
+
+
+def test_cifar10_without_network_is_one_line(classifier, tmp_path, monkeypatch):
+    import keras
+
+    def offline():
+        raise Exception("URL fetch failure on https://www.cs.toronto.edu/: None -- "
+                        "[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
+    with pytest.raises(UserError, match="CIFAR-10 is not in Keras' cache.*--dataset") as info:
+        classifier.main([*outputs(tmp_path)])
+    assert "\n" not in str(info.value)
 
 
 def test_foreign_project_dir_refused(classifier, shapes, tmp_path):
@@ -150,28 +211,206 @@ def test_distributed_variables_checked(classifier, shapes, tmp_path, monkeypatch
 
 
 # --------------------------------------------------------------------------
-# How a trial is judged: the validation loss averaged over a few epochs
+# How trials are judged, halved and timed
 
 
 def test_a_lucky_epoch_does_not_win_the_trial():
     # one epoch's loss dips by chance at epoch 2; the sustained low comes later
     history = {"val_loss": [1.0, 0.2, 1.0, 1.0, 0.9, 0.5, 0.45, 0.4, 0.45, 0.5, 0.6],
                "val_accuracy": [0.5, 0.9, 0.5, 0.5, 0.55, 0.7, 0.72, 0.75, 0.72, 0.7, 0.68]}
-    metrics = search.trial_metrics(history, seconds=3.0)
+    metrics = trials.averaged_metrics(history)
     means = [np.mean(history["val_loss"][max(0, i - 4):i + 1]) for i in range(11)]
     assert metrics["best_epoch"] == int(np.argmin(means)) + 1 == 10
     assert metrics["val_loss"] == pytest.approx(min(means))
     assert metrics["val_accuracy"] == pytest.approx(np.mean(history["val_accuracy"][5:10]))
-    assert metrics["epochs"] == 11 and metrics["seconds"] == 3.0
     # nor does a lucky first epoch, averaged with nothing
-    first = search.trial_metrics({"val_loss": [0.1] + [1.0] * 4 + [0.6] * 5 + [0.9]}, 1.0)
+    first = trials.averaged_metrics({"val_loss": [0.1] + [1.0] * 4 + [0.6] * 5 + [0.9]})
     assert first["best_epoch"] == 10
     # a diverged epoch counts as infinitely bad for the epochs it is averaged into
-    diverged = search.trial_metrics({"val_loss": [0.5, float("nan"), 0.6, 0.7, 0.8, 0.9,
-                                                  0.9, 0.9, 0.9]}, seconds=1.0)
+    diverged = trials.averaged_metrics({"val_loss": [0.5, float("nan"), 0.6, 0.7, 0.8, 0.9,
+                                                     0.9, 0.9, 0.9]})
     assert diverged["best_epoch"] == 7
     # a trial shorter than the window is judged on what it has
-    assert search.trial_metrics({"val_loss": [0.9, 0.4, 0.8]}, 1.0)["best_epoch"] == 2
+    assert trials.averaged_metrics({"val_loss": [0.9, 0.4, 0.8]})["best_epoch"] == 2
+
+
+class FakeClock:
+    """A clock whose time left the test sets."""
+
+    def __init__(self, left):
+        (self.limit, self.leftSeconds) = (3600.0, left)
+
+    def left(self):
+        return self.leftSeconds
+
+    def elapsed(self):
+        return self.limit - self.leftSeconds
+
+
+def halving_oracle(tmp_path, candidates, fullEpochs, clock=None):
+    oracle = engine.HalvingOracle(candidates, fullEpochs, clock=clock, seed=0)
+    oracle._set_project_dir(str(tmp_path), "trials")
+    oracle.hyperparameters.Choice("width", [8, 16, 32, 64], default=16)
+    oracle.hyperparameters.Float("rate", 1e-4, 1e-1, sampling="log", default=1e-3)
+    return oracle
+
+
+def finish(oracle, trial, loss):
+    oracle.update_trial(trial.trial_id, {"val_loss": loss, "seconds": 1.0})
+    trial.status = "COMPLETED"
+    oracle.end_trial(trial)
+
+
+def test_successive_halving_promotes_the_best_third(tmp_path, capsys):
+    oracle = halving_oracle(tmp_path, candidates=4, fullEpochs=10)
+    assert engine.rung_sizes(4) == [4, 2, 1] and engine.rung_sizes(2) == [2, 1]
+    # rung 1: four candidates at a ninth of the epochs, the first the defaults
+    for (k, loss) in enumerate([0.9, 0.3, 0.7, 0.5]):
+        trial = oracle.create_trial("tuner0")
+        values = trial.hyperparameters.values
+        assert values[engine.RUNG] == 0 and values[engine.EPOCHS] == 1
+        if k == 0:
+            assert (values["width"], values["rate"]) == (16, 1e-3)
+        finish(oracle, trial, loss)
+    # rung 2: the best two (losses 0.3 and 0.5) at a third, retrained from scratch
+    second = []
+    for _ in range(2):
+        trial = oracle.create_trial("tuner0")
+        values = trial.hyperparameters.values
+        assert values[engine.RUNG] == 1 and values[engine.EPOCHS] == 3
+        second.append(values[engine.PARENT])
+        finish(oracle, trial, {"0001": 0.4, "0003": 0.2}[values[engine.PARENT]])
+    assert second == ["0001", "0003"]
+    # the top: the best of rung 2, for all ten epochs; then the search is done
+    top = oracle.create_trial("tuner0")
+    assert top.hyperparameters.values[engine.EPOCHS] == 10
+    promotedFrom = oracle.trials[top.hyperparameters.values[engine.PARENT]]
+    assert promotedFrom.hyperparameters.values[engine.PARENT] == "0003"
+    assert reporting.network_values(top.hyperparameters.values) == \
+        reporting.network_values(oracle.trials["0003"].hyperparameters.values)
+    finish(oracle, top, 0.25)
+    assert oracle.create_trial("tuner0").status == "STOPPED"
+    # the best is the top rung's, though a lower rung scored lower
+    assert oracle.best_trial().trial_id == top.trial_id
+    assert len(re.findall(r"^\[INFO\] trial \d+ \(rung \d\): val_loss", capsys.readouterr().out,
+                          re.M)) == 7
+
+
+def test_a_rung_still_training_elsewhere_makes_workers_wait(tmp_path):
+    oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=6)
+    (a, b) = (oracle.create_trial("tuner0"), oracle.create_trial("tuner1"))
+    finish(oracle, a, 0.5)
+    # tuner0 is free, but rung 1 is not finished: it waits
+    assert oracle.create_trial("tuner0").status == "IDLE"
+    finish(oracle, b, 0.4)
+    top = oracle.create_trial("tuner0")
+    assert top.status == "RUNNING" and top.hyperparameters.values[engine.PARENT] == b.trial_id
+    # nothing is left for the other worker: it stops, it does not wait
+    assert oracle.create_trial("tuner1").status == "STOPPED"
+
+
+def test_the_clock_is_shared_out_top_rung_first(tmp_path, capsys):
+    clock = FakeClock(left=1000.0)
+    oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=40, clock=clock)
+    # two candidates share a quarter of the time; the top rung gets the rest
+    first = oracle.create_trial("tuner0")
+    assert first.hyperparameters.values[engine.SECONDS] == pytest.approx(125.0)
+    clock.leftSeconds = 900.0   # the first trial overran a little
+    finish(oracle, first, 0.6)
+    second = oracle.create_trial("tuner0")
+    assert second.hyperparameters.values[engine.SECONDS] == pytest.approx(900 * 0.125 / 0.875)
+    clock.leftSeconds = 700.0
+    finish(oracle, second, 0.5)
+    top = oracle.create_trial("tuner0")
+    assert top.hyperparameters.values[engine.SECONDS] == pytest.approx(700.0)
+    # with no time left no trial starts, and the search says why
+    oracle = halving_oracle(tmp_path / "late", candidates=2, fullEpochs=40,
+                            clock=FakeClock(left=2.0))
+    assert oracle.create_trial("tuner0").status == "STOPPED"
+    assert "--time-limit" in capsys.readouterr().out
+
+
+def test_the_best_is_retrained_only_when_it_fits():
+    settings = flags.SearchSettings(schedule="onecycle")
+
+    class Trial:
+        def __init__(self, **metrics):
+            self.metrics = FakeMetrics(metrics)
+
+    class FakeMetrics:
+        def __init__(self, values):
+            self.values = values
+
+        def exists(self, name):
+            return name in self.values
+
+        def get_last_value(self, name):
+            return self.values[name]
+
+    best = Trial(epochs=9.5, best_epoch=9.5, seconds=900.0, samples=45000.0)
+    # no time limit: retrained as the chapter does, for all its epochs
+    assert engine.export_plan(best, settings, 50000, None)[:2] == (True, 9.5)
+    # 1,000 s needed for 50,000 pictures: kept when less is left
+    (retrain, _, why) = engine.export_plan(best, settings, 50000, FakeClock(left=600.0))
+    assert not retrain and "16m40s" in why
+    assert engine.export_plan(best, settings, 50000, FakeClock(left=1200.0))[0]
+    # an adaptive trial is retrained for the epochs of its lowest loss
+    plateau = flags.SearchSettings(schedule="plateau")
+    assert engine.export_plan(Trial(epochs=50.0, best_epoch=30.0, seconds=1.0, samples=10.0),
+                              plateau, 10, None)[1] == 30.0
+
+
+def test_the_schedule_follows_the_steps_or_the_clock():
+    import keras
+
+    from pyimagesearch.search import airbench
+
+    # airbench's one-cycle: a fifth of the peak, the peak at 23%, 7% at the end
+    assert airbench.onecycle(0.0) == pytest.approx(0.2)
+    assert airbench.onecycle(0.23) == pytest.approx(1.0)
+    assert airbench.onecycle(1.0) == pytest.approx(0.07)
+    assert trials.warmup_cosine(0.1, 0.2) == pytest.approx(0.5)
+    assert trials.warmup_cosine(1.0, 0.2) == pytest.approx(0.0)
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="mse")
+    x = np.zeros((40, 2), "float32")
+    rates = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            rates.append(float(self.model.optimizer.learning_rate))
+
+    # by the steps: ten steps, the rate at each step's start, then stopped
+    schedule = trials.ScheduleByProgress(2.0, airbench.onecycle, totalSteps=10)
+    model.fit(x, x[:, :1], batch_size=4, epochs=5, callbacks=[schedule, Record()], verbose=0)
+    assert len(rates) == 10
+    np.testing.assert_allclose(rates, [2.0 * airbench.onecycle(k / 10) for k in range(10)],
+                               rtol=1e-6)
+    # by the clock: a deadline already passed ends training after one step,
+    # the schedule run to its end
+    rates.clear()
+    import time
+
+    schedule = trials.ScheduleByProgress(2.0, airbench.onecycle, totalSteps=1000,
+                                         deadline=time.monotonic())
+    model.fit(x, x[:, :1], batch_size=4, epochs=5, callbacks=[schedule, Record()], verbose=0)
+    assert len(rates) == 1
+
+
+# --------------------------------------------------------------------------
+# The networks: stock layers, the defaults first
+
+
+def default_hypermodel(kind="classification", block="vanilla", side=64, channels=3):
+    from pyimagesearch.search import space
+
+    head = ({"kind": kind, "classes": 3} if kind == "classification" else
+            {"kind": kind, "loss": "mean_absolute_percentage_error", "mean": 0.0, "std": 1.0})
+    settings = flags.SearchSettings(block=block, batch_size=8,
+                                    schedule="onecycle" if block == "airbench" else "cosine")
+    sample = np.random.default_rng(0).integers(0, 256, (64, side, side, channels), dtype="uint8")
+    return space.ImageHyperModel(settings, (side, side, channels), head, sample)
 
 
 @pytest.mark.parametrize("kind, convs, units, augmented", [
@@ -180,19 +419,14 @@ def test_a_lucky_epoch_does_not_win_the_trial():
     # the house CNN: CONV 16, 32, 64, FC 16; no augmentation
     ("regression", [16, 32, 64], 16, False),
 ])
-def test_first_trial_is_the_default_network(kind, convs, units, augmented):
+def test_first_vanilla_trial_is_the_posts_network(kind, convs, units, augmented):
     import keras
     import keras_tuner
 
-    head = ({"kind": kind, "classes": 3} if kind == "classification" else
-            {"kind": kind, "loss": "mean_absolute_percentage_error", "mean": 0.0, "std": 1.0})
-    hypermodel = search.make_hypermodel((64, 64, 3), head)
+    hypermodel = default_hypermodel(kind)
     hp = keras_tuner.HyperParameters()
-    model = hypermodel.build(hp)
-    layers = model.layers
+    layers = hypermodel.build(hp).layers
     assert [l.filters for l in layers if isinstance(l, keras.layers.Conv2D)] == convs
-    assert [l.pool_size for l in layers if isinstance(l, keras.layers.MaxPooling2D)] == \
-        [(2, 2)] * 3
     assert [l.units for l in layers if isinstance(l, keras.layers.Dense)][0] == units
     assert [l.rate for l in layers if isinstance(l, keras.layers.Dropout)][-1] == 0.5
     # the model holds only the network: augmentation is done to the batches
@@ -201,153 +435,116 @@ def test_first_trial_is_the_default_network(kind, convs, units, augmented):
 
     # the training batches: augmented, no picture comes out as it went in;
     # otherwise every one does (in a shuffled order)
-    rng = np.random.default_rng(0)
-    x = rng.random((8, 64, 64, 3), dtype="float32")
-    y = np.zeros((8, 3) if kind == "classification" else (8,), dtype="float32")
-    (batch, _) = next(iter(hypermodel.batches(hp, x, y)))
-    unchanged = [any(np.allclose(b, original) for original in x) for b in batch.numpy()]
-    assert len(unchanged) == 8 and all(unchanged) is not augmented
-    assert any(unchanged) is not augmented
-    if augmented:
-        # the post's ranges (ImageDataGenerator in train_vgg.py)
-        ranges = search.search_augmentation(kind).keywords
-        assert (ranges["rotation"], ranges["zoom"], ranges["shear"]) == (30, 0.2, 0.2)
+    x = np.random.default_rng(0).random((8, 64, 64, 3), dtype="float32")
+    y = np.zeros(8, dtype="float32")
+    batch = next(iter(trials.batches(x, y, 8, seed=0, augment=hypermodel.augmentation(hp),
+                                     repeat=True, classes=hypermodel.classes())))[0].numpy()
+    unchanged = [any(np.allclose(b, original) for original in x) for b in batch]
+    assert all(unchanged) is not augmented and any(unchanged) is not augmented
 
 
-def rate_recorder(rates, atEnd=False):
-    """A callback appending the learning rate at the start of every epoch
-    (and, ``atEnd``, once training ends) to ``rates``; it also stands for
-    KerasTuner's own callbacks in the list."""
-    import keras
-
-    class Recorder(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            rates.append(float(self.model.optimizer.learning_rate))
-
-        def on_train_end(self, logs=None):
-            if atEnd:
-                rates.append(float(self.model.optimizer.learning_rate))
-
-    return Recorder()
-
-
-def test_adaptive_trial_stops_on_the_averaged_loss():
-    # labels that cannot be learnt: the averaged validation loss stops
-    # improving, so the trial ends long before --max-epochs
+def test_first_airbench_trial_is_the_recipes_network():
     import keras
     import keras_tuner
 
-    rng = np.random.default_rng(0)
-    x = rng.random((48, 8, 8, 3), dtype="float32")
-    y = np.eye(2, dtype="float32")[rng.integers(0, 2, 48)]  # one-hot, as the script feeds
-    hypermodel = search.make_hypermodel((8, 8, 3), {"kind": "classification", "classes": 2},
-                                        augment=False, maxEpochs=60, patience=3,
-                                        batchSize=16, schedule="plateau", verbose=0)
+    from pyimagesearch.search import airbench
+
+    hypermodel = default_hypermodel("classification", "airbench", side=32)
     hp = keras_tuner.HyperParameters()
-    keras.utils.set_random_seed(0)
     model = hypermodel.build(hp)
-    rates = []
-    metrics = hypermodel.fit(hp, model, x[:32], y[:32], validation_data=(x[32:], y[32:]),
-                             callbacks=[rate_recorder(rates)])
-    assert metrics["epochs"] < 60
-    # stopped --patience epochs after the lowest averaged loss (which, for
-    # the score, may not come before the 5th epoch)
-    assert 0 < metrics["epochs"] - metrics["best_epoch"] <= 3
-    # the plateau halved the rate first (after 3 // 2 = 2 epochs without a
-    # better averaged loss; never below the window's start)
-    assert rates[0] == pytest.approx(1e-3)
-    assert min(rates) == pytest.approx(5e-4)
+    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    assert [l.filters for l in convs] == [24, 64, 64, 256, 256, 256, 256]
+    assert model.output_shape == (None, 3) and hypermodel.flip_averaged(hp)
+    # the stem whitens the pictures' 2x2 patches: its outputs on them are
+    # uncorrelated, unit variance (each filter twice, with opposite signs)
+    sample = hypermodel.sample
+    normalised = np.asarray(model.get_layer("normalise")(sample))
+    stem = keras.Model(model.input, model.get_layer("whiten").output)
+    out = stem.predict(sample, verbose=0).reshape(-1, 24)[:, :12].astype("float64")
+    np.testing.assert_allclose(np.cov(out, rowvar=False, bias=True), np.eye(12), atol=0.05)
+    assert not model.get_layer("whiten").trainable
+    # each group's convolutions start by passing their first channels through
+    kernel = model.get_layer("group2_conv2").get_weights()[0]
+    assert kernel[1, 1, 5, 5] == 1.0 and kernel[0, 0, 5, 5] == 0.0
+    del normalised
 
-    # retrained (no validation loss to watch): annealed from the trial's rate
-    # to zero over its epochs, without a warm-up (40 images: 3 steps an epoch)
-    model = hypermodel.build_for_retraining(hp, epochs=4, samples=40)
-    lr = []
-    for step in (0, 6, 12):
-        model.optimizer.iterations.assign(step)
-        lr.append(float(model.optimizer.learning_rate))
-    assert lr[0] == pytest.approx(1e-3) and lr[1] == pytest.approx(5e-4)
-    assert lr[2] == pytest.approx(0.0, abs=1e-9)
-
-
-def test_regressor_augments_its_batches_mildly():
-    # pictures come out moved, at their own size, with edges mirrored (no
-    # black corners: the fill is taken from the picture, never zeros)
-    import keras_tuner
-
-    head = {"kind": "regression", "loss": "mean_squared_error", "mean": 0.0, "std": 1.0}
-    hypermodel = search.make_hypermodel((32, 32, 3), head, augment=True, batchSize=8)
-    hp = keras_tuner.HyperParameters()
-    hypermodel.build(hp)
-    x = np.random.default_rng(0).uniform(0.2, 1.0, (8, 32, 32, 3)).astype("float32")
-    (batch, targets) = next(iter(hypermodel.batches(hp, x, np.arange(8, dtype="float32"))))
-    batch = batch.numpy()
-    assert batch.shape == x.shape and targets.shape == (8,)
-    assert not any(np.allclose(b, original) for b in batch for original in x)
-    assert batch.min() >= 0.2 - 1e-6
-    assert search.search_augmentation("regression").keywords["zoom"] < \
-        search.search_augmentation("classification").keywords["zoom"]
+    # flips and translations of up to 2 pixels, edges mirrored, per picture
+    images = np.random.default_rng(1).random((6, 32, 32, 3)).astype("float32")
+    moved = airbench.flip_and_translate(images, np.array([0, 3], "int64")).numpy()
+    for (original, out) in zip(images, moved):
+        candidates = [np.roll(np.roll(o, dy, 0), dx, 1)[4:-4, 4:-4]
+                      for o in (original, original[:, ::-1])
+                      for dy in range(-2, 3) for dx in range(-2, 3)]
+        assert any(np.allclose(c, out[4:-4, 4:-4]) for c in candidates)
+    assert not all(np.allclose(a, b) for (a, b) in zip(images, moved))
 
 
-def test_cosine_trial_warms_up_then_anneals_to_zero():
-    # 40 images in batches of 16: 3 steps an epoch (the last of 8); 10 epochs,
-    # 5 of warm-up; labels that cannot be learnt, and a patience of 2, which
-    # would stop a plateau trial: a cosine trial runs its whole schedule
+def test_batch_norm_offsets_step_at_64_times_the_rate():
     import keras
     import keras_tuner
 
-    rng = np.random.default_rng(0)
-    x = rng.random((56, 8, 8, 3), dtype="float32")
-    y = np.eye(2, dtype="float32")[rng.integers(0, 2, 56)]
-    hypermodel = search.make_hypermodel((8, 8, 3), {"kind": "classification", "classes": 2},
-                                        augment=False, maxEpochs=10, patience=2,
-                                        batchSize=16, schedule="cosine", samples=40,
-                                        verbose=0)
+    from pyimagesearch.search import airbench
+
+    hypermodel = default_hypermodel("classification", "airbench", side=16)
     hp = keras_tuner.HyperParameters()
-    keras.utils.set_random_seed(0)
-    model = hypermodel.build(hp)
-    # the trial trains on the pipeline's batches (where augmentation is done)
-    pipelines = []
-    makeBatches = hypermodel.batches
-
-    def spy(*args):
-        pipelines.append(makeBatches(*args))
-        return pipelines[-1]
-
-    hypermodel.batches = spy
-    rates = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        metrics = hypermodel.fit(hp, model, x[:40], y[:40], validation_data=(x[40:], y[40:]),
-                                 callbacks=[rate_recorder(rates, atEnd=True)])
-    # the batches come shuffled; Keras is not asked to shuffle them again
-    assert not [w for w in caught if "shuffle" in str(w.message)]
-    assert metrics["epochs"] == 10  # nothing halved or stopped it
-    assert len(pipelines) == 1
-    rates = np.array(rates)         # at the start of epochs 1..10, then at the end
-    assert rates[0] == pytest.approx(0.0)
-    assert np.all(np.diff(rates[:6]) > 0) and rates[5] == pytest.approx(1e-3)
-    assert np.all(np.diff(rates[5:]) < 0) and rates[-1] == pytest.approx(0.0, abs=1e-9)
-    # sized for 40 images, it refuses to train on others
-    with pytest.raises(ValueError, match="sized for 40 images"):
-        hypermodel.fit(hp, model, x[:32], y[:32], validation_data=(x[40:], y[40:]))
-
-    # the retraining: the same schedule over its own epochs and images (48
-    # images, 3 steps an epoch, 6 epochs: the warm-up is cut to half the steps)
-    model = hypermodel.build_for_retraining(hp, epochs=6, samples=48)
-    lr = []
-    for step in (0, 4, 9, 13, 18):
-        model.optimizer.iterations.assign(step)
-        lr.append(float(model.optimizer.learning_rate))
-    assert lr[0] == pytest.approx(0.0) and 0 < lr[1] < lr[2] == pytest.approx(1e-3)
-    assert lr[2] > lr[3] > lr[4] == pytest.approx(0.0, abs=1e-9)
-
-    with pytest.raises(ValueError, match="needs samples"):
-        search.make_hypermodel((8, 8, 3), {"kind": "classification", "classes": 2},
-                               schedule="cosine")
+    model = hypermodel.compile(hypermodel.build(hp), hp)
+    bn = next(l for l in model.layers if isinstance(l, keras.layers.BatchNormalization))
+    conv = model.get_layer("group1_conv1")
+    model.optimizer.build(model.trainable_variables)
+    grads = [keras.ops.ones_like(v) for v in model.trainable_variables]
+    (beta0, kernel0) = (bn.beta.numpy().copy(), conv.kernel.numpy().copy())
+    model.optimizer.apply(grads, model.trainable_variables)
+    rate = float(model.optimizer.learning_rate)
+    betaStep = beta0 - bn.beta.numpy()
+    # Nesterov's first step is (1 + momentum) * rate * gradient; the decay is
+    # zero for the zero offsets
+    np.testing.assert_allclose(betaStep, airbench.BIAS_SCALE * rate * (1 + airbench.MOMENTUM),
+                               rtol=1e-4)
+    kernelStep = (kernel0 * (1 - rate * model.optimizer.weight_decay)) - conv.kernel.numpy()
+    np.testing.assert_allclose(kernelStep, rate * (1 + airbench.MOMENTUM), rtol=1e-3,
+                               atol=1e-6)
+    assert type(model.optimizer) is keras.optimizers.SGD
 
 
 # --------------------------------------------------------------------------
 # A whole search, as a user runs it
+
+
+def test_classifier_keeps_a_train_test_split(classifier, tmp_path, capsys):
+    root = write_split_folder(tmp_path / "cifar")
+    assert classifier.main(["--dataset", str(root), "--max-trials", "1", "--epochs", "1",
+                            "--batch-size", "9", *outputs(tmp_path),
+                            "--label-bin", str(tmp_path / "lb.pickle")]) == 0
+    out = capsys.readouterr().out
+    # the official split, the pictures' own size, the class counts and histogram
+    assert "27 training and 9 test pictures of 3 classes, 12x12" in out
+    assert "[INFO] training pictures per class: cat 9, dog 9, frog 9" in out
+    assert "[INFO] test pictures per class: cat 3, dog 3, frog 3" in out
+    assert (tmp_path / "m_classes.png").stat().st_size > 0
+    results = json.loads((tmp_path / "m_results.json").read_text())
+    assert results["test_images"] == 9 and results["image_size"] == 12
+    assert results["best_hyperparameters"]["airbench_widths"] == "64-256-256"
+    assert "averaged with its mirror image" in out and results["flip_averaged"]
+    assert re.search(r"peak memory \d+\.\d\d GB", out)
+
+
+def test_classifier_on_keras_cifar10_arrays(classifier, tmp_path, monkeypatch, capsys):
+    # keras.datasets.cifar10 stood in for by a tiny set: RGB arrays, labels (n, 1)
+    import keras
+
+    rng = np.random.default_rng(0)
+    (trainX, testX) = (rng.integers(0, 256, (40, 32, 32, 3), dtype="uint8"),
+                       rng.integers(0, 256, (20, 32, 32, 3), dtype="uint8"))
+    (trainY, testY) = (np.arange(40).reshape(-1, 1) % 10, np.arange(20).reshape(-1, 1) % 10)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data",
+                        lambda: ((trainX, trainY), (testX, testY)))
+    (a, b, c, d, names) = data.load_cifar10()
+    assert np.array_equal(a, trainX[..., ::-1]) and np.array_equal(d, testY.ravel())
+    assert names[0] == "airplane" and len(names) == 10
+    assert classifier.main(["--max-trials", "1", "--epochs", "1", "--batch-size", "8",
+                            "--val-split", "0.25", *outputs(tmp_path),
+                            "--label-bin", str(tmp_path / "lb.pickle")]) == 0
+    assert "40 training and 20 test pictures of 10 classes, 32x32" in capsys.readouterr().out
 
 
 def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys):
@@ -360,16 +557,16 @@ def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys):
     assert (tmp_path / "m.png").stat().st_size > 0
 
 
-def test_regressor_on_houses(regressor, houses, tmp_path, capsys):
-    assert regressor.main(["--dataset", str(houses), "--max-trials", "1", *TINY,
-                           *outputs(tmp_path)]) == 0
+def test_regressor_on_grey_houses(regressor, houses, tmp_path, capsys):
+    assert regressor.main(["--dataset", str(houses), "--max-trials", "1", "--grayscale",
+                           *TINY, *outputs(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^\[INFO\] avg\. house price: \$[\d,]+\.\d\d, std house price: "
                      r"\$[\d,]+\.\d\d$", out, re.M), out
     assert re.search(r"^\[INFO\] mean: \d+\.\d\d%, std: \d+\.\d\d%$", out, re.M), out
     import keras
     model = keras.models.load_model(tmp_path / "m.keras")
-    assert model.input_shape == (None, 16, 16, 3)
+    assert model.input_shape == (None, 16, 16, 1)
 
 
 # --------------------------------------------------------------------------
@@ -406,51 +603,54 @@ def run_distributed(args, port, timeout=240):
 
 
 def test_distributed_search_then_resumed_and_exported(classifier, shapes, tmp_path, capsys):
-    args = ["--dataset", str(shapes), *TINY, *outputs(tmp_path),
+    args = ["--dataset", str(shapes), *TINY, "--epochs", "3", *outputs(tmp_path),
             "--label-bin", str(tmp_path / "lb.pickle")]
     runs = run_distributed([*args, "--max-trials", "2"], str(free_port()))
     logs = {name: log for name, (_, log) in runs.items()}
     for name, (code, log) in runs.items():
         assert code == 0, f"{name}:\n{log[-3000:]}"
 
-    # each trial ran exactly once, on a worker, never on the chief
-    starts = re.findall(r"\[INFO\] trial (\d)/2 starts on (tuner\d)",
+    # the halving's rungs across the workers: two candidates for 1 epoch,
+    # the better for all 3; each trial ran exactly once, never on the chief
+    starts = re.findall(r"\[INFO\] trial (\d) starts on (tuner\d): rung (\d), (\d) epoch",
                         logs["tuner0"] + logs["tuner1"])
-    assert sorted(trial for trial, _ in starts) == ["1", "2"], logs
+    assert sorted((t, r, e) for (t, _, r, e) in starts) == \
+        [("1", "1", "1"), ("2", "1", "1"), ("3", "2", "3")], logs
+    assert {w for (t, w, r, e) in starts if r == "1"} == {"tuner0", "tuner1"}
     assert "starts" not in logs["chief"]
-    trialsDir = tmp_path / "project" / search.PROJECT_NAME
+    trialsDir = tmp_path / "project" / project.PROJECT_NAME
     trialFiles = sorted(trialsDir.glob("trial_*/trial.json"))
-    assert len(trialFiles) == 2
+    assert len(trialFiles) == 3
     assert all(json.loads(t.read_text())["status"] == "COMPLETED" for t in trialFiles)
     # the chief printed the progress and exported the best; the workers did not
-    assert len(re.findall(r"\[INFO\] trial \d/2: val_loss", logs["chief"])) == 2
+    assert len(re.findall(r"\[INFO\] trial \d \(rung \d\): val_loss", logs["chief"])) == 3
     assert "[INFO] wrote" in logs["chief"]
-    assert all("chief retrains" in logs[w] and "[INFO] wrote" not in logs[w]
+    assert all("chief exports" in logs[w] and "[INFO] wrote" not in logs[w]
                for w in ("tuner0", "tuner1"))
-    assert len(json.loads((tmp_path / "m_results.json").read_text())["trials"]) == 2
+    assert len(json.loads((tmp_path / "m_results.json").read_text())["trials"]) == 3
     assert (tmp_path / "m.keras").is_file()
     before = [t.read_text() for t in trialFiles]
 
-    # the same command in one process with a third trial continues the
-    # search: trials 1 and 2 are not redone
+    # the same command in one process with a third candidate continues the
+    # search: the trials done are not redone
     assert classifier.main([*args, "--max-trials", "3"]) == 0
     out = capsys.readouterr().out
-    assert "resuming the search" in out and "2 finished trial(s) kept" in out
-    assert re.findall(r"trial (\d)/3 starts", out) == ["3"]
+    assert "resuming the search" in out and "3 finished trial(s) kept" in out
+    assert re.findall(r"trial (\d) starts: rung (\d)", out) == [("4", "1")]
     assert [t.read_text() for t in trialFiles] == before
 
     # a progress line with the best so far, the trials table, the best
     # model's summary, the test report
     lines = [line for line in out.splitlines() if line.startswith("[INFO]")]
-    progress = [line for line in lines if re.match(r"\[INFO\] trial 3/3: val_loss", line)]
+    progress = [line for line in lines if re.match(r"\[INFO\] trial 4 \(rung 1\): val_loss",
+                                                   line)]
     assert len(progress) == 1 and "best" in progress[0], lines
-    assert progress[0].endswith("search done")
-    assert "[INFO] trials (* = best):" in lines
+    assert "[INFO] trials (* = exported):" in lines
     assert 'Model: "search_' in out
     assert "precision" in out and "[INFO] test accuracy:" in out
     results = json.loads((tmp_path / "m_results.json").read_text())
-    assert [t["trial"] for t in results["trials"]] == [1, 2, 3]
-    assert all(t["status"] == "COMPLETED" for t in results["trials"])
+    assert [t["trial"] for t in results["trials"]] == [1, 2, 3, 4]
+    assert results["best_trial"] == 3 and results["retrained"]
     assert results["classes"] == ["circle", "square", "triangle"]
     assert (tmp_path / "m.png").stat().st_size > 0
 
@@ -477,11 +677,10 @@ def test_distributed_search_then_resumed_and_exported(classifier, shapes, tmp_pa
     assert [t.read_text() for t in trialFiles] == before
     # ...and so is a project whose trials were scored another way (an
     # earlier version of the scripts, whose search.json has no "scoring")
-    identity = json.loads((tmp_path / "project" / search.IDENTITY_FILE).read_text())
+    identity = json.loads((tmp_path / "project" / project.IDENTITY_FILE).read_text())
     older = {k: v for k, v in identity.items() if k != "scoring"}
     with pytest.raises(UserError, match="holds another search.*scoring"):
-        search.check_project(str(tmp_path / "project"), older, False, "single")
+        project.check_project(str(tmp_path / "project"), older, False, "single")
     # ...unless --overwrite
-    identity = json.loads((tmp_path / "project" / search.IDENTITY_FILE).read_text())
     identity["image_size"] = 20
-    assert search.check_project(str(tmp_path / "project"), identity, True, "single") == 0
+    assert project.check_project(str(tmp_path / "project"), identity, True, "single") == 0

@@ -1,0 +1,304 @@
+"""The search itself: successive halving on KerasTuner's oracle, against a clock.
+
+``HalvingOracle`` hands out the trials. The first rung holds the
+``--max-trials`` candidate networks (the first the space's defaults, the
+others drawn at random), each trained briefly: a third of the longest
+trial's epochs, a ninth a rung further down. When a rung is done, the best
+third of it (at least one) goes up a rung, trained from scratch on a
+schedule three times as long, until one network is trained in full. A
+search spends its time on the promising networks instead of as long on a
+bad one as on a good one (Hyperband's idea, one bracket).
+
+``Clock`` is the whole command's time (``--time-limit``): the oracle gives
+each trial its share of what is left (the top rung three quarters of it),
+and the trial turns seconds into epochs from its network's measured speed;
+what the test, the figures and the saving need is kept back.
+
+``SearchTuner`` trains a trial (``ImageHyperModel.train``) and keeps every
+trained network in the trial's folder, so the best can be exported without
+retraining when time is short. In a distributed search the oracle lives in
+the chief, which prints the progress lines; the workers train.
+"""
+
+import math
+import os
+import time
+
+import keras_tuner
+import numpy as np
+from keras_tuner.engine.trial import TrialStatus
+
+from ..cli import UserError
+from . import reporting
+
+FACTOR = 3
+LOW_SHARE = 0.25        # of a time-limited search, for the rungs below the top
+MIN_TRIAL_SECONDS = 5.0
+
+# what the oracle adds to a trial's hyperparameter values
+RUNG, EPOCHS, SECONDS, PARENT, STEP_SECONDS = (
+    "tuner/rung", "tuner/epochs", "tuner/seconds", "tuner/parent", "tuner/step_seconds")
+TRIAL_MODEL = "model.keras"
+
+
+def rung_sizes(candidates, factor=FACTOR):
+    """How many networks each rung trains: ``[n, ceil(n/3), ..., 1]``."""
+    sizes = [max(1, int(candidates))]
+    while sizes[-1] > 1:
+        sizes.append(math.ceil(sizes[-1] / factor))
+    return sizes
+
+
+def rung_epochs(fullEpochs, rung, top, factor=FACTOR):
+    """A trial's epochs at ``rung`` (``top`` trains ``fullEpochs``), at
+    least one."""
+    return max(1, int(round(fullEpochs / factor ** (top - rung))))
+
+
+class Clock:
+    """The command's time: ``limitMinutes`` from ``start`` (a
+    ``time.monotonic()``, taken when the script started), less a reserve
+    kept for the end: 3% of the limit (at least 20 s) for the summary, the
+    figures and the saving, and ``testSeconds`` for the test predictions."""
+
+    def __init__(self, limitMinutes, start, testSeconds=0.0):
+        self.start = start
+        self.limit = None if limitMinutes is None else float(limitMinutes) * 60.0
+        self.reserve = 0.0
+        if self.limit is not None:
+            self.reserve = max(20.0, 0.03 * self.limit) + testSeconds
+
+    def elapsed(self):
+        return time.monotonic() - self.start
+
+    def left(self):
+        """Seconds left for training, or None without a limit."""
+        if self.limit is None:
+            return None
+        return self.limit - self.reserve - self.elapsed()
+
+    def deadline(self):
+        """The ``time.monotonic()`` by which training must end, or None."""
+        return None if self.limit is None else self.start + self.limit - self.reserve
+
+
+def trial_value(trial, key, default=None):
+    return trial.hyperparameters.values.get(key, default)
+
+
+class HalvingOracle(keras_tuner.Oracle):
+    """Successive halving over ``candidates`` networks, each rung's best
+    third promoted; ``fullEpochs`` for the top rung. With a ``clock``,
+    every trial gets ``SECONDS`` of training too (``budget``)."""
+
+    def __init__(self, candidates, fullEpochs, clock=None, seed=None, **kwargs):
+        super().__init__(objective=keras_tuner.Objective("val_loss", "min"),
+                         max_trials=None, seed=seed, **kwargs)
+        self.candidates = candidates
+        self.fullEpochs = fullEpochs
+        self.clock = clock
+        self.stopMessage = None
+
+    # --- the rungs, read from the trials (so a resumed search knows them)
+
+    def rung(self, r):
+        return [t for t in self.trials.values() if trial_value(t, RUNG, 0) == r]
+
+    def top(self):
+        return len(rung_sizes(self.candidates)) - 1
+
+    def scored(self, r):
+        """The completed trials of rung ``r``, best first."""
+        done = [t for t in self.rung(r) if t.status == TrialStatus.COMPLETED
+                and reporting.metric(t, "val_loss") is not None]
+        return sorted(done, key=lambda t: (reporting.metric(t, "val_loss"), int(t.trial_id)))
+
+    def best_trial(self):
+        """The best completed trial of the highest rung reached, or None."""
+        for r in reversed(range(self.top() + 1)):
+            if self.scored(r):
+                return self.scored(r)[0]
+        return None
+
+    # --- the clock's share for each trial
+
+    def budget(self, r):
+        """Seconds for the next trial of rung ``r``: what is left, shared
+        out over the trials still to start as planned (the top rung three
+        quarters of the time, each lower rung an equal part of the rest)."""
+        left = self.clock.left()
+        sizes = rung_sizes(self.candidates)
+        top = len(sizes) - 1
+
+        def share(k):
+            if k == top:
+                return (1.0 if top == 0 else 1.0 - LOW_SHARE) / sizes[k]
+            return LOW_SHARE / top / sizes[k]
+
+        waiting = sum(share(k) * max(0, sizes[k] - len(self.rung(k)))
+                      for k in range(r, top + 1))
+        return left * share(r) / max(waiting, share(r))
+
+    def stop(self, why):
+        if self.stopMessage is None:
+            self.stopMessage = f"[INFO] {why}"
+            print(self.stopMessage, flush=True)
+        return {"status": TrialStatus.STOPPED, "values": None}
+
+    # --- KerasTuner's hooks
+
+    def populate_space(self, trial_id):
+        sizes = rung_sizes(self.candidates)
+        top = len(sizes) - 1
+        if len(self.rung(0)) < sizes[0]:
+            values = (self.hyperparameters.values if not self.trials
+                      else self._random_values())
+            if values is not None:
+                return self.schedule(dict(values), 0, parent=None)
+        for r in range(top):
+            running = [t for t in self.rung(r) if t.status == TrialStatus.RUNNING]
+            promoted = {trial_value(t, PARENT) for t in self.rung(r + 1)}
+            wanted = min(sizes[r + 1], math.ceil(len(self.scored(r)) / FACTOR))
+            if len(promoted) >= wanted and not running:
+                continue
+            if running:
+                # the rung is still being trained (by other workers): wait
+                return {"status": TrialStatus.IDLE, "values": None}
+            best = next(t for t in self.scored(r) if t.trial_id not in promoted)
+            values = reporting.network_values(best.hyperparameters.values)
+            return self.schedule(values, r + 1, parent=best)
+        return {"status": TrialStatus.STOPPED, "values": None}
+
+    def schedule(self, values, r, parent):
+        """The trial's values with its rung, epochs and (with a clock) its
+        seconds; a STOPPED answer when the time is spent."""
+        top = self.top()
+        values.update({RUNG: r, EPOCHS: rung_epochs(self.fullEpochs, r, top),
+                       PARENT: parent.trial_id if parent else "", SECONDS: 0.0,
+                       STEP_SECONDS: (reporting.metric(parent, "step_seconds") or 0.0)
+                       if parent else 0.0})
+        if self.clock is not None and self.clock.limit is not None:
+            seconds = self.budget(r)
+            if seconds < MIN_TRIAL_SECONDS:
+                return self.stop(f"--time-limit: {reporting.format_seconds(self.clock.elapsed())}"
+                                 " used, no time left for another trial")
+            values[SECONDS] = float(seconds)
+        return {"status": TrialStatus.RUNNING, "values": values}
+
+    def end_trial(self, trial):
+        super().end_trial(trial)
+        # KerasTuner saves the oracle before it forgets the ended trial as
+        # running; a chief does not save again, and a resumed search would
+        # redo the last trial: save the finished state
+        self.save()
+        print(reporting.progress_line(self, self.trials[trial.trial_id]), flush=True)
+
+
+class SearchTuner(keras_tuner.Tuner):
+    """KerasTuner's tuner: a trial is ``hypermodel.train`` for the trial's
+    epochs (or, with seconds, as many as fit), its network kept."""
+
+    def __init__(self, oracle, hypermodel, role="single", verbose=2, **kwargs):
+        super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+        self.role = role
+        self.fitVerbose = verbose
+        self.asked = self.began = False
+
+    def pre_create_trial(self):
+        # an IDLE answer (a rung still training elsewhere) comes back at
+        # once: ask again in a second rather than in a busy loop
+        if self.asked and not self.began:
+            time.sleep(1.0)
+        self.asked, self.began = True, False
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self.began = True
+        who = "" if self.role == "single" else f" on {self.tuner_id}"
+        print(f"[INFO] trial {int(trial.trial_id) + 1} starts{who}: "
+              f"{reporting.describe_trial(trial)}", flush=True)
+
+    def run_trial(self, trial, x, y, validation_data=None):
+        hp = trial.hyperparameters
+        epochs = float(hp.values.get(EPOCHS, 1))
+        seconds = float(hp.values.get(SECONDS, 0.0))
+        deadline = None
+        if seconds:
+            # the network is scored after its training: keep time for that
+            deadline = time.monotonic() + seconds - self.hypermodel.scoring_seconds(
+                len(validation_data[1]) if validation_data is not None else 0)
+            stepSeconds = float(hp.values.get(STEP_SECONDS, 0.0)) or \
+                self.hypermodel.step_seconds(hp, x, y)
+            epochs = self.hypermodel.epochs_within(seconds, stepSeconds, len(y), epochs)
+        model, metrics = self.hypermodel.train(hp, x, y, validation_data, epochs,
+                                               deadline=deadline, verbose=self.fitVerbose)
+        from ..storage import save_model
+
+        save_model(model, os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_MODEL))
+        return metrics
+
+    def trained_model(self, trial):
+        """The network a trial trained, from its folder."""
+        import keras
+
+        return keras.models.load_model(os.path.join(self.get_trial_dir(trial.trial_id),
+                                                    TRIAL_MODEL))
+
+
+def make_tuner(hypermodel, settings, projectDir, overwrite, clock, role="single", verbose=2):
+    """KerasTuner's tuner over ``hypermodel``, kept in ``projectDir``.
+    Workers never overwrite: the chief owns the folder."""
+    from .project import PROJECT_NAME
+
+    oracle = HalvingOracle(settings.max_trials, settings.full_epochs(), clock=clock,
+                           seed=settings.seed)
+    tuner = SearchTuner(oracle=oracle, hypermodel=hypermodel, role=role, verbose=verbose,
+                        directory=projectDir, project_name=PROJECT_NAME,
+                        overwrite=overwrite and role != "worker")
+    if role != "worker":
+        # the progress lines replace KerasTuner's own per-trial tables
+        tuner.oracle.verbose = 0
+    return tuner
+
+
+def export_plan(best, settings, trainSamples, clock):
+    """Whether to retrain ``best`` from scratch on all ``trainSamples``
+    pictures (the chapter's way) or keep its weights from the search: the
+    retraining is kept when it fits in the time left, judged from the
+    trial's own seconds. Returns ``(retrain, epochs, why)``: an adaptive
+    (plateau) trial is retrained for the epochs of its lowest loss, any
+    other for all it trained."""
+    epochs = reporting.metric(best, "epochs") or 1.0
+    if settings.schedule == "plateau" and settings.epochs is None:
+        epochs = reporting.metric(best, "best_epoch") or epochs
+    left = clock.left() if clock is not None else None
+    if left is None:
+        return True, epochs, None
+    trialSamples = max(1.0, reporting.metric(best, "samples") or trainSamples)
+    needed = (reporting.metric(best, "seconds") or 0.0) * trainSamples / trialSamples
+    if needed <= left:
+        return True, epochs, None
+    return False, epochs, (f"retraining on all {trainSamples} training pictures would take "
+                           f"about {reporting.format_seconds(needed)}, with "
+                           f"{reporting.format_seconds(max(0, left))} left")
+
+
+def check_search_left_a_model(oracle):
+    best = oracle.best_trial()
+    if best is None:
+        raise UserError("no trial completed, so there is no model to export; "
+                        "the errors are above")
+    return best
+
+
+def peak_memory():
+    """The process's peak resident memory in GB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+
+
+def seeded_indices(count, seed, size=16):
+    """Which test images the grid shows: up to ``size``, chosen with ``seed``."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.permutation(count)[:min(size, count)])

@@ -1,0 +1,154 @@
+"""The project folder of a search, and who holds it.
+
+``search.json`` names what is being searched (``identity``), so rerunning
+the same command resumes it and a different search there is refused
+(``check_project``). Distributed search is KerasTuner's own: every process
+runs the same command; ``KERASTUNER_TUNER_ID=chief`` holds the oracle (a
+gRPC server at ``KERASTUNER_ORACLE_IP:KERASTUNER_ORACLE_PORT``), any other
+id is a worker that asks it for trials and trains them
+(``distributed_role``). Nothing here imports TensorFlow.
+"""
+
+import json
+import os
+
+from ..cli import UserError
+from .reporting import format_seconds
+
+PROJECT_NAME = "trials"          # KerasTuner's folder inside --project-dir
+IDENTITY_FILE = "search.json"    # what this --project-dir searches
+
+# How trials are trained and scored, recorded in search.json: a project
+# folder whose trials were scored another way (an earlier version of these
+# scripts) is not resumed, since its scores would not compare.
+SCORING = "successive halving by 3, v4"
+
+# settings that may change between runs of one search: more candidates,
+# more time
+RESUMABLE = ("max_trials", "time_limit")
+
+
+def identity(settings, script, dataset, **extra):
+    """What defines a search, for ``search.json``: the same values resume it."""
+    recorded = {k: v for k, v in settings.as_dict().items() if k not in RESUMABLE}
+    recorded.update({"script": script, "scoring": SCORING,
+                     "dataset": os.path.abspath(dataset) if dataset else "keras:cifar10"})
+    recorded.update(extra)
+    return recorded
+
+
+def announce(settings, projectDir, role, recorded, identity):
+    """Record the search in ``projectDir`` (chief or single process) and say
+    what this process does: a new search, a resumed one, or a worker."""
+    if role != "worker":
+        write_identity(projectDir, identity)
+    address = (f"{os.environ.get('KERASTUNER_ORACLE_IP')}:"
+               f"{os.environ.get('KERASTUNER_ORACLE_PORT')}")
+    if role == "chief":
+        print(f"[INFO] chief: serving the search at {address}; the workers train the trials")
+    elif role == "worker":
+        print(f"[INFO] worker {os.environ['KERASTUNER_TUNER_ID']}: training the trials "
+              f"the chief at {address} hands out")
+    if role != "worker":
+        if recorded:
+            print(f"[INFO] resuming the search in {projectDir}: {recorded} finished "
+                  f"trial(s) kept, up to {settings.max_trials} candidate(s) in all")
+        else:
+            print(f"[INFO] searching {settings.max_trials} candidate network(s), kept in "
+                  f"{projectDir}")
+    if settings.time_limit is not None:
+        print(f"[INFO] time limit: {format_seconds(settings.time_limit * 60)} for the "
+              "whole command")
+def distributed_role():
+    """``"single"``, ``"chief"`` or ``"worker"``, from KerasTuner's variables.
+
+    The variables are checked here, with a clear message, because KerasTuner
+    itself raises a RuntimeError deep inside the tuner for a missing one.
+    """
+    ip = os.environ.get("KERASTUNER_ORACLE_IP")
+    if ip is None:
+        return "single"
+    port = os.environ.get("KERASTUNER_ORACLE_PORT")
+    tunerId = os.environ.get("KERASTUNER_TUNER_ID")
+    if not port:
+        raise UserError("KERASTUNER_ORACLE_IP is set but KERASTUNER_ORACLE_PORT is not; "
+                        "set both (and KERASTUNER_TUNER_ID) for a distributed search")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"KERASTUNER_ORACLE_PORT {port!r} is not a port number")
+    if not tunerId:
+        raise UserError("KERASTUNER_ORACLE_IP is set but KERASTUNER_TUNER_ID is not: "
+                        "use 'chief' for the process that holds the search and "
+                        "'tuner0', 'tuner1', ... for the workers")
+    return "chief" if "chief" in tunerId else "worker"
+
+
+# --------------------------------------------------------------------------
+# The project folder: resume the same search, refuse another one
+
+
+def check_project(projectDir, identity, overwrite, role):
+    """Check that ``projectDir`` holds this search (or nothing).
+
+    ``identity`` is a dict of what defines the search (script, data, block,
+    image size...); ``max_trials`` and ``--time-limit`` are left out of it,
+    so a search can be continued with more trials or more time. Returns the
+    number of trials already finished there (0 for a new search). Workers
+    only read: the chief (or a single process) owns the folder.
+    """
+    if os.path.exists(projectDir) and not os.path.isdir(projectDir):
+        raise UserError(f"--project-dir {projectDir!r} is a file, expected a folder")
+    identityPath = os.path.join(projectDir, IDENTITY_FILE)
+    trialsDir = os.path.join(projectDir, PROJECT_NAME)
+    if role == "worker":
+        return 0
+    if os.path.isfile(identityPath):
+        try:
+            with open(identityPath, encoding="utf-8") as f:
+                recorded = json.load(f)
+        except (OSError, ValueError) as error:
+            raise UserError(f"--project-dir {projectDir!r}: {IDENTITY_FILE} cannot be read "
+                            f"({error}); pass --overwrite to start a new search there") from None
+        if recorded != identity and not overwrite:
+            changed = sorted(k for k in set(recorded) | set(identity)
+                             if recorded.get(k) != identity.get(k))
+            details = ", ".join(f"{k}: {recorded.get(k)!r} there, {identity.get(k)!r} now"
+                                for k in changed[:3])
+            raise UserError(f"--project-dir {projectDir!r} holds another search ({details}); "
+                            "pass --overwrite to replace it, or choose another --project-dir")
+    elif os.path.isdir(projectDir) and os.listdir(projectDir) and not overwrite:
+        raise UserError(f"--project-dir {projectDir!r} is not empty and holds no search "
+                        f"of these scripts; pass --overwrite to use it anyway, or choose "
+                        "another folder")
+    if overwrite:
+        return 0
+    return count_trials(trialsDir)
+
+
+def count_trials(trialsDir):
+    """How many trials of a KerasTuner project folder have finished."""
+    if not os.path.isdir(trialsDir):
+        return 0
+    finished = 0
+    for name in os.listdir(trialsDir):
+        path = os.path.join(trialsDir, name, "trial.json")
+        if name.startswith("trial_") and os.path.isfile(path):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    status = json.load(f).get("status")
+            except (OSError, ValueError):
+                continue
+            finished += status in ("COMPLETED", "FAILED", "INVALID")
+    return finished
+
+
+def write_identity(projectDir, identity):
+    """Write ``identity`` to the project folder, atomically."""
+    from ..storage import atomic_output
+
+    os.makedirs(projectDir, exist_ok=True)
+    with atomic_output(os.path.join(projectDir, IDENTITY_FILE)) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(identity, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+
