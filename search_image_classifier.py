@@ -72,12 +72,8 @@ def main(argv=None):
 
     keras.utils.set_random_seed(settings.seed)
     keras.mixed_precision.set_global_policy(settings.precision)
-    why = ("as asked" if args.precision != "auto" else
-           f"the processor computes bfloat16 natively ({flags.native_bfloat16()})"
-           if settings.precision == "mixed_bfloat16" else
-           "no native bfloat16 here" if not flags.native_bfloat16() else
-           f"bfloat16 pays only for the airbench block, not {settings.block}")
-    print(f"[INFO] precision: {settings.precision} ({why})")
+    print(f"[INFO] precision: {settings.precision} "
+          f"({flags.describe_precision(settings, args.precision)})")
 
     # load the pictures at --image-size, kept as uint8 (the pipeline scales
     # each batch), their classes taken from their folders
@@ -109,8 +105,10 @@ def main(argv=None):
     # it (successive halving against the clock), kept in --project-dir
     head = {"kind": "classification", "classes": len(classNames)}
     hypermodel = space.ImageHyperModel(settings, (size, size, 3), head, sample=fitX[:5000])
+    # (a distributed chief also waits up to 20 s for its workers to leave)
     clock = engine.Clock(settings.time_limit, started,
-                         testSeconds=hypermodel.scoring_seconds(len(testX)))
+                         testSeconds=hypermodel.scoring_seconds(len(testX))
+                         + (25.0 if role == "chief" else 0.0))
     tuner = engine.make_tuner(hypermodel, settings, args.project_dir, args.overwrite, clock,
                               role, verbose=fit_verbosity())
     project.announce(settings, args.project_dir, role, recorded, identity)
@@ -131,6 +129,10 @@ def main(argv=None):
     # chapter's searcher does, when time allows; otherwise keep its weights
     # from the search
     (retrain, epochs, why) = engine.export_plan(best, settings, len(trainX), clock)
+    model = None if retrain else tuner.trained_model(best)
+    if model is None and not retrain:
+        # kept by a worker on another machine: retrain in the time left
+        (retrain, why) = (True, None)
     if retrain:
         print(f"[INFO] retraining trial {int(best.trial_id) + 1} on all {len(trainX)} "
               f"training pictures for {epochs:g} epoch(s)...")
@@ -140,7 +142,6 @@ def main(argv=None):
     else:
         print(f"[INFO] keeping trial {int(best.trial_id) + 1}'s network as the search "
               f"trained it on {len(fitX)} pictures: {why}")
-        model = tuner.trained_model(best)
     model.summary()
 
     # evaluate the exported model, once, on the test split
@@ -169,6 +170,7 @@ def main(argv=None):
     save_results(args.results, {
         "script": "search_image_classifier.py", "dataset": args.dataset or "keras:cifar10",
         "image_size": size, "classes": classNames, "precision": settings.precision,
+        "cpu": flags.cpu_name(),
         "train_images": len(trainX), "test_images": len(testX),
         "train_counts": trainCounts, "test_counts": testCounts,
         "trials": rows, "best_trial": int(best.trial_id) + 1,

@@ -162,7 +162,8 @@ def main(argv=None):
 
     keras.utils.set_random_seed(settings.seed)
     keras.mixed_precision.set_global_policy(settings.precision)
-    print(f"[INFO] precision: {settings.precision}")
+    print(f"[INFO] precision: {settings.precision} "
+          f"({flags.describe_precision(settings, args.precision)})")
 
     # load the images and their targets, then split them 75/25 into training
     # and test data: for the houses, the post's split (random_state=42) and
@@ -194,8 +195,10 @@ def main(argv=None):
     # define the search: the space of networks and KerasTuner's tuner over
     # it (successive halving against the clock), kept in --project-dir
     hypermodel = space.ImageHyperModel(settings, trainX.shape[1:], head, sample=fitX[:5000])
+    # (a distributed chief also waits up to 20 s for its workers to leave)
     clock = engine.Clock(settings.time_limit, started,
-                         testSeconds=hypermodel.scoring_seconds(len(testX)))
+                         testSeconds=hypermodel.scoring_seconds(len(testX))
+                         + (25.0 if role == "chief" else 0.0))
     tuner = engine.make_tuner(hypermodel, settings, args.project_dir, args.overwrite, clock,
                               role, verbose=fit_verbosity())
     project.announce(settings, args.project_dir, role, recorded, identity)
@@ -215,6 +218,10 @@ def main(argv=None):
     # chapter's searcher does, when time allows (an adaptive trial for the
     # epochs of its lowest averaged loss); otherwise keep its weights
     (retrain, epochs, why) = engine.export_plan(best, settings, len(trainX), clock)
+    model = None if retrain else tuner.trained_model(best)
+    if model is None and not retrain:
+        # kept by a worker on another machine: retrain in the time left
+        (retrain, why) = (True, None)
     if retrain:
         print(f"[INFO] retraining trial {int(best.trial_id) + 1} on all {len(trainX)} "
               f"training images for {epochs:g} epoch(s)...")
@@ -224,7 +231,6 @@ def main(argv=None):
     else:
         print(f"[INFO] keeping trial {int(best.trial_id) + 1}'s network as the search "
               f"trained it on {len(fitX)} images: {why}")
-        model = tuner.trained_model(best)
     model.summary()
 
     # evaluate the exported model, once, on the test split
@@ -263,7 +269,9 @@ def main(argv=None):
         "trials": rows, "best_trial": int(best.trial_id) + 1,
         "best_hyperparameters": reporting.network_values(best.hyperparameters.values),
         "retrained": retrain, "epochs": epochs, "seconds": round(seconds, 1),
-        "model": args.model, "plot": args.plot})
+        "precision": settings.precision, "cpu": flags.cpu_name(),
+        "peak_memory_gb": round(engine.peak_memory(), 2), "model": args.model,
+        "plot": args.plot})
     save_results(args.results, results)
     print(f"[INFO] wrote {args.model}, {args.plot}, {args.results}")
     return 0

@@ -139,17 +139,29 @@ def onecycle(progress):
     return 1.0 - 0.93 * min(1.0, (progress - WARMUP_FRACTION) / (1 - WARMUP_FRACTION))
 
 
-def optimizer(keras, batchSize, peakScale=1.0, ema=True):
+def ema_momentum(steps):
+    """How much of the weights' running average each step keeps: 0.99 (an
+    average over about the last hundred steps) for a long run, less for a
+    short one, so that the average covers the last twentieth of training
+    rather than the random start (Keras' average begins at the initial
+    weights; a one-epoch trial averaged at 0.99 would be mostly them)."""
+    return float(min(0.99, max(0.0, 1.0 - 20.0 / max(1, steps))))
+
+
+def optimizer(keras, batchSize, peakScale=1.0, steps=1000):
     """Nesterov SGD at the peak rate (``onecycle`` moves it while training).
-    The recipe's weight decay, applied per step whatever the rate, becomes
-    Keras' decoupled decay (which Keras multiplies by the rate, as the
-    recipe's does with its schedule). With ``ema`` the weights kept are an
-    average over the last hundred or so steps (Keras' ``use_ema``)."""
+    The recipe's weight decay is added to the gradient before the momentum
+    (PyTorch's SGD), which makes each step's decay 1/(1 - momentum) times
+    larger; Keras' decay is decoupled from the momentum and multiplied by
+    the rate, so it is scaled up by that much and divided by the peak.
+    The weights kept are a running average of the last steps' (Keras'
+    ``use_ema``, ``ema_momentum`` for a run of ``steps``)."""
     peak = peak_rate(batchSize, peakScale)
-    decayPerStep = WEIGHT_DECAY_PER_1024 * batchSize / (1024 * (1 + 1 / (1 - MOMENTUM)))
+    decayPerStep = (WEIGHT_DECAY_PER_1024 * batchSize / (1024 * (1 + 1 / (1 - MOMENTUM)))
+                    / (1 - MOMENTUM))
     return keras.optimizers.SGD(learning_rate=peak, momentum=MOMENTUM, nesterov=True,
-                                weight_decay=decayPerStep / peak, use_ema=ema,
-                                ema_momentum=0.99)
+                                weight_decay=decayPerStep / peak, use_ema=True,
+                                ema_momentum=ema_momentum(steps))
 
 
 def scale_bias_steps(model, scale=BIAS_SCALE):

@@ -114,7 +114,11 @@ def load(dataset, kind, side, seed):
     from sklearn.model_selection import train_test_split
 
     if kind == "keras":
-        return load_cifar10()
+        (trainX, trainY, testX, testY, names) = load_cifar10()
+        if side != trainX.shape[1]:
+            (trainX, testX) = ([np.stack([cv2.resize(image, (side, side)) for image in images])
+                                for images in (trainX, testX)])
+        return trainX, trainY, testX, testY, names
     if kind == "split":
         (trainX, trainY, names) = load_folder(os.path.join(dataset, "train"), side, seed)
         (testX, testY, _) = load_folder(os.path.join(dataset, "test"), side, seed, names)

@@ -58,7 +58,7 @@ def rung_epochs(fullEpochs, rung, top, factor=FACTOR):
 class Clock:
     """The command's time: ``limitMinutes`` from ``start`` (a
     ``time.monotonic()``, taken when the script started), less a reserve
-    kept for the end: 3% of the limit (at least 20 s) for the summary, the
+    kept for the end: 2% of the limit (at least 15 s) for the summary, the
     figures and the saving, and ``testSeconds`` for the test predictions."""
 
     def __init__(self, limitMinutes, start, testSeconds=0.0):
@@ -66,7 +66,7 @@ class Clock:
         self.limit = None if limitMinutes is None else float(limitMinutes) * 60.0
         self.reserve = 0.0
         if self.limit is not None:
-            self.reserve = max(20.0, 0.03 * self.limit) + testSeconds
+            self.reserve = max(15.0, 0.02 * self.limit) + testSeconds
 
     def elapsed(self):
         return time.monotonic() - self.start
@@ -105,7 +105,16 @@ class HalvingOracle(keras_tuner.Oracle):
         return [t for t in self.trials.values() if trial_value(t, RUNG, 0) == r]
 
     def top(self):
-        return len(rung_sizes(self.candidates)) - 1
+        """The top rung: as deep as the candidates need, or as the search
+        was when it began (a resumed search)."""
+        recorded = getattr(self, "recordedTop", None)
+        return recorded if recorded is not None else len(rung_sizes(self.candidates)) - 1
+
+    def sizes(self):
+        """Each rung's trials, up to ``top``: a third of the rung below,
+        one at the top."""
+        sizes = rung_sizes(self.candidates) + [1] * (self.top() + 1)
+        return sizes[:self.top()] + [1]
 
     def scored(self, r):
         """The completed trials of rung ``r``, best first."""
@@ -127,8 +136,8 @@ class HalvingOracle(keras_tuner.Oracle):
         out over the trials still to start as planned (the top rung three
         quarters of the time, each lower rung an equal part of the rest)."""
         left = self.clock.left()
-        sizes = rung_sizes(self.candidates)
-        top = len(sizes) - 1
+        sizes = self.sizes()
+        top = self.top()
 
         def share(k):
             if k == top:
@@ -148,32 +157,57 @@ class HalvingOracle(keras_tuner.Oracle):
     # --- KerasTuner's hooks
 
     def populate_space(self, trial_id):
-        sizes = rung_sizes(self.candidates)
-        top = len(sizes) - 1
+        top = self.top()
+        sizes = self.sizes()
         if len(self.rung(0)) < sizes[0]:
             values = (self.hyperparameters.values if not self.trials
                       else self._random_values())
-            if values is not None:
+            if values is not None and (top == 0 or self.fits(0)):
                 return self.schedule(dict(values), 0, parent=None)
+            if values is not None and not self.trials:
+                # no time to search: the defaults get all of it
+                return self.schedule(dict(values), top, parent=None)
         for r in range(top):
-            running = [t for t in self.rung(r) if t.status == TrialStatus.RUNNING]
-            promoted = {trial_value(t, PARENT) for t in self.rung(r + 1)}
-            wanted = min(sizes[r + 1], math.ceil(len(self.scored(r)) / FACTOR))
-            if len(promoted) >= wanted and not running:
-                continue
-            if running:
+            if any(t.status == TrialStatus.RUNNING for t in self.rung(r)):
                 # the rung is still being trained (by other workers): wait
                 return {"status": TrialStatus.IDLE, "values": None}
-            best = next(t for t in self.scored(r) if t.trial_id not in promoted)
+            best = self.to_promote(r, sizes)
+            if best is None:
+                continue
+            # a rung the time cannot pay for is skipped: straight to the top
+            target = next((k for k in range(r + 1, top) if self.fits(k)), top)
             values = reporting.network_values(best.hyperparameters.values)
-            return self.schedule(values, r + 1, parent=best)
+            return self.schedule(values, target, parent=best)
         return {"status": TrialStatus.STOPPED, "values": None}
+
+    def to_promote(self, r, sizes):
+        """The trial of rung ``r`` to train next a rung up, or None: the best
+        not yet promoted while the rung above has fewer than a third of
+        rung ``r``'s scored trials; or, once it has, a later candidate (a
+        resumed search with more of them) that beats every one promoted."""
+        scored = self.scored(r)
+        promoted = {trial_value(t, PARENT) for k in range(r + 1, self.top() + 1)
+                    for t in self.rung(k)}
+        waiting = [t for t in scored if t.trial_id not in promoted]
+        if not waiting:
+            return None
+        if len(promoted) < min(sizes[r + 1], math.ceil(len(scored) / FACTOR)):
+            return waiting[0]
+        promotedScores = [reporting.metric(t, "val_loss") for t in scored
+                          if t.trial_id in promoted]
+        if promotedScores and reporting.metric(waiting[0], "val_loss") < min(promotedScores):
+            return waiting[0]
+        return None
+
+    def fits(self, r):
+        """Whether the time left pays for a trial of rung ``r``."""
+        return self.clock is None or self.clock.limit is None or \
+            self.budget(r) >= MIN_TRIAL_SECONDS
 
     def schedule(self, values, r, parent):
         """The trial's values with its rung, epochs and (with a clock) its
         seconds; a STOPPED answer when the time is spent."""
-        top = self.top()
-        values.update({RUNG: r, EPOCHS: rung_epochs(self.fullEpochs, r, top),
+        values.update({RUNG: r, EPOCHS: rung_epochs(self.fullEpochs, r, self.top()),
                        PARENT: parent.trial_id if parent else "", SECONDS: 0.0,
                        STEP_SECONDS: (reporting.metric(parent, "step_seconds") or 0.0)
                        if parent else 0.0})
@@ -185,6 +219,7 @@ class HalvingOracle(keras_tuner.Oracle):
             values[SECONDS] = float(seconds)
         return {"status": TrialStatus.RUNNING, "values": values}
 
+    @keras_tuner.synchronized
     def end_trial(self, trial):
         super().end_trial(trial)
         # KerasTuner saves the oracle before it forgets the ended trial as
@@ -192,6 +227,30 @@ class HalvingOracle(keras_tuner.Oracle):
         # redo the last trial: save the finished state
         self.save()
         print(reporting.progress_line(self, self.trials[trial.trial_id]), flush=True)
+
+    # --- a resumed search
+
+    def get_state(self):
+        state = super().get_state()
+        state["halving_top"] = self.top()
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        # the rungs keep the depth the search began with, whatever
+        # --max-trials says now (more candidates join the first rung)
+        self.recordedTop = state.get("halving_top")
+
+    def reload(self):
+        super().reload()
+        # a trial interrupted (Ctrl-C) is trained again: with this run's
+        # share of the time, not the one it was given before
+        for trialId in self._retry_queue:
+            values = self.trials[trialId].hyperparameters.values
+            values[SECONDS] = 0.0
+            if self.clock is not None and self.clock.limit is not None:
+                values[SECONDS] = float(max(MIN_TRIAL_SECONDS,
+                                            self.budget(int(values.get(RUNG, 0)))))
 
 
 class SearchTuner(keras_tuner.Tuner):
@@ -238,11 +297,12 @@ class SearchTuner(keras_tuner.Tuner):
         return metrics
 
     def trained_model(self, trial):
-        """The network a trial trained, from its folder."""
+        """The network a trial trained, from its folder, or None when it is
+        not there (a worker on another machine kept it)."""
         import keras
 
-        return keras.models.load_model(os.path.join(self.get_trial_dir(trial.trial_id),
-                                                    TRIAL_MODEL))
+        path = os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_MODEL)
+        return keras.models.load_model(path) if os.path.isfile(path) else None
 
 
 def make_tuner(hypermodel, settings, projectDir, overwrite, clock, role="single", verbose=2):
@@ -295,7 +355,7 @@ def peak_memory():
     """The process's peak resident memory in GB (Linux reports KiB)."""
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
 def seeded_indices(count, seed, size=16):

@@ -146,6 +146,28 @@ def add_search_flags(ap, name, maxTrials=2):
                     help="figures as JSON (default: beside --model, *_results.json)")
 
 
+def cpu_name():
+    """The processor's model name as Linux reports it, or ''."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            line = next((line for line in f if line.startswith("model name")), "")
+    except OSError:
+        return ""
+    return line.split(":", 1)[-1].strip()
+
+
+def describe_precision(settings, asked):
+    """Why the search trains in ``settings.precision``, for the first line."""
+    cpu = cpu_name() or "this processor"
+    if asked != "auto":
+        return "as asked"
+    if settings.precision == "mixed_bfloat16":
+        return f"{cpu} computes bfloat16 natively: {native_bfloat16()}"
+    if not native_bfloat16():
+        return f"{cpu} has no native bfloat16"
+    return f"bfloat16 pays on {cpu} only for the airbench block, not {settings.block}"
+
+
 def native_bfloat16():
     """The processor's bfloat16 instructions this Linux reports, or ''."""
     try:

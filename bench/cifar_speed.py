@@ -1,0 +1,69 @@
+"""Training speed of the search's airbench network on CIFAR-10-sized pictures.
+
+    python bench/cifar_speed.py                       # float32, then mixed bfloat16
+    python bench/cifar_speed.py --widths 32,128,128 --batch-size 256
+
+Each precision runs in a fresh process (Keras' precision policy is global):
+the default airbench network (``pyimagesearch/search/airbench.py``) on
+random 32x32x3 pictures, Nesterov SGD as the search compiles it, a
+``tf.data`` pipeline of uint8 batches scaled as they are drawn; the
+pictures a second of two epochs after a warm-up epoch are printed. This is
+what ``--precision auto`` was decided on (bench/README.md).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def measure(policy, widths, batchSize, steps):
+    import keras
+    import numpy as np
+
+    sys.path.insert(0, ROOT)
+    from pyimagesearch.search import airbench, trials
+
+    keras.mixed_precision.set_global_policy(policy)
+    inputs = keras.Input((32, 32, 3))
+    x = airbench.features(keras, inputs, [0.5] * 3, [0.25] * 3, widths=widths)
+    model = keras.Model(inputs, airbench.classifier_head(keras, x, 10))
+    model.compile(optimizer=airbench.optimizer(keras, batchSize, steps=3 * steps),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.2))
+    airbench.scale_bias_steps(model)
+    rng = np.random.default_rng(0)
+    n = batchSize * steps
+    images = rng.integers(0, 256, (n, 32, 32, 3), dtype="uint8")
+    labels = rng.integers(0, 10, n)
+    data = trials.batches(images, labels, batchSize, seed=0, repeat=True, classes=10)
+    model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
+    start = time.perf_counter()
+    model.fit(data, epochs=2, steps_per_epoch=steps, verbose=0)
+    return 2 * n / (time.perf_counter() - start)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--widths", default="64,256,256")
+    ap.add_argument("--batch-size", type=int, default=512)
+    ap.add_argument("--steps", type=int, default=12, help="steps an epoch (default: 12)")
+    ap.add_argument("--policy", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    widths = tuple(int(w) for w in args.widths.split(","))
+    if args.policy:
+        print(f"{measure(args.policy, widths, args.batch_size, args.steps):.0f}")
+        return
+    for policy in ("float32", "mixed_bfloat16"):
+        out = subprocess.run([sys.executable, __file__, "--policy", policy, "--widths",
+                              args.widths, "--batch-size", str(args.batch_size), "--steps",
+                              str(args.steps)], capture_output=True, text=True,
+                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        rate = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else out.stderr[-300:]
+        print(f"{policy:>15}: {rate} pictures/s (widths {args.widths}, batch {args.batch_size})")
+
+
+if __name__ == "__main__":
+    main()
