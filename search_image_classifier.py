@@ -105,10 +105,8 @@ def main(argv=None):
     # it (successive halving against the clock), kept in --project-dir
     head = {"kind": "classification", "classes": len(classNames)}
     hypermodel = space.ImageHyperModel(settings, (size, size, 3), head, sample=fitX[:5000])
-    # (a distributed chief also waits up to 20 s for its workers to leave)
-    clock = engine.Clock(settings.time_limit, started,
-                         testSeconds=hypermodel.scoring_seconds(len(testX))
-                         + (25.0 if role == "chief" else 0.0))
+    clock = engine.Clock(settings.time_limit, started, role=role,
+                         testSeconds=hypermodel.scoring_seconds(len(testX)))
     tuner = engine.make_tuner(hypermodel, settings, args.project_dir, args.overwrite, clock,
                               role, verbose=fit_verbosity())
     project.announce(settings, args.project_dir, role, recorded, identity)
@@ -128,20 +126,8 @@ def main(argv=None):
     # export: retrain the best network on the whole training split, as the
     # chapter's searcher does, when time allows; otherwise keep its weights
     # from the search
-    (retrain, epochs, why) = engine.export_plan(best, settings, len(trainX), clock)
-    model = None if retrain else tuner.trained_model(best)
-    if model is None and not retrain:
-        # kept by a worker on another machine: retrain in the time left
-        (retrain, why) = (True, None)
-    if retrain:
-        print(f"[INFO] retraining trial {int(best.trial_id) + 1} on all {len(trainX)} "
-              f"training pictures for {epochs:g} epoch(s)...")
-        keras.utils.set_random_seed(settings.seed)
-        (model, _) = hypermodel.train(best.hyperparameters, trainX, trainY, None, epochs,
-                                      deadline=clock.deadline(), verbose=fit_verbosity())
-    else:
-        print(f"[INFO] keeping trial {int(best.trial_id) + 1}'s network as the search "
-              f"trained it on {len(fitX)} pictures: {why}")
+    (model, retrain, epochs) = engine.export_model(tuner, best, settings, trainX, trainY,
+                                                   clock, verbose=fit_verbosity())
     model.summary()
 
     # evaluate the exported model, once, on the test split

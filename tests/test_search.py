@@ -296,6 +296,21 @@ def test_successive_halving_promotes_the_best_third(tmp_path, capsys):
                           re.M)) == 7
 
 
+def test_a_rung_compares_its_networks_at_the_same_epochs(tmp_path):
+    # the first candidate trained 2.5 of its 3 epochs in its time: the
+    # others get no more, however fast they are; the top gets them all
+    oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=9, clock=FakeClock(1000.0))
+    first = oracle.create_trial("tuner0")
+    assert first.hyperparameters.values[engine.EPOCHS] == 3
+    oracle.update_trial(first.trial_id, {"val_loss": 0.5, "epochs": 2.5})
+    first.status = "COMPLETED"
+    oracle.end_trial(first)
+    second = oracle.create_trial("tuner0")
+    assert second.hyperparameters.values[engine.EPOCHS] == 2.5
+    finish(oracle, second, 0.4)
+    assert oracle.create_trial("tuner0").hyperparameters.values[engine.EPOCHS] == 9
+
+
 def test_a_rung_still_training_elsewhere_makes_workers_wait(tmp_path):
     oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=6)
     (a, b) = (oracle.create_trial("tuner0"), oracle.create_trial("tuner1"))
@@ -565,7 +580,7 @@ def test_classifier_keeps_a_train_test_split(classifier, tmp_path, capsys, monke
                             "--label-bin", str(tmp_path / "lb.pickle")]) == 0
     out = capsys.readouterr().out
     # the search's own network is exported, the same weights, and it says so
-    assert "keeping trial 1's network as the search trained it on 24 pictures: no time" in out
+    assert "keeping trial 1's network as the search trained it on 24 images: no time" in out
     import keras
 
     kept = keras.models.load_model(next((tmp_path / "project").glob("trials/trial_*/model.keras")))

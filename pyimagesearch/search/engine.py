@@ -59,14 +59,17 @@ class Clock:
     """The command's time: ``limitMinutes`` from ``start`` (a
     ``time.monotonic()``, taken when the script started), less a reserve
     kept for the end: 2% of the limit (at least 15 s) for the summary, the
-    figures and the saving, and ``testSeconds`` for the test predictions."""
+    figures and the saving, ``testSeconds`` for the test predictions, and
+    for a distributed chief (``role``) 25 s, as KerasTuner's chief waits up
+    to 20 s for its workers to leave."""
 
-    def __init__(self, limitMinutes, start, testSeconds=0.0):
+    def __init__(self, limitMinutes, start, testSeconds=0.0, role="single"):
         self.start = start
         self.limit = None if limitMinutes is None else float(limitMinutes) * 60.0
         self.reserve = 0.0
         if self.limit is not None:
-            self.reserve = max(15.0, 0.02 * self.limit) + testSeconds
+            self.reserve = (max(15.0, 0.02 * self.limit) + testSeconds
+                            + (25.0 if role == "chief" else 0.0))
 
     def elapsed(self):
         return time.monotonic() - self.start
@@ -211,6 +214,13 @@ class HalvingOracle(keras_tuner.Oracle):
                        PARENT: parent.trial_id if parent else "", SECONDS: 0.0,
                        STEP_SECONDS: (reporting.metric(parent, "step_seconds") or 0.0)
                        if parent else 0.0})
+        trained = [reporting.metric(t, "epochs") for t in self.rung(r)
+                   if t.status == TrialStatus.COMPLETED and reporting.metric(t, "epochs")]
+        if r < self.top() and trained:
+            # a rung compares its networks at the same epochs: those its
+            # first trained in its time (a fast network given the same
+            # seconds would train more epochs, and look better for it)
+            values[EPOCHS] = min(float(values[EPOCHS]), max(trained))
         if self.clock is not None and self.clock.limit is not None:
             seconds = self.budget(r)
             if seconds < MIN_TRIAL_SECONDS:
@@ -341,6 +351,29 @@ def export_plan(best, settings, trainSamples, clock):
     return False, epochs, (f"retraining on all {trainSamples} training pictures would take "
                            f"about {reporting.format_seconds(needed)}, with "
                            f"{reporting.format_seconds(max(0, left))} left")
+
+
+def export_model(tuner, best, settings, trainX, trainY, clock, verbose=2):
+    """The network to export: ``best`` retrained from scratch on all the
+    training pictures when that fits in the time left (``export_plan``),
+    else its network from the search. Returns ``(model, retrained, epochs)``."""
+    import keras
+
+    (retrain, epochs, why) = export_plan(best, settings, len(trainX), clock)
+    model = None if retrain else tuner.trained_model(best)
+    number = int(best.trial_id) + 1
+    if model is None:
+        # (also when a worker on another machine kept the network)
+        print(f"[INFO] retraining trial {number} on all {len(trainX)} training "
+              f"images for {epochs:g} epoch(s)...")
+        keras.utils.set_random_seed(settings.seed)
+        (model, _) = tuner.hypermodel.train(best.hyperparameters, trainX, trainY, None,
+                                            epochs, deadline=clock.deadline(), verbose=verbose)
+        return model, True, epochs
+    trained = int(reporting.metric(best, "samples") or 0)
+    print(f"[INFO] keeping trial {number}'s network as the search trained it on "
+          f"{trained} images: {why}")
+    return model, False, epochs
 
 
 def check_search_left_a_model(oracle):
