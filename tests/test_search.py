@@ -580,7 +580,10 @@ def test_classifier_keeps_a_train_test_split(classifier, tmp_path, capsys, monke
                             "--label-bin", str(tmp_path / "lb.pickle")]) == 0
     out = capsys.readouterr().out
     # the search's own network is exported, the same weights, and it says so
-    assert "keeping trial 1's network as the search trained it on 24 images: no time" in out
+    kept = re.search(r"keeping trial 1's network as the search trained it on (\d+) images: "
+                     r"no time", out)
+    # (27 training pictures, a fifth of them held out to score the trial)
+    assert kept and int(kept.group(1)) == 27 - 6, out[-2000:]
     import keras
 
     kept = keras.models.load_model(next((tmp_path / "project").glob("trials/trial_*/model.keras")))
