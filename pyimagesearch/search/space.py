@@ -271,7 +271,9 @@ class ImageHyperModel(keras_tuner.HyperModel):
         return peak, None
 
     def steps_per_epoch(self, samples):
-        return max(1, math.ceil(samples / self.settings.batch_size))
+        from ..training import steps_per_epoch
+
+        return max(1, steps_per_epoch(samples, self.settings.batch_size))
 
     def scoring_seconds(self, pictures):
         """About how long predicting ``pictures`` (mirrored too) takes, with
