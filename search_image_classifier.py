@@ -106,7 +106,7 @@ def main(argv=None):
     head = {"kind": "classification", "classes": len(classNames)}
     hypermodel = space.ImageHyperModel(settings, (size, size, 3), head, sample=fitX[:5000])
     clock = engine.Clock(settings.time_limit, started, role=role,
-                         testSeconds=hypermodel.scoring_seconds(len(testX)))
+                         testSeconds=hypermodel.scoring_seconds(len(testX), shifted=True))
     tuner = engine.make_tuner(hypermodel, settings, args.project_dir, args.overwrite, clock,
                               role, verbose=fit_verbosity())
     project.announce(settings, args.project_dir, role, recorded, identity)
@@ -133,9 +133,13 @@ def main(argv=None):
     # evaluate the exported model, once, on the test split
     print("[INFO] evaluating network...")
     flipped = hypermodel.flip_averaged(best.hyperparameters)
-    if flipped:
+    shifted = hypermodel.shift_averaged(best.hyperparameters)
+    if shifted:
+        print("[INFO] each test picture's prediction is averaged with its mirror image's "
+              "and with both moved a pixel up-left and down-right")
+    elif flipped:
         print("[INFO] each test picture's prediction is averaged with its mirror image's")
-    preds = hypermodel.predict(best.hyperparameters, model, testX).argmax(axis=1)
+    preds = hypermodel.predict(best.hyperparameters, model, testX, shifted=True).argmax(axis=1)
     print(classification_report(testY, preds, labels=list(range(len(classNames))),
                                 target_names=classNames, zero_division=0))
     accuracy = float(np.mean(preds == testY))
@@ -162,6 +166,7 @@ def main(argv=None):
         "trials": rows, "best_trial": int(best.trial_id) + 1,
         "best_hyperparameters": reporting.network_values(best.hyperparameters.values),
         "retrained": retrain, "epochs": epochs, "flip_averaged": flipped,
+        "shift_averaged": shifted,
         "test_accuracy": accuracy, "seconds": round(seconds, 1),
         "peak_memory_gb": round(engine.peak_memory(), 2),
         "model": args.model, "label_bin": args.label_bin, "plot": args.plot,

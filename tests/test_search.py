@@ -565,6 +565,55 @@ def test_batch_norm_offsets_step_at_64_times_the_rate():
     assert type(model.optimizer) is keras.optimizers.SGD
 
 
+def test_batch_norm_statistics_are_recomputed_for_the_averaged_weights():
+    import keras
+    import keras_tuner
+
+    from pyimagesearch.search import airbench
+
+    hypermodel = default_hypermodel("classification", "airbench", side=16)
+    model = hypermodel.build(keras_tuner.HyperParameters())
+    images = (np.random.default_rng(2).random((40, 16, 16, 3)) * 255).astype("uint8")
+    bn = next(l for l in model.layers if isinstance(l, keras.layers.BatchNormalization))
+    # what the first batch norm sees, batch by batch, in training's order
+    before = keras.Model(model.input, bn.input)
+    order = np.random.default_rng(7).permutation(len(images))[:30]
+    chunks = [images[order[i:i + 10]].astype("float32") / 255 for i in (0, 10, 20)]
+    inputs = [np.asarray(before(c, training=True), dtype="float64") for c in chunks]
+    airbench.recalibrate_batch_norm(model, images, seed=7, pictures=30, batchSize=10)
+    # the plain average of the three batches' means and variances
+    means = np.mean([i.mean(axis=(0, 1, 2)) for i in inputs], axis=0)
+    variances = np.mean([i.var(axis=(0, 1, 2)) for i in inputs], axis=0)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), means, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), variances, rtol=2e-2, atol=1e-4)
+    assert bn.momentum == airbench.BN_MOMENTUM
+
+
+def test_test_pictures_are_averaged_over_mirrors_and_shifts():
+    import keras_tuner
+
+    hypermodel = default_hypermodel("classification", "airbench", side=16)
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    x = np.random.default_rng(3).random((5, 16, 16, 3)).astype("float32")
+
+    def views(a):
+        # the picture and its mirror: moved down-right, then up-left, by a pixel
+        padded = np.pad(a, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+        (down, up) = (padded[:, :16, :16], padded[:, 2:, 2:])
+        np.testing.assert_array_equal(down[:, 1:, 1:], a[:, :-1, :-1])
+        p = {name: model.predict(v, verbose=0) + model.predict(v[:, :, ::-1], verbose=0)
+             for (name, v) in (("base", a), ("down", down), ("up", up))}
+        return p
+
+    p = views(x)
+    np.testing.assert_allclose(hypermodel.predict(hp, model, x), p["base"] / 2, atol=1e-5)
+    expected = 0.25 * p["base"] + 0.125 * (p["down"] + p["up"])
+    np.testing.assert_allclose(hypermodel.predict(hp, model, x, shifted=True), expected,
+                               atol=1e-5)
+    assert hypermodel.shift_averaged(hp)
+
+
 # --------------------------------------------------------------------------
 # A whole search, as a user runs it
 

@@ -37,6 +37,7 @@ OUTPUT_SCALE = 1 / 9
 WHITEN_PATCH = 2
 TRANSLATE = 2
 BIAS_SCALE = 64.0
+RECALIBRATION_PICTURES = 10000
 
 DEFAULTS = {"widths": (64, 256, 256), "convs": 2, "activation": "gelu", "residual": False}
 
@@ -185,6 +186,45 @@ def scale_bias_steps(model, scale=BIAS_SCALE):
         return apply(grads, variables)
 
     optimizer.apply = apply_scaled
+    return model
+
+
+def recalibrate_batch_norm(model, images, seed=0, pictures=RECALIBRATION_PICTURES,
+                           batchSize=500):
+    """Recompute every batch normalization's statistics for the weights the
+    model now holds, from up to ``pictures`` of ``images`` (drawn with
+    ``seed``, as they were loaded: uint8 or in [0, 1]), each layer's mean
+    and variance the plain average over the batches. The batches are drawn
+    at random, like training's: a batch of one class would understate the
+    variance.
+
+    Keras' weight average (``use_ema``) replaces the weights when ``fit``
+    ends, but batch normalization's running statistics are not weights the
+    optimizer averages: they still describe the last steps' weights, and
+    followed them at momentum 0.6, over the last two or three batches. On
+    the hour-long CIFAR-10 search's network this took the test accuracy
+    from 90.20% to 90.75% (bench/README.md). The layers keep their
+    momentum, so the saved model is unchanged but for the statistics."""
+    import keras
+
+    from .trials import batches
+
+    norms = [layer for layer in model.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms or len(images) == 0:
+        return model
+    chosen = np.random.default_rng(seed).permutation(len(images))[:pictures]
+    kept = [layer.momentum for layer in norms]
+    try:
+        for (k, batch) in enumerate(batches(np.asarray(images)[chosen], None, batchSize)):
+            # momentum k / (k + 1): after batch k each statistic is the
+            # mean of the k + 1 batches' statistics
+            for layer in norms:
+                layer.momentum = k / (k + 1)
+            model(batch, training=True)
+    finally:
+        for (layer, momentum) in zip(norms, kept):
+            layer.momentum = momentum
     return model
 
 

@@ -41,14 +41,16 @@ def _to_unit(images):
 
 
 def batches(x, y, batchSize, seed=None, augment=None, repeat=False, classes=None,
-            mirror=False):
+            mirror=False, shift=0):
     """Batches of ``(pictures in [0, 1], targets)`` (only pictures when ``y``
     is None). With ``repeat`` the pictures are reshuffled every pass and
     the data never ends (``fit`` takes ``steps_per_epoch``); ``augment``,
     a function of a batch and a seed, is mapped over the batches (seeded:
     a run repeats, every batch differs); ``classes``: ``y`` holds class
-    numbers or one-hot rows, fed one-hot; ``mirror``: every picture flipped
-    left-right (flip averaging at test time)."""
+    numbers or one-hot rows, fed one-hot; ``shift`` (-1 or 1): every
+    picture moved a pixel up and left or down and right, the edges
+    mirrored, then with ``mirror`` flipped left-right (both for averaging
+    at test time)."""
     ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
     if repeat:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
@@ -56,6 +58,8 @@ def batches(x, y, batchSize, seed=None, augment=None, repeat=False, classes=None
 
     def prepare(images, targets=None, number=None):
         images = _to_unit(images)
+        if shift:
+            images = shifted(images, shift)
         if mirror:
             images = tf.reverse(images, axis=[2])
         if augment is not None:
@@ -74,6 +78,16 @@ def batches(x, y, batchSize, seed=None, augment=None, repeat=False, classes=None
     else:
         ds = ds.map(lambda images, targets: prepare(images, targets), num_parallel_calls=2)
     return ds.prefetch(2).with_options(_OPTIONS)
+
+
+def shifted(images, shift):
+    """A batch of pictures moved ``shift`` pixels down and right (up and
+    left when negative), the edges mirrored."""
+    (h, w) = (tf.shape(images)[1], tf.shape(images)[2])
+    s = abs(int(shift))
+    padded = tf.pad(images, [[0, 0], [s, s], [s, s], [0, 0]], mode="REFLECT")
+    start = s - int(shift)
+    return padded[:, start:start + h, start:start + w]
 
 
 def warmup_cosine(progress, warmupFraction):
