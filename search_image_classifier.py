@@ -146,7 +146,7 @@ def main(argv=None):
     print(f"[INFO] test accuracy: {accuracy * 100:.2f}%")
 
     # the chapter's figure: test images titled with predicted and real labels
-    show = engine.seeded_indices(len(testX), settings.seed)
+    show = reporting.seeded_indices(len(testX), settings.seed)
     titles = [f"Predicted: {classNames[preds[i]]}, Real: {classNames[testY[i]]}"
               for i in show]
     plots.plot_prediction_grid(testX[show], titles, args.plot)
@@ -156,7 +156,7 @@ def main(argv=None):
     save_labels(lb, args.label_bin)
     seconds = clock.elapsed()
     print(f"[INFO] {reporting.format_seconds(seconds)} in all, peak memory "
-          f"{engine.peak_memory():.2f} GB")
+          f"{reporting.peak_memory():.2f} GB")
     save_results(args.results, {
         "script": "search_image_classifier.py", "dataset": args.dataset or "keras:cifar10",
         "image_size": size, "classes": classNames, "precision": settings.precision,
@@ -168,7 +168,7 @@ def main(argv=None):
         "retrained": retrain, "epochs": epochs, "flip_averaged": flipped,
         "shift_averaged": shifted,
         "test_accuracy": accuracy, "seconds": round(seconds, 1),
-        "peak_memory_gb": round(engine.peak_memory(), 2),
+        "peak_memory_gb": round(reporting.peak_memory(), 2),
         "model": args.model, "label_bin": args.label_bin, "plot": args.plot,
         "histogram": histogram,
     })

@@ -242,7 +242,7 @@ def main(argv=None):
         label = lambda v: f"{v:.4g}"  # noqa: E731
 
     # the chapter's figure: test images titled with predicted and real values
-    show = engine.seeded_indices(len(testX), settings.seed)
+    show = reporting.seeded_indices(len(testX), settings.seed)
     titles = [f"Predicted: {label(preds[i])}, Real: {label(testY[i])}" for i in show]
     plots.plot_prediction_grid(testX[show], titles, args.plot)
 
@@ -250,13 +250,13 @@ def main(argv=None):
     save_model(model, args.model)
     seconds = clock.elapsed()
     print(f"[INFO] {reporting.format_seconds(seconds)} in all, peak memory "
-          f"{engine.peak_memory():.2f} GB")
+          f"{reporting.peak_memory():.2f} GB")
     results.update({
         "trials": rows, "best_trial": int(best.trial_id) + 1,
         "best_hyperparameters": reporting.network_values(best.hyperparameters.values),
         "retrained": retrain, "epochs": epochs, "seconds": round(seconds, 1),
         "precision": settings.precision, "cpu": flags.cpu_name(),
-        "peak_memory_gb": round(engine.peak_memory(), 2), "model": args.model,
+        "peak_memory_gb": round(reporting.peak_memory(), 2), "model": args.model,
         "plot": args.plot})
     save_results(args.results, results)
     print(f"[INFO] wrote {args.model}, {args.plot}, {args.results}")

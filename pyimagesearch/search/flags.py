@@ -68,6 +68,11 @@ class SearchSettings:
         """The epochs of a trial at the top of the halving."""
         return self.epochs or self.max_epochs
 
+    def adaptive(self):
+        """Whether a trial finds its own epochs: the plateau schedule's early
+        stopping, when --epochs does not fix them."""
+        return self.schedule == "plateau" and self.epochs is None
+
     def as_dict(self):
         return asdict(self)
 

@@ -1,4 +1,5 @@
-"""What a search prints and records: progress lines, the trials table, class counts.
+"""What a search prints and records: progress lines, the trials table, class counts,
+which test pictures the grid shows, the peak memory.
 
 Nothing here imports TensorFlow or KerasTuner; the oracle and trials are
 read through their attributes.
@@ -123,3 +124,16 @@ def class_counts(names, labels):
 
 def print_class_counts(what, counts):
     print(f"[INFO] {what} per class: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def peak_memory():
+    """The process's peak resident memory in GB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+
+def seeded_indices(count, seed, size=16):
+    """Which test images the grid shows: up to ``size``, chosen with ``seed``."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.permutation(count)[:min(size, count)])
