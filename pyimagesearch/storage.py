@@ -14,6 +14,7 @@ import io
 import json
 import os
 import pickle
+import stat
 import tempfile
 from contextlib import contextmanager
 
@@ -38,10 +39,27 @@ def atomic_output(path):
     os.close(fd)
     try:
         yield tmp
+        # mkstemp's file is private (0600); the output gets the mode the
+        # file it replaces had, or a new file's under the umask
+        os.chmod(tmp, output_mode(path))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def output_mode(path):
+    """The permission bits for an output written to ``path``: those of the
+    file already there, else what ``open(path, "w")`` would give (0666 less
+    the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        pass
+    # the umask can only be read by setting it: set it back at once
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def ensure_writable_folder(folder, flag):

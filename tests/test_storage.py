@@ -32,6 +32,33 @@ def test_atomic_output_replaces_on_success_and_keeps_extension(tmp_path):
     assert target.read_bytes() == b"new"
 
 
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_outputs_get_the_mode_open_would_give(tmp_path, umask, mode):
+    # a new output follows the umask, as open(path, "w") does (mkstemp's
+    # temporary file is 0600 whatever the umask)
+    old = os.umask(umask)
+    try:
+        with atomic_output(tmp_path / "model.keras") as tmp:
+            with open(tmp, "wb") as f:
+                f.write(b"new")
+        with open(tmp_path / "plain.txt", "w"):
+            pass
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "model.keras").st_mode & 0o777 == mode
+    assert os.stat(tmp_path / "plain.txt").st_mode & 0o777 == mode
+
+
+def test_a_replaced_output_keeps_its_mode(tmp_path):
+    target = tmp_path / "lb.pickle"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o640)
+    with atomic_output(target) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(b"new")
+    assert target.read_bytes() == b"new" and os.stat(target).st_mode & 0o777 == 0o640
+
+
 def test_label_binarizer_round_trip(tmp_path):
     lb = LabelBinarizer().fit(["dogs", "cats", "panda", "cats"])
     save_labels(lb, tmp_path / "lb.pickle")
