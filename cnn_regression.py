@@ -22,14 +22,6 @@ def main(argv=None):
     args = cli.parse_house_args(__doc__.splitlines()[0], argv, epochs=EPOCHS,
                                 batch_size=BATCH_SIZE, improved={"batch_size": 32})
 
-    # TensorFlow loads only now, once the flags are known to be good
-    from keras.optimizers import Adam
-    from sklearn.model_selection import train_test_split
-
-    from pyimagesearch import fast, models, recipes, training
-
-    training.setup(args.seed, args.mixed_precision)
-
     # construct the path to the input .txt file that contains information
     # on each house in the dataset and then load the dataset
     print("[INFO] loading house attributes...")
@@ -42,6 +34,15 @@ def main(argv=None):
     df = datasets.drop_houses_with_bad_images(df, args.dataset)
     images = datasets.load_house_images(df, args.dataset)
     images = images / 255.0
+
+    # TensorFlow loads only now, once the flags and the data are known
+    # to be good
+    from keras.optimizers import Adam
+    from sklearn.model_selection import train_test_split
+
+    from pyimagesearch import fast, models, recipes, training
+
+    training.setup(args.seed, args.mixed_precision)
 
     # partition the data into training and testing splits using 75% of
     # the data for training and the remaining 25% for testing (or, with

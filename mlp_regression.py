@@ -22,19 +22,20 @@ def main(argv=None):
     args = cli.parse_house_args(__doc__.splitlines()[0], argv, epochs=EPOCHS,
                                 batch_size=BATCH_SIZE, improved={"batch_size": 16})
 
-    # TensorFlow loads only now, once the flags are known to be good
+    # construct the path to the input .txt file that contains information
+    # on each house in the dataset and then load the dataset
+    print("[INFO] loading house attributes...")
+    inputPath = os.path.sep.join([args.dataset, "HousesInfo.txt"])
+    df = datasets.load_house_attributes(inputPath)
+
+    # TensorFlow loads only now, once the flags and the data are known
+    # to be good
     from keras.optimizers import Adam
     from sklearn.model_selection import train_test_split
 
     from pyimagesearch import models, recipes, training
 
     training.setup(args.seed, args.mixed_precision)
-
-    # construct the path to the input .txt file that contains information
-    # on each house in the dataset and then load the dataset
-    print("[INFO] loading house attributes...")
-    inputPath = os.path.sep.join([args.dataset, "HousesInfo.txt"])
-    df = datasets.load_house_attributes(inputPath)
 
     # construct a training and testing split with 75% of the data used
     # for training and the remaining 25% for evaluation (or, with --folds K,

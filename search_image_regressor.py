@@ -25,6 +25,7 @@ from pyimagesearch.cli import UserError, existing_folder, fit_verbosity, positiv
 from pyimagesearch.search import flags, project
 
 TARGETS_FILE = "targets.csv"
+FLOAT32_MAX = float(np.finfo("float32").max)
 HOUSES_FILE = "HousesInfo.txt"
 MIN_IMAGES = 8
 
@@ -61,10 +62,13 @@ def parse_args(argv):
 
 def read_targets(folder):
     """The (image path, target) rows of ``folder/targets.csv``, checked: a
-    header ``file,target``, files that exist, finite numeric targets."""
+    header ``file,target``, files inside ``folder`` that exist, numeric
+    targets that float32 holds."""
     path = os.path.join(folder, TARGETS_FILE)
+    inside = os.path.realpath(folder)
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark
+        with open(path, newline="", encoding="utf-8-sig") as f:
             lines = list(csv.reader(f))
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"{path} cannot be read: {error}") from None
@@ -83,7 +87,13 @@ def read_targets(folder):
             target = math.nan
         if not math.isfinite(target):
             raise UserError(f"{path}, line {number}: target {text!r} is not a number")
+        if abs(target) > FLOAT32_MAX:
+            raise UserError(f"{path}, line {number}: target {text!r} is beyond float32's "
+                            f"range (+-{FLOAT32_MAX:.2e}), which the network computes in")
         imagePath = os.path.join(folder, name)
+        if os.path.commonpath([inside, os.path.realpath(imagePath)]) != inside:
+            raise UserError(f"{path}, line {number}: {name!r} is outside {folder}; "
+                            f"targets.csv names files inside its own folder")
         if not os.path.isfile(imagePath):
             raise UserError(f"{path}, line {number}: {name!r} not found in {folder}")
         rows.append((imagePath, target))

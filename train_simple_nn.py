@@ -6,7 +6,7 @@
 
 import time
 
-from pyimagesearch import cli
+from pyimagesearch import cli, datasets
 
 # initialize our initial learning rate, # of epochs to train for, and
 # batch size
@@ -37,15 +37,6 @@ def main(argv=None):
     args = cli.parse_classifier_args(__doc__.splitlines()[0], argv, epochs=EPOCHS,
                                      batch_size=BS)
 
-    # TensorFlow loads only now, once the flags are known to be good
-    from keras.optimizers import SGD
-    from sklearn.metrics import classification_report, confusion_matrix
-    from sklearn.model_selection import train_test_split
-
-    from pyimagesearch import datasets, plots, recipes, reports, splits, storage, training
-
-    training.setup(args.seed, args.mixed_precision)
-
     # grab the image paths and randomly shuffle them, then load each image,
     # resize it to 32x32 pixels (ignoring aspect ratio), flatten it into
     # 32x32x3=3072 pixel intensities in [0, 1], and take its class label
@@ -53,6 +44,16 @@ def main(argv=None):
     print("[INFO] loading images...")
     (data, labels) = datasets.load_image_dataset(args.dataset, 32, 32, flatten=True,
                                                  seed=args.seed)
+
+    # TensorFlow loads only now, once the flags and the data are known
+    # to be good
+    from keras.optimizers import SGD
+    from sklearn.metrics import classification_report, confusion_matrix
+    from sklearn.model_selection import train_test_split
+
+    from pyimagesearch import plots, recipes, reports, splits, storage, training
+
+    training.setup(args.seed, args.mixed_precision)
 
     # partition the data into training and testing splits using 75% of
     # the data for training and the remaining 25% for testing

@@ -6,7 +6,7 @@
 
 import time
 
-from pyimagesearch import cli
+from pyimagesearch import cli, datasets
 
 # initialize our initial learning rate, # of epochs to train for, and
 # batch size (--recipe improved trains for 150 epochs)
@@ -24,23 +24,24 @@ def main(argv=None):
     args = cli.parse_classifier_args(__doc__.splitlines()[0], argv, epochs=EPOCHS,
                                      batch_size=BS, improved={"epochs": 150})
 
-    # TensorFlow loads only now, once the flags are known to be good
-    from keras.optimizers import SGD
-    from sklearn.metrics import classification_report, confusion_matrix
-    from sklearn.model_selection import train_test_split
-
-    from pyimagesearch import datasets, fast, plots, recipes, reports, splits, storage, training
-    from pyimagesearch.augmentation import image_data_generator
-    from pyimagesearch.smallvggnet import SmallVGGNet
-
-    training.setup(args.seed, args.mixed_precision)
-
     # grab the image paths and randomly shuffle them, then load each image,
     # resize it to 64x64 pixels (ignoring aspect ratio), scale the pixel
     # intensities to [0, 1], and take its class label from its folder
     print("[INFO] loading images...")
     (data, labels) = datasets.load_image_dataset(args.dataset, 64, 64, flatten=False,
                                                  seed=args.seed)
+
+    # TensorFlow loads only now, once the flags and the data are known
+    # to be good
+    from keras.optimizers import SGD
+    from sklearn.metrics import classification_report, confusion_matrix
+    from sklearn.model_selection import train_test_split
+
+    from pyimagesearch import fast, plots, recipes, reports, splits, storage, training
+    from pyimagesearch.augmentation import image_data_generator
+    from pyimagesearch.smallvggnet import SmallVGGNet
+
+    training.setup(args.seed, args.mixed_precision)
 
     # partition the data into training and testing splits using 75% of
     # the data for training and the remaining 25% for testing

@@ -26,7 +26,11 @@ def warn(message):
 
 def run_main(main, argv=None):
     """Call ``main(argv)`` and map user errors and Ctrl-C to exit codes."""
+    from .tflog import StartupLogFilter
+
     prog = os.path.basename(sys.argv[0]) or "script"
+    # TensorFlow's start-up log would come before an error line (tflog.py)
+    quiet = StartupLogFilter().start()
     try:
         status = main(argv) or 0
     except UserError as error:
@@ -36,6 +40,9 @@ def run_main(main, argv=None):
         print(f"\n{prog}: interrupted; outputs that existed before the run are untouched",
               file=sys.stderr)
         status = EXIT_INTERRUPTED
+    finally:
+        # (a traceback, printed after this, goes straight to the terminal)
+        quiet.stop()
     # Every output is written and closed by now. Python's shutdown would
     # still walk TensorFlow's millions of objects in a last garbage
     # collection (about a second of CPU, measured: bench/README.md); frozen,

@@ -109,11 +109,27 @@ def write_csv(folder, rows):
     ([["a.png", "old"]], "target 'old' is not a number"),
     ([["a.png", "nan"]], "is not a number"),
     ([["a.png", "1"]] * 3, "at least 8"),
+    # a target float32 cannot hold would train on inf
+    ([["a.png", "1e39"]] * 8, "'1e39' is beyond float32's range"),
+    # files outside the dataset's folder, by a relative or an absolute name
+    ([["a.png", "1"]] * 7 + [["../outside.png", "1"]], "'../outside.png' is outside"),
+    ([["a.png", "1"]] * 7 + [["OUTSIDE", "1"]], "is outside"),
 ])
 def test_bad_targets_csv(regressor, tmp_path, rows, message):
+    cv2.imwrite(str(tmp_path / "outside.png"), np.zeros((8, 8, 3), "uint8"))
+    rows = [[str(tmp_path / "outside.png") if r[0] == "OUTSIDE" else r[0], r[1]] for r in rows]
     folder = write_csv(tmp_path / "data", rows)
     with pytest.raises(UserError, match=message):
         regressor.main(["--dataset", str(folder), *outputs(tmp_path)])
+
+
+def test_targets_csv_saved_by_a_spreadsheet(regressor, tmp_path):
+    # "CSV UTF-8" starts with a byte-order mark, before the header
+    folder = write_csv(tmp_path / "data", [["a.png", str(k)] for k in range(8)])
+    text = (folder / "targets.csv").read_text()
+    (folder / "targets.csv").write_text("\ufeff" + text, encoding="utf-8")
+    rows = regressor.read_targets(str(folder))
+    assert [t for (_, t) in rows] == list(range(8)) and rows[0][0].endswith("a.png")
 
 
 def test_regressor_needs_houses_or_targets(regressor, tmp_path):
