@@ -30,8 +30,17 @@ def _sgml_text(match):
     return _CONTROL.sub(" ", html.unescape(match.group(1))).strip()
 
 
-def parse_reuters_sgml(text):
-    """``(topics, title, body)`` of every ``<REUTERS>`` element of one file."""
+_OPENING = re.compile(r"<REUTERS\b")
+
+
+def parse_reuters_sgml(text, path="the file"):
+    """``(topics, title, body)`` of every ``<REUTERS>`` element of one file;
+    a file with an element left open (cut off mid-newswire) is refused,
+    rather than read without its last newswire."""
+    (opened, closed) = (len(_OPENING.findall(text)), text.count("</REUTERS>"))
+    if opened != closed:
+        raise UserError(f"{path} is damaged: {opened} <REUTERS> element(s) opened, "
+                        f"{closed} closed (a file cut off mid-newswire?)")
     docs = []
     for element in _REUTERS.finditer(text):
         inner = element.group(1)
@@ -60,15 +69,21 @@ def reuters_single_label(docs, minCount=10):
 def load_single_label(folder, minCount=10):
     """The single-label set of the ``.sgm`` files in ``folder`` (or in its
     sub-folders), in file order: ``(texts, labels, topicNames)``."""
-    files = sorted(glob.glob(os.path.join(folder, "*.sgm")))
-    if not files:
-        files = sorted(glob.glob(os.path.join(folder, "*", "*.sgm")))
+    def sgm_files(pattern):
+        # (a folder named like a .sgm file is not one)
+        return sorted(p for p in glob.glob(os.path.join(folder, pattern)) if os.path.isfile(p))
+
+    files = sgm_files("*.sgm") or sgm_files(os.path.join("*", "*.sgm"))
     if not files:
         raise UserError(f"--dataset {folder!r} holds no Reuters-21578 .sgm file")
     docs = []
     for path in files:
-        with open(path, encoding="latin-1") as f:
-            docs.extend(parse_reuters_sgml(f.read()))
+        try:
+            with open(path, encoding="latin-1") as f:
+                text = f.read()
+        except OSError as error:
+            raise UserError(f"{path} cannot be read: {error.strerror}") from None
+        docs.extend(parse_reuters_sgml(text, path))
     (texts, labels, topicNames) = reuters_single_label(docs, minCount)
     if len(topicNames) < 2:
         raise UserError(f"--dataset {folder!r}: fewer than two topics with {minCount} "

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pyimagesearch import reuters21578, sample_data
+from pyimagesearch.cli import UserError
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 
@@ -39,3 +40,24 @@ def test_real_reuters_counts(tmp_path):
     (texts, labels, names) = reuters21578.reuters_single_label(docs)
     assert len(docs) == 21578
     assert (len(texts), len(names)) == (11267, 49)
+
+
+def test_a_file_cut_off_mid_newswire_is_refused(tmp_path):
+    sample_data.write_reuters_sgml(str(tmp_path), count=30)
+    path = tmp_path / "reut2-000.sgm"
+    text = path.read_text(encoding="latin-1")
+    # a disk that filled up: the file ends inside its last newswire
+    path.write_text(text[:text.rindex("</REUTERS>") - 20], encoding="latin-1")
+    with pytest.raises(UserError, match=r"reut2-000.sgm is damaged: 30 <REUTERS> element\(s\) "
+                                        r"opened, 29 closed"):
+        reuters21578.load_single_label(str(tmp_path), minCount=1)
+
+
+def test_a_folder_named_like_an_sgm_file_is_not_read(tmp_path):
+    (tmp_path / "reut2-000.sgm").mkdir()
+    with pytest.raises(UserError, match="holds no Reuters-21578 .sgm file"):
+        reuters21578.load_single_label(str(tmp_path))
+    sample_data.write_reuters_sgml(str(tmp_path / "more"), count=120)
+    (tmp_path / "more" / "reut2-001.sgm").mkdir()
+    (texts, _, _) = reuters21578.load_single_label(str(tmp_path / "more"))
+    assert len(texts) == 120 - 12 - 1
