@@ -166,13 +166,21 @@ def _read_npy(f):
     return np.asarray(array, dtype=object).reshape(shape)
 
 
-def _check_sequences(seqs, name, path):
-    """Every item must be a list of whole numbers >= 0."""
+def _check_sequences(seqs, name, path, least=1):
+    """At least ``least`` items, each a list of whole numbers >= 0."""
+    problem = f"--dataset {path!r}: {name} must hold lists of word indices (Keras' format)"
+    if np.ndim(seqs) == 0:
+        raise UserError(problem)
+    if len(seqs) < least:
+        raise UserError(f"--dataset {path!r}: {name} holds {len(seqs)} sequence(s); "
+                        f"at least {least} needed")
     for seq in seqs:
-        arr = np.asarray(seq)
+        try:
+            arr = np.asarray(seq)
+        except (ValueError, TypeError):   # a list of lists of different lengths
+            raise UserError(problem) from None
         if arr.ndim != 1 or (arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0)):
-            raise UserError(f"--dataset {path!r}: {name} must hold lists of word "
-                            f"indices (Keras' format)")
+            raise UserError(problem)
 
 
 def _check_labels(labels, name, path, count, classes=None):
@@ -233,7 +241,8 @@ def load_reuters_npz(path, numWords=10000, testSplit=0.2):
     reads it (shuffled with seed 113, the last 20% for testing)."""
     arrays = load_npz(path, ["x", "y"])
     (x, y) = (arrays["x"], arrays["y"])
-    _check_sequences(x, "x", path)
+    # five at least, so that the last fifth tests one newswire or more
+    _check_sequences(x, "x", path, least=5)
     y = _check_labels(y, "y", path, len(x))
     order = _keras_shuffle(len(x))
     (x, y) = (_keras_indices(x[order], numWords), y[order])
@@ -248,9 +257,11 @@ def load_boston_npz(path, testSplit=0.2):
     makes them: shuffled with ``RandomState(113)``, the first 80% for training."""
     arrays = load_npz(path, ["x", "y"])
     (x, y) = (arrays["x"], arrays["y"])
-    if x.dtype.kind not in "iuf" or x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
-        raise UserError(f"--dataset {path!r}: expected x (houses x features) and y "
-                        f"(one price per house) as numbers, got x {x.shape}, y {y.shape}")
+    if x.dtype.kind not in "iuf" or x.ndim != 2 or y.ndim != 1 or len(x) != len(y) \
+            or x.shape[1] == 0:
+        raise UserError(f"--dataset {path!r}: expected x (houses x features, one feature "
+                        f"or more) and y (one price per house) as numbers, got x "
+                        f"{x.shape}, y {y.shape}")
     if y.dtype.kind not in "iuf" or not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise UserError(f"--dataset {path!r}: x and y must be finite numbers")
     if len(x) < 10:

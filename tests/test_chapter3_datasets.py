@@ -78,7 +78,8 @@ class _Evil:
         return (os.system, ("echo pwned",))
 
 
-@pytest.mark.parametrize("case", ["foreign", "wrong_array", "not_zip", "missing", "pickle"])
+@pytest.mark.parametrize("case", ["foreign", "wrong_array", "not_zip", "missing", "pickle",
+                                  "ragged", "zero_d", "empty_test"])
 def test_bad_npz_files_are_one_line_errors(tmp_path, case):
     path = tmp_path / "data.npz"
     if case == "foreign":
@@ -88,6 +89,12 @@ def test_bad_npz_files_are_one_line_errors(tmp_path, case):
                  x_test=np.zeros((4, 3)), y_test=np.zeros(4))  # floats, not indices
     elif case == "not_zip":
         path.write_text("not an archive")
+    elif case in ("ragged", "zero_d", "empty_test"):
+        good = _keras_sequences(4, 0)
+        bad = {"ragged": np.array([[[1, 2], [3]], [4]] + [[5]] * 2, dtype=object),
+               "zero_d": np.array(7), "empty_test": good[:0]}[case]
+        np.savez(path, x_train=good, y_train=np.zeros(4, int), x_test=bad,
+                 y_test=np.zeros(np.size(bad) if case != "ragged" else 4, int))
     elif case == "pickle":
         evil = np.empty(2, dtype=object)
         evil[0], evil[1] = _Evil(), [1, 2]
@@ -101,6 +108,10 @@ def test_bad_npz_files_are_one_line_errors(tmp_path, case):
         assert "x_train" in message
     if case == "pickle":
         assert "refusing" in message
+    if case in ("ragged", "zero_d"):
+        assert "x_test must hold lists of word indices" in message
+    if case == "empty_test":
+        assert "x_test holds 0 sequence(s)" in message
 
 
 def test_boston_npz_split_as_keras_does(tmp_path):
@@ -116,9 +127,12 @@ def test_boston_npz_split_as_keras_does(tmp_path):
     np.testing.assert_allclose(testY, y[order[40:]], rtol=1e-6)
 
 
-def test_boston_npz_with_wrong_arrays(tmp_path):
+@pytest.mark.parametrize("x, y", [(np.zeros((20, 13)), np.zeros(19)),
+                                  (np.zeros((20, 0)), np.zeros(20)),   # no features
+                                  (np.array(3.0), np.zeros(20))])
+def test_boston_npz_with_wrong_arrays(tmp_path, x, y):
     path = tmp_path / "boston.npz"
-    np.savez(path, x=np.zeros((20, 13)), y=np.zeros(19))
+    np.savez(path, x=x, y=y)
     with pytest.raises(UserError, match="one price per house"):
         chapter3_datasets.load_boston_npz(str(path))
 
