@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from pyimagesearch.cli import (UserError, existing_folder, fit_verbosity, fraction,
-                               positive_int, run_main)
+                               positive_int, run_main, word_count)
 from pyimagesearch.storage import beside, ensure_writable_folder, model_file
 from pyimagesearch.textfolders import load_text_folder, make_vectorizer, vectorize_texts
 
@@ -28,7 +28,7 @@ def parse_args(argv):
     ap.add_argument("--plot", required=True,
                     help="where to save the training curves (.png); the confusion "
                          "matrix goes beside it (<plot>_confusion.png)")
-    ap.add_argument("--num-words", type=positive_int, default=10000,
+    ap.add_argument("--num-words", type=word_count, default=10000,
                     help="vocabulary: the N most frequent training words (default: 10000)")
     ap.add_argument("--units", type=positive_int, default=None,
                     help="units per hidden layer (default: 16 for two classes, "

@@ -79,6 +79,23 @@ def positive_int(text):
     return value
 
 
+# the first word indices are marks (padding, a text's start, unknown words)
+MIN_WORDS = 4
+
+
+def word_count(text):
+    """argparse type: a vocabulary size, at least ``MIN_WORDS``."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < MIN_WORDS:
+        raise argparse.ArgumentTypeError(
+            f"expected a vocabulary of at least {MIN_WORDS} words (the first indices mark "
+            f"padding and unknown words), got {text!r}")
+    return value
+
+
 def fraction(text):
     """argparse type: a number strictly between 0 and 1."""
     try:
@@ -230,7 +247,7 @@ def add_chapter_flags(ap, items, validationSize, epochs, output):
     """The flags imdb_reviews.py and reuters_newswires.py share: the
     chapter's two runs (one watched on held-out ``items``, then a fresh
     model on all of them), the vocabulary, seed and outputs."""
-    ap.add_argument("--num-words", type=positive_int, default=10000,
+    ap.add_argument("--num-words", type=word_count, default=10000,
                     help="keep the N most frequent training words (default: 10000)")
     ap.add_argument("--validation-size", type=positive_int, default=validationSize,
                     help=f"training {items} held out in the first run "

@@ -46,6 +46,11 @@ def last_info(capsys):
     ("imdb_reviews.py", ["--dataset", "/no/such/aclImdb"], UserError),
     ("reuters_newswires.py", ["--labels", "binary"], SystemExit),
     ("reuters_newswires.py", ["--units", "0"], SystemExit),
+    # a vocabulary of marks only (Keras' max_tokens traceback before)
+    ("imdb_reviews.py", ["--num-words", "1"], SystemExit),
+    ("reuters_newswires.py", ["--num-words", "3"], SystemExit),
+    ("train_text.py", ["--dataset", ".", "--model", "m", "--plot", "p.png", "--num-words", "1"],
+     SystemExit),
     ("boston_housing.py", ["--folds", "1"], UserError),
     ("boston_housing.py", ["--dataset", "/no/such.npz"], UserError),
     ("train_text.py", ["--dataset", "/no/such", "--model", "m", "--plot", "p.png"], UserError),
