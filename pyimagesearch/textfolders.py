@@ -52,7 +52,7 @@ def load_text_folder(folder, flag="--dataset", minClasses=2):
     for name in [c for c in classes if c in UNLABELLED_FOLDERS]:
         warn(f"skipping {os.path.join(folder, name)}: unlabelled texts, not a class")
         classes.remove(name)
-    (texts, labels, names, skipped) = ([], [], [], [])
+    (texts, labels, names, skipped, leftOut) = ([], [], [], [], [])
     for name in classes:
         files = sorted(glob.glob(os.path.join(folder, name, "*.txt")))
         classTexts = []
@@ -64,15 +64,22 @@ def load_text_folder(folder, flag="--dataset", minClasses=2):
                 classTexts.append(text)
         if not classTexts:
             if files:
-                warn(f"{flag}: class {name!r} has no readable .txt file; left out")
+                leftOut.append(name)
             continue
         labels.extend([len(names)] * len(classTexts))
         names.append(name)
         texts.extend(classTexts)
+    if not names and leftOut:
+        # nothing usable at all: the one line says why, without the warnings
+        raise UserError(f"{flag} {folder!r}: none of the {len(skipped)} .txt file(s) in its "
+                        f"{len(leftOut)} class folder(s) is usable text (each is empty, "
+                        f"binary or not UTF-8)")
     for line in skipped[:5]:
         warn(f"skipped {line}")
     if len(skipped) > 5:
         warn(f"skipped {len(skipped) - 5} more unusable files")
+    for name in leftOut:
+        warn(f"{flag}: class {name!r} has no readable .txt file; left out")
     if not names:
         raise UserError(f"{flag} {folder!r} has no sub-folder of .txt files "
                         f"(expected {flag} FOLDER/<class>/*.txt)")

@@ -28,7 +28,7 @@ def test_text_folder_skips_unusable_files_with_a_warning(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("layout", ["empty", "one_class", "only_bad_files"])
-def test_text_folder_errors(tmp_path, layout):
+def test_text_folder_errors(tmp_path, layout, capsys):
     if layout == "one_class":
         sample_data.write_text_folder(str(tmp_path), classes=("a",), perClass=3)
     elif layout == "only_bad_files":
@@ -38,3 +38,9 @@ def test_text_folder_errors(tmp_path, layout):
     with pytest.raises(UserError) as error:
         textfolders.load_text_folder(str(tmp_path))
     assert "\n" not in str(error.value)
+    if layout == "only_bad_files":
+        # the one line names what is wrong (not "no sub-folder": there are
+        # two), and no warning comes before it
+        assert "none of the 2 .txt file(s) in its 2 class folder(s) is usable text" \
+            in str(error.value)
+        assert capsys.readouterr().err == ""
