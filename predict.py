@@ -54,13 +54,14 @@ def parse_args(argv):
     return args
 
 
-def input_geometry(model, width, height, flatten):
-    """(width, height, flatten) the model expects, checked against the flags.
+def input_geometry(shape, width, height, flatten):
+    """(width, height, flatten) a model whose input is ``shape`` (one
+    picture's, without the batch) expects, checked against the flags.
 
     A CNN's input says its height and width; a flattened model's input is
     width * height * 3 values, taken to be square unless told otherwise.
     """
-    shape = tuple(model.inputs[0].shape[1:])
+    shape = tuple(shape)
     if len(shape) == 3:
         (modelH, modelW, depth) = shape
         if flatten == 1:
@@ -109,17 +110,29 @@ def main(argv=None):
     import imutils
     from imutils import paths
 
-    from pyimagesearch.storage import load_labels, load_model
+    from pyimagesearch.storage import find_model, load_labels, load_model, model_inputs
 
     # load the model and label binarizer, and check they belong together
+    # (the model file and the pictures it takes first, from its config,
+    # before TensorFlow loads)
     print("[INFO] loading network and label binarizer...")
     classes = load_labels(args.label_bin)
-    model = load_model(args.model)
+    (found, config) = find_model(args.model)
+    inputs = model_inputs(config)
+    if inputs and inputs[0][1] == "string":
+        raise UserError(f"--model {found!r} classifies text (train_text.py's); "
+                        f"use predict_text.py")
+    if inputs:
+        (width, height, flatten) = input_geometry(inputs[0][0][1:], args.width, args.height,
+                                                  args.flatten)
+    model = load_model(found)
     outputs = model.outputs[0].shape[-1]
     if outputs != len(classes):
         raise UserError(f"--label-bin {args.label_bin!r} names {len(classes)} classes but "
                         f"the model predicts {outputs}; were they trained together?")
-    (width, height, flatten) = input_geometry(model, args.width, args.height, args.flatten)
+    if not inputs:
+        (width, height, flatten) = input_geometry(model.inputs[0].shape[1:], args.width,
+                                                  args.height, args.flatten)
 
     if os.path.isdir(args.image):
         return classify_folder(args, model, classes, width, height, flatten,

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from pyimagesearch.cli import UserError, existing_folder, run_main, warn
-from pyimagesearch.storage import beside, load_labels, model_file
+from pyimagesearch.storage import beside, find_model, load_labels, model_file, model_inputs
 from pyimagesearch.textfolders import list_text_files, load_text_folder, read_text_file
 
 
@@ -73,11 +73,19 @@ def main(argv=None):
     if not texts and not args.evaluate:
         raise UserError("no readable text to classify")
 
+    # a text model takes raw strings: checked in its config, before TensorFlow loads
+    (found, config) = find_model(args.model)
+    inputs = model_inputs(config)
+    if inputs and (len(inputs) != 1 or inputs[0][1] != "string"):
+        shapes = ", ".join(f"{tuple(shape[1:])} {dtype}" for (shape, dtype) in inputs)
+        raise UserError(f"--model {found!r} takes {shapes} inputs, not text: give a model "
+                        f"saved by train_text.py")
+
     # TensorFlow loads only once the flags and the inputs are known to be good
     from pyimagesearch.storage import load_model
 
     print("[INFO] loading the model...")
-    model = load_model(args.model)
+    model = load_model(found)
     outputs = model.output_shape[-1]
     if outputs != (1 if len(classNames) == 2 else len(classNames)):
         raise UserError(f"--labels: {len(classNames)} class names do not fit a model "

@@ -16,6 +16,7 @@ import os
 import pickle
 import stat
 import tempfile
+import zipfile
 from contextlib import contextmanager
 
 import numpy as np
@@ -106,19 +107,62 @@ def save_model(model, path):
     return target
 
 
-def load_model(path):
-    """Load a model saved by these scripts; a clear error if it is not one."""
-    import keras
-
+def find_model(path, flag="--model"):
+    """The model file ``path`` names (``path`` or ``path.keras``), checked
+    without TensorFlow: a ``.keras`` file is a zip archive holding
+    ``config.json`` and the weights. A missing, cut-short or foreign file
+    is one line."""
     candidates = [path] if path.endswith(MODEL_SUFFIX) else [path, model_file(path)]
     found = next((p for p in candidates if os.path.isfile(p)), None)
     if found is None:
-        raise UserError(f"--model {path!r} not found")
+        raise UserError(f"{flag} {path!r} not found")
+    try:
+        with zipfile.ZipFile(found) as archive:
+            names = set(archive.namelist())
+            config = json.loads(archive.read("config.json")) if "config.json" in names else None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise UserError(f"{flag} {found!r} is not a Keras model file: a .keras file is a "
+                        f"zip archive, and this one is damaged or cut short, or is no "
+                        f"archive at all") from None
+    if not isinstance(config, dict) or "model.weights.h5" not in names:
+        raise UserError(f"{flag} {found!r} is not a Keras model file (a zip archive "
+                        f"without a model's config.json and weights)")
+    return found, config
+
+
+def model_inputs(config):
+    """``[(batch_shape, dtype), ...]`` of a saved model's inputs, read from its
+    ``config.json`` (``find_model``); None where the layout is not Keras 3's."""
+    try:
+        inner = config["config"]
+        layers = inner["layers"]
+        if config.get("class_name") == "Sequential":
+            first = layers[0]
+            chosen = [first] if first.get("class_name") == "InputLayer" else []
+        else:
+            wanted = inner["input_layers"]
+            wanted = [wanted] if isinstance(wanted[0], str) else wanted
+            byName = {layer["config"]["name"]: layer for layer in layers}
+            chosen = [byName[w[0]] for w in wanted]
+        inputs = [(list(layer["config"]["batch_shape"]), layer["config"]["dtype"])
+                  for layer in chosen]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return inputs or None
+
+
+def load_model(path, flag="--model"):
+    """Load a model saved by these scripts; a clear error if it is not one."""
+    (found, _) = find_model(path, flag)
+    import keras
+
     try:
         return keras.models.load_model(found, safe_mode=True)
     except Exception as error:  # Keras raises many kinds for a bad file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"--model {found!r} is not a Keras model file ({reason[:160]})") from None
+        reason = " ".join(str(error).split()) or type(error).__name__
+        if len(reason) > 160:
+            reason = reason[:160].rsplit(" ", 1)[0] + " ..."
+        raise UserError(f"{flag} {found!r} is not a Keras model file ({reason})") from None
 
 
 # --------------------------------------------------------------------------

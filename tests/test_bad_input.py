@@ -10,6 +10,7 @@ lines and damaged images in class folders are tested in test_datasets.py,
 damaged house pictures in test_regression_scripts.py.
 """
 
+import json
 import os
 import pickle
 import shutil
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -199,6 +201,13 @@ def predict(model_dir, image, *extra, model=None, labels=None):
     ("image not an image", "not a readable image"),
     ("model missing", "--model .* not found"),
     ("model not a model", "--model .* is not a Keras model file"),
+    # a disk that filled up while saving, a picture given as the model: no
+    # "File not found", no reason cut off mid-word
+    ("model cut short", "--model .*m.model.keras' is not a Keras model file: a .keras file "
+                        "is a zip archive, and this one is damaged or cut short"),
+    ("model a picture", "--model .*circle_00001.jpg' is not a Keras model file: .* or is no "
+                        "archive at all$"),
+    ("model a text model", "classifies text .*; use predict_text.py"),
     ("labels count", "names 2 classes but the model predicts 3"),
     ("labels with code", "not a label file"),
     ("folder without images", "holds no readable images"),
@@ -212,14 +221,30 @@ def test_predict_mistakes(case, message, model3, shapes3, tmp_path, monkeypatch)
     (tmp_path / "evil.pickle").write_bytes(b"cos\nsystem\n(S'touch " + str(tmp_path / "owned")
                                            .encode() + b"'\ntR.")
     (tmp_path / "empty").mkdir()
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    whole = (model3 / "m.model.keras").read_bytes()
+    (cut / "m.model.keras").write_bytes(whole[:len(whole) * 2 // 3])
+    text = tmp_path / "text.keras"
+    with zipfile.ZipFile(text, "w") as z:   # the inputs of train_text.py's model
+        z.writestr("config.json", json.dumps({"class_name": "Functional", "config": {
+            "layers": [{"class_name": "InputLayer", "config": {
+                "name": "t", "batch_shape": [None], "dtype": "string"}}],
+            "input_layers": [["t", 0, 0]]}}))
+        z.writestr("model.weights.h5", b"")
     args = {"image missing": ("no/such.jpg",),
             "image not an image": (ROOT / "README.md",),
             "model missing": (image,), "model not a model": (image,),
+            "model cut short": (image,), "model a picture": (image,),
+            "model a text model": (image,),
             "labels count": (image,), "labels with code": (image,),
             "folder without images": (tmp_path / "empty",),
             "output of the wrong kind": (image, "--output", tmp_path / "out.csv")}[case]
     options = {"model missing": {"model": tmp_path / "nope.model"},
                "model not a model": {"model": tmp_path / "fake.keras"},
+               "model cut short": {"model": cut / "m.model.keras"},
+               "model a picture": {"model": image},
+               "model a text model": {"model": text},
                "labels count": {"labels": tmp_path / "two.pickle"},
                "labels with code": {"labels": tmp_path / "evil.pickle"}}.get(case, {})
     monkeypatch.chdir(ROOT)  # relative paths in the cases

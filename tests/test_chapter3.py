@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import zipfile
 from types import SimpleNamespace
 
 import numpy as np
@@ -343,6 +344,14 @@ def test_predict_text_refuses_foreign_classes(data, tmp_path):
         load_script("predict_text.py").main(["--model", str(model), "--evaluate",
                                              str(data / "folder")])
     with pytest.raises(UserError, match="not a Keras model file"):
+        load_script("predict_text.py").main(["--model", str(model), "--text", "hello"])
+    # an image model (a Sequential of 32x32x3 pictures), refused from its config
+    with zipfile.ZipFile(model, "w") as z:
+        z.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {
+            "layers": [{"class_name": "InputLayer", "config": {
+                "name": "i", "batch_shape": [None, 32, 32, 3], "dtype": "float32"}}]}}))
+        z.writestr("model.weights.h5", b"")
+    with pytest.raises(UserError, match=r"takes \(32, 32, 3\) float32 inputs, not text"):
         load_script("predict_text.py").main(["--model", str(model), "--text", "hello"])
 
 

@@ -215,6 +215,28 @@ def test_foreign_project_dir_refused(classifier, shapes, tmp_path):
         classifier.main(["--dataset", str(shapes), *outputs(tmp_path)])
 
 
+@pytest.mark.parametrize("damaged", ["search.json", "trials/oracle.json",
+                                     "trials/trial_1/trial.json"])
+def test_damaged_search_files_are_one_line(tmp_path, damaged):
+    # a search folder as a finished trial and a kill during a write leave it
+    identity = {"script": "search_image_classifier.py", "scoring": project.SCORING}
+    folder = tmp_path / "project"
+    for (name, content) in [("search.json", identity), ("trials/oracle.json", {"seed": 1}),
+                            ("trials/trial_0/trial.json", {"status": "COMPLETED"}),
+                            ("trials/trial_1/trial.json", {"status": "COMPLETED"})]:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(json.dumps(content))
+    assert project.check_project(str(folder), identity, False, "single") == 2
+    text = (folder / damaged).read_text()
+    for cut in ("null", text[:len(text) // 2]):
+        (folder / damaged).write_text(cut)
+        with pytest.raises(UserError, match=f"{damaged}.* is damaged.*--overwrite") as info:
+            project.check_project(str(folder), identity, False, "single")
+        assert "\n" not in str(info.value)
+        # --overwrite starts afresh
+        assert project.check_project(str(folder), identity, True, "single") == 0
+
+
 def test_distributed_variables_checked(classifier, shapes, tmp_path, monkeypatch):
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
     monkeypatch.delenv("KERASTUNER_ORACLE_PORT", raising=False)

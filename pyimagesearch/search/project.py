@@ -99,29 +99,60 @@ def check_project(projectDir, identity, overwrite, role):
         raise UserError(f"--project-dir {projectDir!r} is a file, expected a folder")
     identityPath = os.path.join(projectDir, IDENTITY_FILE)
     trialsDir = os.path.join(projectDir, PROJECT_NAME)
-    if role == "worker":
+    if role == "worker" or overwrite:
+        # (--overwrite: whatever is there is replaced, damaged or not)
         return 0
     if os.path.isfile(identityPath):
         try:
             with open(identityPath, encoding="utf-8") as f:
                 recorded = json.load(f)
-        except (OSError, ValueError) as error:
+        except OSError as error:
             raise UserError(f"--project-dir {projectDir!r}: {IDENTITY_FILE} cannot be read "
-                            f"({error}); pass --overwrite to start a new search there") from None
-        if recorded != identity and not overwrite:
+                            f"({error.strerror}); pass --overwrite to start a new search "
+                            f"there") from None
+        except ValueError:
+            raise UserError(f"--project-dir {projectDir!r}: {IDENTITY_FILE} is damaged (not "
+                            f"whole JSON: cut short?); pass --overwrite to start a new search "
+                            f"there") from None
+        if not isinstance(recorded, dict):
+            raise UserError(f"--project-dir {projectDir!r}: {IDENTITY_FILE} is damaged (it "
+                            f"holds {type(recorded).__name__}, not a search's settings); pass "
+                            f"--overwrite to start a new search there")
+        if recorded != identity:
             changed = sorted(k for k in set(recorded) | set(identity)
                              if recorded.get(k) != identity.get(k))
             details = ", ".join(f"{k}: {recorded.get(k)!r} there, {identity.get(k)!r} now"
                                 for k in changed[:3])
             raise UserError(f"--project-dir {projectDir!r} holds another search ({details}); "
                             "pass --overwrite to replace it, or choose another --project-dir")
-    elif os.path.isdir(projectDir) and os.listdir(projectDir) and not overwrite:
+    elif os.path.isdir(projectDir) and os.listdir(projectDir):
         raise UserError(f"--project-dir {projectDir!r} is not empty and holds no search "
                         f"of these scripts; pass --overwrite to use it anyway, or choose "
                         "another folder")
-    if overwrite:
-        return 0
+    check_tuner_files(trialsDir)
     return count_trials(trialsDir)
+
+
+def check_tuner_files(trialsDir):
+    """KerasTuner's own files of a search to resume (its ``oracle.json`` and
+    each trial's ``trial.json``) must be whole: one cut short by a full disk
+    or a kill would end the rerun in a traceback from deep in KerasTuner."""
+    if not os.path.isdir(trialsDir):
+        return
+    paths = [os.path.join(trialsDir, "oracle.json")]
+    paths += sorted(os.path.join(trialsDir, name, "trial.json") for name in os.listdir(trialsDir)
+                    if name.startswith("trial_"))
+    for path in paths:
+        if not os.path.isfile(path):
+            continue
+        try:
+            with open(path, encoding="utf-8") as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            state = None
+        if not isinstance(state, dict):
+            raise UserError(f"{path} is damaged (cut short?), so the search there cannot be "
+                            f"resumed; pass --overwrite to start it afresh")
 
 
 def count_trials(trialsDir):
