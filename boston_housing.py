@@ -229,8 +229,6 @@ def main(argv=None):
     else:
         (smoothed, bestEpoch) = (np.array([]), int(np.argmin(averageMAE)) + 1)
     print(f"[INFO] smoothed validation MAE stops improving after epoch {bestEpoch}")
-    plot_kfold_curve(averageMAE, smoothed, bestEpoch, args.folds,
-                     os.path.join(args.output, "kfold_mae.png"))
 
     # train a final model on all the training data and measure it on the test data
     print(f"[INFO] training the final model, {args.epochs} epochs at batch "
@@ -246,6 +244,11 @@ def main(argv=None):
     preds = model.predict(testData[:5], verbose=0)[:, 0]
     for (p, t) in zip(preds, testTargets[:5]):
         print(f"[INFO] predicted ${p * 1000:,.0f}, actual ${t * 1000:,.0f}")
+
+    # the K-fold curve, written with the results once the run has succeeded
+    # (an interrupted run leaves the last run's picture as it was)
+    plot_kfold_curve(averageMAE, smoothed, bestEpoch, args.folds,
+                     os.path.join(args.output, "kfold_mae.png"))
 
     save_results(os.path.join(args.output, "results.json"), {
         "folds": args.folds, "kfold_epochs": args.kfold_epochs,

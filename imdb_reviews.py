@@ -86,14 +86,9 @@ def main(argv=None):
                         batch_size=args.batch_size, validation_data=(xVal, yVal),
                         verbose=fit_verbosity(), callbacks=logs)
 
-    # the training and validation curves; the epoch of the lowest validation
-    # loss is where overfitting starts
+    # the epoch of the lowest validation loss is where overfitting starts
+    # (the curves are drawn at the end)
     h = history.history
-    plot_history(h, os.path.join(args.output, "imdb_loss.png"),
-                 "Training and validation loss", {"loss": "train_loss", "val_loss": "val_loss"})
-    plot_history(h, os.path.join(args.output, "imdb_accuracy.png"),
-                 "Training and validation accuracy",
-                 {"accuracy": "train_acc", "val_accuracy": "val_acc"})
     bestEpoch = int(np.argmin(h["val_loss"])) + 1
     print(f"[INFO] lowest validation loss at epoch {bestEpoch}: "
           f"{h['val_loss'][bestEpoch - 1]:.4f} (accuracy {h['val_accuracy'][bestEpoch - 1]:.4f})")
@@ -116,6 +111,15 @@ def main(argv=None):
     probs = model.predict(xTest[:5], verbose=0)[:, 0]
     for (p, y) in zip(probs, yTest[:5]):
         print(f"[INFO] P(positive) = {p:.4f} (actual: {data.classNames[int(y)]})")
+
+    # the first run's training and validation curves, written with the
+    # results once the run has succeeded (an interrupted run leaves the
+    # last run's pictures as they were)
+    plot_history(h, os.path.join(args.output, "imdb_loss.png"),
+                 "Training and validation loss", {"loss": "train_loss", "val_loss": "val_loss"})
+    plot_history(h, os.path.join(args.output, "imdb_accuracy.png"),
+                 "Training and validation accuracy",
+                 {"accuracy": "train_acc", "val_accuracy": "val_acc"})
 
     save_results(os.path.join(args.output, "results.json"), {
         "seed": args.seed, "train_reviews": len(xTrain), "test_reviews": len(xTest),

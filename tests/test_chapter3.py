@@ -247,6 +247,39 @@ def test_imdb_end_to_end(data, tmp_path, capsys, source):
     assert (tmp_path / "imdb_loss.png").exists() and (tmp_path / "imdb_accuracy.png").exists()
 
 
+@pytest.mark.parametrize("script, argv, pictures", [
+    ("imdb_reviews.py", ["--dataset", "npz/imdb.npz", "--validation-size", "20"],
+     ["imdb_loss.png", "imdb_accuracy.png"]),
+    ("reuters_newswires.py", ["--dataset", "reuters", "--validation-size", "20"],
+     ["reuters_loss.png", "reuters_accuracy.png"]),
+    ("boston_housing.py", ["--dataset", "boston.npz", "--folds", "2", "--kfold-epochs", "2"],
+     ["kfold_mae.png"]),
+])
+def test_ctrl_c_in_the_final_fit_leaves_the_last_runs_pictures(data, tmp_path, monkeypatch,
+                                                                script, argv, pictures):
+    import keras
+
+    # the last run's outputs, then a run stopped by Ctrl-C in its final fit
+    # (the fit after the hold-out or K-fold run): nothing of them is replaced
+    for name in pictures + ["results.json"]:
+        (tmp_path / name).write_bytes(b"the last run's " + name.encode())
+    fit = keras.Model.fit
+
+    def interrupted_final_fit(model, x=None, y=None, **kwargs):
+        if kwargs.get("validation_data") is None and "validation_split" not in kwargs:
+            raise KeyboardInterrupt
+        return fit(model, x, y, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", interrupted_final_fit)
+    argv = [str(data / a) if a.endswith((".npz", "reuters")) else a for a in argv]
+    with pytest.raises(KeyboardInterrupt):
+        load_script(script).main([*argv, "--validation-epochs", "1", "--epochs", "1",
+                                  "--output", str(tmp_path)] if script != "boston_housing.py"
+                                 else [*argv, "--epochs", "1", "--output", str(tmp_path)])
+    for name in pictures + ["results.json"]:
+        assert (tmp_path / name).read_bytes() == b"the last run's " + name.encode(), name
+
+
 @pytest.mark.parametrize("labels", ["onehot", "sparse"])
 def test_reuters_end_to_end(data, tmp_path, capsys, labels):
     load_script("reuters_newswires.py").main([
