@@ -172,14 +172,9 @@ def kfold_side_by_side(keras, trainData, trainTargets, k, numEpochs, batchSize, 
 def main(argv=None):
     args = parse_args(argv)
 
-    # TensorFlow loads only once the flags are known to be good
-    import keras
-
     from pyimagesearch.chapter3_datasets import keras_download, load_boston_npz
     from pyimagesearch.plots import plot_kfold_curve, smooth_curve
     from pyimagesearch.storage import save_results
-
-    keras.utils.set_random_seed(args.seed)
 
     # load the 404 training and 102 test suburbs (13 features, prices in $1000s)
     print("[INFO] loading Boston housing data...")
@@ -193,6 +188,12 @@ def main(argv=None):
     print(f"[INFO] {len(trainData)} training / {len(testData)} test houses, "
           f"{trainData.shape[1]} features; first training row: "
           f"{np.array2string(trainData[0], precision=5, max_line_width=200)}")
+
+    # TensorFlow loads only now, once the flags and the data are known
+    # to be good
+    import keras
+
+    keras.utils.set_random_seed(args.seed)
 
     # standardise every feature with the mean and standard deviation of the
     # *training* data (the test data too: it must never be looked at)

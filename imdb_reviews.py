@@ -46,14 +46,9 @@ def build_model(keras, args):
 def main(argv=None):
     args = parse_args(argv)
 
-    # TensorFlow loads only once the flags are known to be good
-    import keras
-
     from pyimagesearch.chapter3_datasets import load_chapter_text, multi_hot
     from pyimagesearch.plots import plot_history
     from pyimagesearch.storage import save_results
-
-    keras.utils.set_random_seed(args.seed)
 
     # load the reviews as lists of word indices (the num_words most frequent words)
     print("[INFO] loading IMDB reviews...")
@@ -64,6 +59,12 @@ def main(argv=None):
                         f"review out of {len(data.trainSeqs)}")
     print(f"[INFO] first review, decoded: {data.decode(data.trainSeqs[0])[:300]}")
     print(f"[INFO] its label: {data.classNames[int(data.trainLabels[0])]}")
+
+    # TensorFlow loads only now, once the flags and the data are known
+    # to be good
+    import keras
+
+    keras.utils.set_random_seed(args.seed)
 
     # turn each review into a multi-hot vector: 1.0 for every word it uses
     print("[INFO] vectorizing...")

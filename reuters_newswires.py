@@ -46,14 +46,9 @@ def build_model(keras, args, topics):
 def main(argv=None):
     args = parse_args(argv)
 
-    # TensorFlow loads only once the flags are known to be good
-    import keras
-
     from pyimagesearch.chapter3_datasets import load_chapter_text, multi_hot
     from pyimagesearch.plots import plot_history
     from pyimagesearch.storage import save_results
-
-    keras.utils.set_random_seed(args.seed)
 
     # load the newswires as lists of word indices, each with one topic
     print("[INFO] loading Reuters newswires...")
@@ -66,6 +61,12 @@ def main(argv=None):
                         f"newswire out of {len(data.trainSeqs)}")
     print(f"[INFO] first newswire, decoded: {data.decode(data.trainSeqs[0])[:300]}")
     print(f"[INFO] its topic: {data.classNames[int(data.trainLabels[0])]}")
+
+    # TensorFlow loads only now, once the flags and the data are known
+    # to be good
+    import keras
+
+    keras.utils.set_random_seed(args.seed)
 
     # multi-hot vectors; one-hot labels (categorical cross-entropy) or the
     # integers themselves (sparse categorical cross-entropy: the same loss)

@@ -237,6 +237,32 @@ def test_damaged_search_files_are_one_line(tmp_path, damaged):
         assert project.check_project(str(folder), identity, True, "single") == 0
 
 
+def test_a_worker_without_its_chief_gives_up_in_bounded_time(monkeypatch, capsys):
+    import time
+
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", str(free_port()))   # nobody serves it
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
+    monkeypatch.setenv("SEARCH_CHIEF_WAIT", "2")
+    started = time.monotonic()
+    with pytest.raises(UserError, match="no chief answered at 127.0.0.1:.* within 2s") as info:
+        project.distributed_role()
+    assert time.monotonic() - started < 10 and "\n" not in str(info.value)
+    assert "waiting up to 2s for the chief" in capsys.readouterr().out
+
+
+def test_a_chief_whose_port_is_taken_says_so(monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+        monkeypatch.setenv("KERASTUNER_ORACLE_PORT", str(taken.getsockname()[1]))
+        monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
+        with pytest.raises(UserError, match="cannot serve the search at 127.0.0.1:.*another "
+                                            "process holds the port"):
+            project.distributed_role()
+
+
 def test_distributed_variables_checked(classifier, shapes, tmp_path, monkeypatch):
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
     monkeypatch.delenv("KERASTUNER_ORACLE_PORT", raising=False)

@@ -17,6 +17,7 @@ from .reporting import format_seconds
 
 PROJECT_NAME = "trials"          # KerasTuner's folder inside --project-dir
 IDENTITY_FILE = "search.json"    # what this --project-dir searches
+CHIEF_WAIT = 600.0               # seconds a worker waits for its chief to answer
 
 # How trials are trained and scored, recorded in search.json: a project
 # folder whose trials were scored another way (an earlier version of these
@@ -79,7 +80,51 @@ def distributed_role():
         raise UserError("KERASTUNER_ORACLE_IP is set but KERASTUNER_TUNER_ID is not: "
                         "use 'chief' for the process that holds the search and "
                         "'tuner0', 'tuner1', ... for the workers")
-    return "chief" if "chief" in tunerId else "worker"
+    role = "chief" if "chief" in tunerId else "worker"
+    if role == "chief":
+        check_port_free(ip, int(port))
+    else:
+        wait_for_chief(ip, int(port), tunerId)
+    return role
+
+
+def check_port_free(ip, port):
+    """A chief's port must be free: gRPC would report a taken one only
+    after the chief has loaded everything, as a traceback."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET) as probe:
+            probe.bind((ip, port))
+    except OSError as error:
+        raise UserError(f"the chief cannot serve the search at {ip}:{port} "
+                        f"({error.strerror}): another process holds the port, or the "
+                        f"address is not this machine's; choose another "
+                        f"KERASTUNER_ORACLE_PORT") from None
+
+
+def wait_for_chief(ip, port, tunerId):
+    """Wait, saying so, until the chief at ``ip:port`` answers, at most
+    ``SEARCH_CHIEF_WAIT`` seconds (default ``CHIEF_WAIT``): KerasTuner's
+    own client would wait an hour without a word."""
+    import grpc
+
+    try:
+        wait = float(os.environ.get("SEARCH_CHIEF_WAIT", CHIEF_WAIT))
+    except ValueError:
+        raise UserError(f"SEARCH_CHIEF_WAIT {os.environ['SEARCH_CHIEF_WAIT']!r} is not a "
+                        f"number of seconds") from None
+    print(f"[INFO] worker {tunerId}: waiting up to {format_seconds(wait)} for the chief at "
+          f"{ip}:{port}", flush=True)
+    channel = grpc.insecure_channel(f"{ip}:{port}")
+    try:
+        grpc.channel_ready_future(channel).result(timeout=wait)
+    except grpc.FutureTimeoutError:
+        raise UserError(f"no chief answered at {ip}:{port} within {format_seconds(wait)}; "
+                        f"start the chief (KERASTUNER_TUNER_ID=chief) with the same "
+                        f"command, or set SEARCH_CHIEF_WAIT to wait longer") from None
+    finally:
+        channel.close()
 
 
 # --------------------------------------------------------------------------
