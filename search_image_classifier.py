@@ -67,7 +67,7 @@ def main(argv=None):
     from sklearn.metrics import classification_report
 
     from pyimagesearch import datasets, plots, splits
-    from pyimagesearch.search import engine, reporting, space
+    from pyimagesearch.search import engine, export, reporting, space
     from pyimagesearch.storage import beside, save_labels, save_model, save_results
 
     keras.utils.set_random_seed(settings.seed)
@@ -119,14 +119,14 @@ def main(argv=None):
         return 0
 
     # report the trials and pick the best of the highest rung
-    best = engine.check_search_left_a_model(tuner.oracle)
+    best = export.check_search_left_a_model(tuner.oracle)
     rows = reporting.trial_rows(tuner.oracle)
     reporting.print_trial_table(rows, int(best.trial_id) + 1)
 
     # export: retrain the best network on the whole training split, as the
     # chapter's searcher does, when time allows; otherwise keep its weights
     # from the search
-    (model, retrain, epochs) = engine.export_model(tuner, best, settings, trainX, trainY,
+    (model, retrain, epochs) = export.export_model(tuner, best, settings, trainX, trainY,
                                                    clock, verbose=fit_verbosity())
     model.summary()
 

@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT, load_script, predict_in_fresh_python
 
 from pyimagesearch import sample_data
-from pyimagesearch.search import data, engine, flags, project, reporting, trials
+from pyimagesearch.search import data, engine, export, flags, project, reporting, trials
 from pyimagesearch.cli import UserError
 
 TINY = ["--image-size", "16", "--epochs", "1", "--batch-size", "16"]
@@ -396,6 +396,38 @@ def test_a_rung_compares_its_networks_at_the_same_epochs(tmp_path):
     assert oracle.create_trial("tuner0").hyperparameters.values[engine.EPOCHS] == 9
 
 
+def test_a_silent_workers_trial_goes_to_the_next_worker(tmp_path, capsys):
+    from pyimagesearch.search import workers
+
+    oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=6)
+    (a, b) = (oracle.create_trial("tuner0"), oracle.create_trial("tuner1"))
+    finish(oracle, b, 0.4)
+    heard = oracle.lastHeard[a.trial_id]
+    # tuner0's heartbeats keep its trial; then it falls silent
+    oracle.get_trial(a.trial_id)
+    assert oracle.lastHeard[a.trial_id] >= heard
+    now = oracle.lastHeard[a.trial_id]
+    assert workers.requeue_silent(oracle, now=now + 30, silent=60) == []
+    assert workers.requeue_silent(oracle, now=now + 61, silent=60) == [a.trial_id]
+    assert "tuner0" not in oracle.ongoing_trials and "tuner0" not in oracle.tuner_ids
+    assert "tuner0 has sent nothing for 61s: trial 1 handed to the next worker" in \
+        capsys.readouterr().out
+    # the waiting worker gets it, the same network from the start; the rung
+    # then goes on as if nothing had happened
+    again = oracle.create_trial("tuner1")
+    assert again.trial_id == a.trial_id and again.status == "RUNNING"
+    finish(oracle, again, 0.3)
+    top = oracle.create_trial("tuner1")
+    assert top.hyperparameters.values[engine.PARENT] == a.trial_id
+    # a trial whose workers keep dying is recorded as failed, not retried forever
+    for k in range(workers.RETRIES):
+        assert workers.requeue_silent(oracle, now=1e9 + k, silent=60) == [top.trial_id]
+        assert oracle.create_trial("tuner1").trial_id == top.trial_id
+    workers.requeue_silent(oracle, now=2e9, silent=60)
+    assert oracle.trials[top.trial_id].status == "FAILED"
+    assert oracle.ongoing_trials == {} and oracle.tuner_ids == set()
+
+
 def test_a_rung_still_training_elsewhere_makes_workers_wait(tmp_path):
     oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=6)
     (a, b) = (oracle.create_trial("tuner0"), oracle.create_trial("tuner1"))
@@ -484,14 +516,14 @@ def test_the_best_is_retrained_only_when_it_fits():
 
     best = Trial(epochs=9.5, best_epoch=9.5, seconds=900.0, samples=45000.0)
     # no time limit: retrained as the chapter does, for all its epochs
-    assert engine.export_plan(best, settings, 50000, None)[:2] == (True, 9.5)
+    assert export.export_plan(best, settings, 50000, None)[:2] == (True, 9.5)
     # 1,000 s needed for 50,000 pictures: kept when less is left
-    (retrain, _, why) = engine.export_plan(best, settings, 50000, FakeClock(left=600.0))
+    (retrain, _, why) = export.export_plan(best, settings, 50000, FakeClock(left=600.0))
     assert not retrain and "16m40s" in why
-    assert engine.export_plan(best, settings, 50000, FakeClock(left=1200.0))[0]
+    assert export.export_plan(best, settings, 50000, FakeClock(left=1200.0))[0]
     # an adaptive trial is retrained for the epochs of its lowest loss
     plateau = flags.SearchSettings(schedule="plateau")
-    assert engine.export_plan(Trial(epochs=50.0, best_epoch=30.0, seconds=1.0, samples=10.0),
+    assert export.export_plan(Trial(epochs=50.0, best_epoch=30.0, seconds=1.0, samples=10.0),
                               plateau, 10, None)[1] == 30.0
 
 
@@ -706,8 +738,8 @@ def test_test_pictures_are_averaged_over_mirrors_and_shifts():
 def test_classifier_keeps_a_train_test_split(classifier, tmp_path, capsys, monkeypatch):
     root = write_split_folder(tmp_path / "cifar")
     # as if the time left could not pay for retraining the winner
-    plan = engine.export_plan
-    monkeypatch.setattr(engine, "export_plan",
+    plan = export.export_plan
+    monkeypatch.setattr(export, "export_plan",
                         lambda *a: (False, plan(*a)[1], "no time left (the test says so)"))
     assert classifier.main(["--dataset", str(root), "--max-trials", "1", "--epochs", "1",
                             "--batch-size", "9", *outputs(tmp_path),
@@ -896,3 +928,49 @@ def test_distributed_search_then_resumed_and_exported(classifier, shapes, tmp_pa
     # ...unless --overwrite
     identity["image_size"] = 20
     assert project.check_project(str(tmp_path / "project"), identity, True, "single") == 0
+
+
+def test_a_worker_killed_mid_trial_does_not_stop_the_search(shapes, tmp_path):
+    import time
+
+    # a chief and two workers; tuner0 is killed (kill -9) as soon as it
+    # starts a trial: its trial goes to tuner1 once tuner0 has been silent
+    # for SEARCH_WORKER_SILENCE seconds, and the chief exports the best
+    args = ["--dataset", str(shapes), *TINY, "--epochs", "60", "--max-trials", "2",
+            *outputs(tmp_path), "--label-bin", str(tmp_path / "lb.pickle")]
+    port = str(free_port())
+    (processes, logs) = ({}, {})
+    started = time.monotonic()
+    try:
+        for tunerId in ("chief", "tuner0", "tuner1"):
+            env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId, SEARCH_WORKER_SILENCE="10",
+                       KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
+            env.pop("DISPLAY", None)
+            logs[tunerId] = tmp_path / f"{tunerId}.log"
+            with open(logs[tunerId], "w") as log:
+                processes[tunerId] = subprocess.Popen(
+                    [sys.executable, str(ROOT / "search_image_classifier.py"), *args],
+                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        while "starts on tuner0" not in logs["tuner0"].read_text():
+            assert processes["tuner0"].poll() is None and time.monotonic() - started < 180
+            time.sleep(0.2)
+        processes["tuner0"].send_signal(signal.SIGKILL)
+        for name in ("chief", "tuner1"):
+            processes[name].wait(timeout=240)
+    finally:
+        for p in processes.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.wait(timeout=30)
+    text = {name: path.read_text() for (name, path) in logs.items()}
+    assert processes["chief"].returncode == 0, text["chief"][-3000:]
+    assert processes["tuner1"].returncode == 0, text["tuner1"][-3000:]
+    killed = re.search(r"trial (\d) starts on tuner0", text["tuner0"]).group(1)
+    assert re.search(rf"tuner0 has sent nothing for \d+s: trial {killed} handed to the next "
+                     r"worker", text["chief"]), text["chief"][-3000:]
+    # tuner1 trained the killed trial from the start, and the search ended
+    assert re.search(rf"trial {killed} starts on tuner1", text["tuner1"])
+    assert "[INFO] test accuracy:" in text["chief"] and (tmp_path / "m.keras").exists()
+    statuses = [json.loads(t.read_text())["status"] for t in
+                sorted((tmp_path / "project" / project.PROJECT_NAME).glob("trial_*/trial.json"))]
+    assert statuses == ["COMPLETED"] * 3

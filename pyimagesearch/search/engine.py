@@ -20,6 +20,7 @@ retraining when time is short. In a distributed search the oracle lives in
 the chief, which prints the progress lines; the workers train.
 """
 
+import contextlib
 import math
 import os
 import time
@@ -27,8 +28,7 @@ import time
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 
-from ..cli import UserError
-from . import reporting
+from . import reporting, workers
 
 FACTOR = 3
 LOW_SHARE = 0.25        # of a time-limited search, for the rungs below the top
@@ -102,6 +102,7 @@ class HalvingOracle(keras_tuner.Oracle):
         self.clock = clock
         self.flat = flat
         self.stopMessage = None
+        self.lastHeard = {}     # trial id -> when its worker last spoke (workers.py)
 
     # --- the rungs, read from the trials (so a resumed search knows them)
 
@@ -235,7 +236,20 @@ class HalvingOracle(keras_tuner.Oracle):
         return {"status": TrialStatus.RUNNING, "values": values}
 
     @keras_tuner.synchronized
+    def create_trial(self, tuner_id):
+        trial = super().create_trial(tuner_id)
+        if trial.status == TrialStatus.RUNNING:
+            workers.heard_from(self, trial.trial_id)
+        return trial
+
+    def get_trial(self, trial_id):
+        # a worker's heartbeat (workers.py)
+        workers.heard_from(self, trial_id)
+        return super().get_trial(trial_id)
+
+    @keras_tuner.synchronized
     def end_trial(self, trial):
+        self.lastHeard.pop(trial.trial_id, None)
         super().end_trial(trial)
         # KerasTuner saves the oracle before it forgets the ended trial as
         # running; a chief does not save again, and a resumed search would
@@ -260,12 +274,19 @@ class HalvingOracle(keras_tuner.Oracle):
         super().reload()
         # a trial interrupted (Ctrl-C) is trained again: with this run's
         # share of the time, not the one it was given before
-        for trialId in self._retry_queue:
-            values = self.trials[trialId].hyperparameters.values
-            values[SECONDS] = 0.0
-            if self.clock is not None and self.clock.limit is not None:
-                values[SECONDS] = float(max(MIN_TRIAL_SECONDS,
-                                            self.budget(int(values.get(RUNG, 0)))))
+        for trialId in list(self._retry_queue):
+            self.requeue(trialId, queued=True)
+
+    def requeue(self, trialId, queued=False):
+        """Put ``trialId`` in KerasTuner's retry queue, with a fresh share of
+        the time (the trial starts again from scratch)."""
+        values = self.trials[trialId].hyperparameters.values
+        values[SECONDS] = 0.0
+        if self.clock is not None and self.clock.limit is not None:
+            rung = int(values.get(RUNG, 0))
+            values[SECONDS] = float(max(MIN_TRIAL_SECONDS, self.budget(rung)))
+        if not queued:
+            self._retry_queue.append(trialId)
 
 
 class SearchTuner(keras_tuner.Tuner):
@@ -277,6 +298,8 @@ class SearchTuner(keras_tuner.Tuner):
         self.role = role
         self.fitVerbose = verbose
         self.asked = self.began = False
+        if role == "chief":
+            workers.WorkerWatch(self.oracle).start()
 
     def pre_create_trial(self):
         # an IDLE answer (a rung still training elsewhere) comes back at
@@ -304,8 +327,11 @@ class SearchTuner(keras_tuner.Tuner):
             stepSeconds = float(hp.values.get(STEP_SECONDS, 0.0)) or \
                 self.hypermodel.step_seconds(hp, x, y)
             epochs = self.hypermodel.epochs_within(seconds, stepSeconds, len(y), epochs)
-        model, metrics = self.hypermodel.train(hp, x, y, validation_data, epochs,
-                                               deadline=deadline, verbose=self.fitVerbose)
+        # a worker tells the chief it is alive while it trains
+        with workers.Heartbeat(self.oracle, trial.trial_id) if self.role == "worker" \
+                else contextlib.nullcontext():
+            model, metrics = self.hypermodel.train(hp, x, y, validation_data, epochs,
+                                                   deadline=deadline, verbose=self.fitVerbose)
         from ..storage import save_model
 
         save_model(model, os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_MODEL))
@@ -340,56 +366,3 @@ def make_tuner(hypermodel, settings, projectDir, overwrite, clock, role="single"
         # the progress lines replace KerasTuner's own per-trial tables
         tuner.oracle.verbose = 0
     return tuner
-
-
-def export_plan(best, settings, trainSamples, clock):
-    """Whether to retrain ``best`` from scratch on all ``trainSamples``
-    pictures (the chapter's way) or keep its weights from the search: the
-    retraining is kept when it fits in the time left, judged from the
-    trial's own seconds. Returns ``(retrain, epochs, why)``: an adaptive
-    (plateau) trial is retrained for the epochs of its lowest loss, any
-    other for all it trained."""
-    epochs = reporting.metric(best, "epochs") or 1.0
-    if settings.adaptive():
-        epochs = reporting.metric(best, "best_epoch") or epochs
-    left = clock.left() if clock is not None else None
-    if left is None:
-        return True, epochs, None
-    trialSamples = max(1.0, reporting.metric(best, "samples") or trainSamples)
-    needed = (reporting.metric(best, "seconds") or 0.0) * trainSamples / trialSamples
-    if needed <= left:
-        return True, epochs, None
-    return False, epochs, (f"retraining on all {trainSamples} training pictures would take "
-                           f"about {reporting.format_seconds(needed)}, with "
-                           f"{reporting.format_seconds(max(0, left))} left")
-
-
-def export_model(tuner, best, settings, trainX, trainY, clock, verbose=2):
-    """The network to export: ``best`` retrained from scratch on all the
-    training pictures when that fits in the time left (``export_plan``),
-    else its network from the search. Returns ``(model, retrained, epochs)``."""
-    import keras
-
-    (retrain, epochs, why) = export_plan(best, settings, len(trainX), clock)
-    model = None if retrain else tuner.trained_model(best)
-    number = int(best.trial_id) + 1
-    if model is None:
-        # (also when a worker on another machine kept the network)
-        print(f"[INFO] retraining trial {number} on all {len(trainX)} training "
-              f"images for {epochs:g} epoch(s)...")
-        keras.utils.set_random_seed(settings.seed)
-        (model, _) = tuner.hypermodel.train(best.hyperparameters, trainX, trainY, None,
-                                            epochs, deadline=clock.deadline(), verbose=verbose)
-        return model, True, epochs
-    trained = int(reporting.metric(best, "samples") or 0)
-    print(f"[INFO] keeping trial {number}'s network as the search trained it on "
-          f"{trained} images: {why}")
-    return model, False, epochs
-
-
-def check_search_left_a_model(oracle):
-    best = oracle.best_trial()
-    if best is None:
-        raise UserError("no trial completed, so there is no model to export; "
-                        "the errors are above")
-    return best

@@ -1,0 +1,112 @@
+"""A distributed search that outlives a dead worker.
+
+KerasTuner's oracle knows which worker (tuner id) holds which trial, and
+can retry a trial (``max_retries_per_trial``, its retry queue), but a
+worker that dies mid-trial never tells it: the trial stays "running" and
+the chief waits for it forever. Here each worker's tuner sends a
+``Heartbeat`` while it trains (a ``get_trial`` call to the chief every
+``BEAT_SECONDS``), and the chief's ``WorkerWatch`` hands the trial of a
+worker silent for ``SILENT_SECONDS`` back to KerasTuner's retry queue:
+the next worker to ask trains it from the start (or, after
+``RETRIES`` retries, it is recorded as failed). A worker restarted with
+the same ``KERASTUNER_TUNER_ID`` is simply the next to ask.
+"""
+
+import os
+import threading
+import time
+
+import keras_tuner
+from keras_tuner.engine.trial import TrialStatus
+
+BEAT_SECONDS = 10.0
+SILENT_SECONDS = 60.0
+RETRIES = 2
+
+
+class Heartbeat:
+    """On a worker: tell the chief every ``seconds`` that ``trialId`` is
+    still being trained, until ``stop``."""
+
+    def __init__(self, oracle, trialId, seconds=BEAT_SECONDS):
+        self.oracle = oracle
+        self.trialId = trialId
+        self.seconds = seconds
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        return False
+
+    def _beat(self):
+        while not self.done.wait(self.seconds):
+            try:
+                self.oracle.get_trial(self.trialId)
+            except Exception:   # the chief is gone: training goes on, it will tell
+                return
+
+
+def heard_from(oracle, trialId, now=None):
+    """Record that the worker of ``trialId`` is alive (the chief's side)."""
+    oracle.lastHeard[trialId] = time.monotonic() if now is None else now
+
+
+@keras_tuner.synchronized
+def requeue_silent(oracle, now=None, silent=SILENT_SECONDS):
+    """Hand back every trial whose worker has been silent for ``silent``
+    seconds: to KerasTuner's retry queue, or recorded as failed after
+    ``RETRIES`` retries. Returns the trial ids handed back."""
+    now = time.monotonic() if now is None else now
+    requeued = []
+    for (tunerId, trial) in list(oracle.ongoing_trials.items()):
+        last = oracle.lastHeard.setdefault(trial.trial_id, now)
+        if now - last < silent:
+            continue
+        oracle.ongoing_trials.pop(tunerId)
+        oracle.tuner_ids.discard(tunerId)
+        oracle._run_times[trial.trial_id] += 1
+        number = int(trial.trial_id) + 1
+        if oracle._run_times[trial.trial_id] > RETRIES:
+            trial.status = TrialStatus.FAILED
+            trial.message = f"its workers fell silent {RETRIES + 1} times"
+            oracle.end_order.append(trial.trial_id)
+            what = "recorded as failed"
+        else:
+            trial.status = TrialStatus.INVALID
+            oracle.requeue(trial.trial_id)
+            what = "handed to the next worker that asks"
+        oracle.lastHeard.pop(trial.trial_id, None)
+        oracle._save_trial(trial)
+        oracle.save()
+        print(f"[INFO] {tunerId} has sent nothing for {now - last:.0f}s: trial {number} "
+              f"{what}", flush=True)
+        requeued.append(trial.trial_id)
+    return requeued
+
+
+class WorkerWatch:
+    """On the chief: check for silent workers every few seconds (silent for
+    ``SEARCH_WORKER_SILENCE`` seconds, default ``SILENT_SECONDS``)."""
+
+    def __init__(self, oracle, every=5.0):
+        self.oracle = oracle
+        self.every = every
+        try:
+            self.silent = float(os.environ.get("SEARCH_WORKER_SILENCE", SILENT_SECONDS))
+        except ValueError:
+            self.silent = SILENT_SECONDS
+        self.thread = threading.Thread(target=self._watch, name="worker-watch", daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def _watch(self):
+        while True:
+            time.sleep(self.every)
+            requeue_silent(self.oracle, silent=self.silent)
