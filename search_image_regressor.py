@@ -21,11 +21,11 @@ import time
 
 import numpy as np
 
-from pyimagesearch.cli import UserError, existing_folder, fit_verbosity, positive_int, run_main
+from pyimagesearch.cli import (FLOAT32_MAX, UserError, existing_folder, fit_verbosity,
+                               positive_int, run_main)
 from pyimagesearch.search import flags, project
 
 TARGETS_FILE = "targets.csv"
-FLOAT32_MAX = float(np.finfo("float32").max)
 HOUSES_FILE = "HousesInfo.txt"
 MIN_IMAGES = 8
 

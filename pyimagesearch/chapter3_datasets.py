@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import reuters21578
-from .cli import UserError, warn
+from .cli import FLOAT32_MAX, UserError, warn
 from .storage import NUMPY_GLOBALS, RestrictedUnpickler
 from .textfolders import load_text_folder, make_vectorizer
 
@@ -264,6 +264,9 @@ def load_boston_npz(path, testSplit=0.2):
                         f"{x.shape}, y {y.shape}")
     if y.dtype.kind not in "iuf" or not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise UserError(f"--dataset {path!r}: x and y must be finite numbers")
+    if max(np.abs(x).max(initial=0), np.abs(y).max(initial=0)) > FLOAT32_MAX:
+        raise UserError(f"--dataset {path!r}: x or y holds a number beyond float32's range "
+                        f"(+-{FLOAT32_MAX:.2e}), which the network computes in")
     if len(x) < 10:
         raise UserError(f"--dataset {path!r} holds only {len(x)} houses")
     order = _keras_shuffle(len(x))

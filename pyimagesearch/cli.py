@@ -12,6 +12,8 @@ import os
 import sys
 
 EXIT_USAGE = 2
+# the largest number the networks (float32) compute with: a larger input is refused
+FLOAT32_MAX = 3.4028234663852886e38
 EXIT_INTERRUPTED = 130
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from imutils import paths
 from sklearn.preprocessing import LabelBinarizer, MinMaxScaler
 
-from .cli import UserError, warn
+from .cli import FLOAT32_MAX, UserError, warn
 
 # HousesInfo.txt: five space-separated numbers per line, no header.
 HOUSE_COLUMNS = ["bedrooms", "bathrooms", "area", "zipcode", "price"]
@@ -153,6 +153,10 @@ def _parse_house_line(inputPath, number, fields):
             value = float("nan")
         if not np.isfinite(value):
             raise UserError(f"{inputPath}, line {number}: {name} {field!r} is not a number")
+        if abs(value) > FLOAT32_MAX:
+            # the network computes in float32: it would train on inf
+            raise UserError(f"{inputPath}, line {number}: {name} {field!r} is beyond "
+                            f"float32's range (+-{FLOAT32_MAX:.2e})")
         values.append(value)
     if values[-1] <= 0:
         raise UserError(f"{inputPath}, line {number}: price must be positive, got {fields[-1]}")

@@ -86,14 +86,19 @@ def test_bad_data_after_tensorflow_loads_is_one_error_line(house_copy):
     ("cnn_regression.py", ["-d", "{tmp}"], "HousesInfo.txt not found"),
     ("mlp_regression.py", ["-d", "{empty_info}"], "is empty"),
     ("mlp_regression.py", ["-d", "{one_zipcode_short}"], "no zip code has 25 or more houses"),
+    # a price float32 cannot hold would train on inf and report nan
+    ("mlp_regression.py", ["-d", "{huge_price}"], "line 3: price '1e39' is beyond float32"),
 ])
 def test_house_data_mistakes(script, argv, message, tmp_path, monkeypatch):
     (tmp_path / "empty_info").mkdir()
     (tmp_path / "empty_info" / "HousesInfo.txt").write_text("")
     (tmp_path / "short").mkdir()
     write_lines(tmp_path / "short", [f"3 2 2000 {10000 + i % 5} 300000" for i in range(40)])
+    (tmp_path / "huge").mkdir()
+    write_lines(tmp_path / "huge", [f"3 2 2000 10000 {'1e39' if i == 2 else 300000}"
+                                    for i in range(40)])
     folders = {"tmp": tmp_path, "empty_info": tmp_path / "empty_info",
-               "one_zipcode_short": tmp_path / "short"}
+               "one_zipcode_short": tmp_path / "short", "huge_price": tmp_path / "huge"}
     argv = [a.format(**folders) for a in argv]
     monkeypatch.chdir(ROOT)  # relative paths in the cases
     with pytest.raises(UserError, match=message):

@@ -129,11 +129,12 @@ def test_boston_npz_split_as_keras_does(tmp_path):
 
 @pytest.mark.parametrize("x, y", [(np.zeros((20, 13)), np.zeros(19)),
                                   (np.zeros((20, 0)), np.zeros(20)),   # no features
-                                  (np.array(3.0), np.zeros(20))])
+                                  (np.array(3.0), np.zeros(20)),
+                                  (np.full((20, 13), 1e39), np.zeros(20))])   # beyond float32
 def test_boston_npz_with_wrong_arrays(tmp_path, x, y):
     path = tmp_path / "boston.npz"
     np.savez(path, x=x, y=y)
-    with pytest.raises(UserError, match="one price per house"):
+    with pytest.raises(UserError, match="one price per house|beyond float32"):
         chapter3_datasets.load_boston_npz(str(path))
 
 
