@@ -23,9 +23,10 @@ REAL_HOUSES = ROOT.parent / "shared" / "datasets" / "Houses-dataset" / "Houses D
 REAL_ANIMALS = ROOT.parent / "shared" / "datasets" / "animals"
 
 
-def run_script(script, *args, timeout=300):
-    """Run one of the top-level scripts as a user would; return the result."""
-    env = dict(os.environ)
+def run_script(script, *args, timeout=300, env=None):
+    """Run one of the top-level scripts as a user would (``env``: variables
+    to set); return the result."""
+    env = {**os.environ, **(env or {})}
     env.pop("DISPLAY", None)  # tests never open windows
     env.pop("WAYLAND_DISPLAY", None)
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)],

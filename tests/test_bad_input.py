@@ -29,8 +29,7 @@ from pyimagesearch.cli import UserError
 
 
 def assert_one_error_line(result, script, *fragments):
-    """What a user sees: exit code 2, one ``script: error:`` line, no traceback.
-    (TensorFlow may print its own start-up notices on stderr once imported.)"""
+    """What a user sees: exit code 2, one ``script: error:`` line, no traceback."""
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
@@ -256,6 +255,19 @@ def test_predict_mistakes(case, message, model3, shapes3, tmp_path, monkeypatch)
     with pytest.raises(UserError, match=message):
         predict(model3, *args, **options)
     assert not (tmp_path / "owned").exists()  # the pickle's code never ran
+
+
+@pytest.mark.parametrize("level", [None, "3"])
+def test_an_error_after_tensorflow_loads_is_the_only_line(model3, shapes3, tmp_path, level):
+    # the label file is checked against the model's outputs, so TensorFlow
+    # has loaded and run: its C++ start-up log (which TF_CPP_MIN_LOG_LEVEL
+    # no longer silences) must not come before the error
+    (tmp_path / "two.pickle").write_bytes(pickle.dumps(LabelBinarizer().fit(["cats", "dogs"])))
+    env = {} if level is None else {"TF_CPP_MIN_LOG_LEVEL": level}
+    result = run_script("predict.py", "-i", shapes3 / "circle" / "circle_00001.jpg",
+                        "-m", model3 / "m.model", "-l", tmp_path / "two.pickle", env=env)
+    assert_one_error_line(result, "predict.py", "names 2 classes but the model predicts 3")
+    assert result.stderr.strip().count("\n") == 0, result.stderr
 
 
 @pytest.mark.parametrize("flags", [["--width", 50], ["--flatten", -1],
