@@ -85,13 +85,12 @@ def main(argv=None):
     print(f"[INFO] {len(trainX)} training and {len(testX)} test pictures of "
           f"{len(classNames)} classes, {size}x{size}")
 
-    # the chapter's histogram of the training and test labels
+    # the classes' counts in the training and test pictures (the chapter's
+    # histogram of them is saved with the other outputs, at the end)
     trainCounts = reporting.class_counts(classNames, trainY)
     testCounts = reporting.class_counts(classNames, testY)
     reporting.print_class_counts("training pictures", trainCounts)
     reporting.print_class_counts("test pictures", testCounts)
-    histogram = plots.plot_class_histogram(trainCounts, testCounts,
-                                           beside(args.plot, "_classes.png"))
 
     # the trials are scored on pictures held out of the training split; the
     # test pictures are looked at once, at the end
@@ -151,7 +150,10 @@ def main(argv=None):
               for i in show]
     plots.plot_prediction_grid(testX[show], titles, args.plot)
 
-    # save the model, the class names and the figures
+    # save the model, the class names and the figures (the grid above, and
+    # the chapter's histogram of the training and test labels)
+    histogram = plots.plot_class_histogram(trainCounts, testCounts,
+                                           beside(args.plot, "_classes.png"))
     save_model(model, args.model)
     save_labels(lb, args.label_bin)
     seconds = clock.elapsed()

@@ -247,6 +247,32 @@ def test_imdb_end_to_end(data, tmp_path, capsys, source):
     assert (tmp_path / "imdb_loss.png").exists() and (tmp_path / "imdb_accuracy.png").exists()
 
 
+def test_imdb_accuracy_is_the_models_on_the_test_labels(data, tmp_path, monkeypatch):
+    import keras
+
+    from pyimagesearch.chapter3_datasets import load_imdb_npz, multi_hot
+
+    (fit, fitted) = (keras.Model.fit, [])
+
+    def recorded_fit(model, *args, **kwargs):
+        fitted.append(model)
+        return fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", recorded_fit)
+    load_script("imdb_reviews.py").main([
+        "--dataset", str(data / "npz/imdb.npz"), "--validation-size", "20",
+        "--validation-epochs", "1", "--epochs", "8", "--batch-size", "16",
+        "--output", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    # the final model's accuracy on the test reviews and labels of the file
+    test = load_imdb_npz(str(data / "npz/imdb.npz"))
+    probs = fitted[-1].predict(multi_hot(test.testSeqs), verbose=0)[:, 0]
+    accuracy = float(np.mean((probs > 0.5) == (test.testLabels == 1)))
+    assert results["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    # the reviews' class shows in a few words: a working model learns it
+    assert accuracy > 0.9
+
+
 @pytest.mark.parametrize("script, argv, pictures", [
     ("imdb_reviews.py", ["--dataset", "npz/imdb.npz", "--validation-size", "20"],
      ["imdb_loss.png", "imdb_accuracy.png"]),

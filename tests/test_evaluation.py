@@ -164,6 +164,29 @@ def test_patience_stops_early():
     assert len(history.epoch) == 3
 
 
+def test_val_split_keeps_the_best_epochs_weights(houses, tmp_path, monkeypatch):
+    import keras
+
+    # every fit of the script, with its validation data and history
+    (fit, fits) = (keras.Model.fit, [])
+
+    def recorded_fit(model, *args, **kwargs):
+        history = fit(model, *args, **kwargs)
+        fits.append((model, kwargs.get("validation_data"), history.history["val_loss"]))
+        return history
+
+    monkeypatch.setattr(keras.Model, "fit", recorded_fit)
+    # long enough that the 15 held-out houses' loss is lowest before the end
+    run_mlp("-d", houses, "--epochs", 60, "--val-split", "0.2", "--output", tmp_path)
+    (model, (valX, valY), losses) = fits[-1]
+    assert int(np.argmin(losses)) < len(losses) - 1, losses   # the test means something
+    # the model the script saved has the best epoch's weights, not the last's
+    assert model.evaluate(valX, valY, verbose=0) == pytest.approx(min(losses), rel=1e-4)
+    saved = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(saved.predict(valX, verbose=0), model.predict(valX, verbose=0),
+                               rtol=1e-5)
+
+
 def test_val_split_end_to_end(houses, tmp_path):
     lines = run_mlp("-d", houses, "--epochs", 8, "--val-split", "0.2", "--output", tmp_path)
     assert "[INFO] holding out 15 of the 75 training examples for validation" in lines

@@ -806,10 +806,28 @@ def test_regressor_on_grey_houses(regressor, houses, tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.search(r"^\[INFO\] avg\. house price: \$[\d,]+\.\d\d, std house price: "
                      r"\$[\d,]+\.\d\d$", out, re.M), out
-    assert re.search(r"^\[INFO\] mean: \d+\.\d\d%, std: \d+\.\d\d%$", out, re.M), out
+    printed = re.search(r"^\[INFO\] mean: (\d+\.\d\d)%, std: (\d+\.\d\d)%$", out, re.M)
+    assert printed, out
     import keras
+    from sklearn.model_selection import train_test_split
+
     model = keras.models.load_model(tmp_path / "m.keras")
     assert model.input_shape == (None, 16, 16, 1)
+    # the report, recomputed from the saved model on the post's test houses
+    # (random_state=42): the model predicts dollars, and its error is the
+    # one printed
+    args = regressor.parse_args(["--dataset", str(houses), "--grayscale", *TINY,
+                                 *outputs(tmp_path)])
+    (df, images) = regressor.load_houses(args)
+    (_, test, _, testX) = train_test_split(df, images, test_size=0.25, random_state=42)
+    prices = test["price"].to_numpy("float64")
+    preds = model.predict(testX.astype("float32") / 255.0, verbose=0).reshape(-1)
+    error = np.abs(preds - prices) / prices * 100
+    assert float(printed.group(1)) == pytest.approx(error.mean(), abs=0.01)
+    assert float(printed.group(2)) == pytest.approx(error.std(), abs=0.01)
+    # ...and no worse than always guessing the median training price, far
+    # from the 100% of a model off by its price scale
+    assert 0.5 < np.median(preds) / np.median(prices) < 2
 
 
 # --------------------------------------------------------------------------
