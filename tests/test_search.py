@@ -769,6 +769,60 @@ def test_classifier_keeps_a_train_test_split(classifier, tmp_path, capsys, monke
     assert re.search(r"peak memory \d+\.\d\d GB", out)
 
 
+def test_time_limit_bounds_the_whole_command(classifier, shapes, tmp_path, capsys):
+    import time
+
+    # two candidates whose schedules would take far longer than 40 seconds
+    started = time.monotonic()
+    assert classifier.main(["--dataset", str(shapes), "--image-size", "32", "--block",
+                            "vanilla", "--epochs", "2000", "--batch-size", "8",
+                            "--max-trials", "2", "--time-limit", "0.67",
+                            *outputs(tmp_path)]) == 0
+    seconds = time.monotonic() - started
+    results = json.loads((tmp_path / "m_results.json").read_text())
+    # search, export, test and saving within the limit, and the trials
+    # trained what the time allowed, not their 2000 epochs
+    assert seconds <= 0.67 * 60 + 2 and results["seconds"] <= 0.67 * 60, seconds
+    assert all(0 < t["epochs"] < 2000 for t in results["trials"]), results["trials"]
+    assert "time limit: 40s for the whole command" in capsys.readouterr().out
+
+
+def test_a_search_interrupted_mid_trial_resumes_without_redoing_finished_ones(
+        classifier, shapes, tmp_path, monkeypatch, capsys):
+    from pyimagesearch.search import space
+
+    args = ["--dataset", str(shapes), *TINY, "--epochs", "3", "--max-trials", "2",
+            *outputs(tmp_path)]
+    train = space.ImageHyperModel.train
+    calls = []
+
+    def ctrl_c_in_the_second_trial(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return train(self, *a, **k)
+
+    monkeypatch.setattr(space.ImageHyperModel, "train", ctrl_c_in_the_second_trial)
+    with pytest.raises(KeyboardInterrupt):
+        classifier.main(args)
+    trialsDir = tmp_path / "project" / project.PROJECT_NAME
+    first = sorted(trialsDir.glob("trial_*/trial.json"))
+    assert [json.loads(t.read_text())["status"] for t in first] == ["COMPLETED", "RUNNING"]
+    firstModel = (first[0].parent / engine.TRIAL_MODEL).read_bytes()
+    capsys.readouterr()
+    # the same command again: trial 1 is kept as it was, trial 2 is trained
+    # from the start, then the promoted one; nothing else
+    monkeypatch.setattr(space.ImageHyperModel, "train", train)
+    assert classifier.main(args) == 0
+    out = capsys.readouterr().out
+    assert "1 finished trial(s) kept" in out
+    assert re.findall(r"trial (\d) starts", out) == ["2", "3"], out
+    assert (first[0].parent / engine.TRIAL_MODEL).read_bytes() == firstModel
+    statuses = [json.loads(t.read_text())["status"]
+                for t in sorted(trialsDir.glob("trial_*/trial.json"))]
+    assert statuses == ["COMPLETED"] * 3
+
+
 def test_classifier_on_keras_cifar10_arrays(classifier, tmp_path, monkeypatch, capsys):
     # keras.datasets.cifar10 stood in for by a tiny set: RGB arrays, labels (n, 1)
     import keras
