@@ -306,6 +306,42 @@ def test_ctrl_c_in_the_final_fit_leaves_the_last_runs_pictures(data, tmp_path, m
         assert (tmp_path / name).read_bytes() == b"the last run's " + name.encode(), name
 
 
+def logged_scalars(folder):
+    """``{tag: [values]}`` of the TensorBoard event files under ``folder``."""
+    import tensorflow as tf
+
+    scalars = {}
+    for path in sorted(folder.rglob("events.out.tfevents.*")):
+        kind = path.parent.name          # train / validation
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") \
+                    else value.simple_value
+                scalars.setdefault(f"{kind}/{value.tag}", []).append(number)
+    return scalars
+
+
+@pytest.mark.parametrize("script, dataset", [("imdb_reviews.py", "npz/imdb.npz"),
+                                             ("reuters_newswires.py", "reuters")])
+def test_tensorboard_logs_both_runs_metrics(data, tmp_path, script, dataset):
+    load_script(script).main([
+        "--dataset", str(data / dataset), "--validation-size", "20",
+        "--validation-epochs", "3", "--epochs", "2", "--batch-size", "16",
+        "--output", str(tmp_path / "out"), "--tensorboard", str(tmp_path / "tb")])
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    holdout = logged_scalars(tmp_path / "tb" / "holdout")
+    final = logged_scalars(tmp_path / "tb" / "final")
+    # the hold-out run: each epoch's training and validation loss, the
+    # values the script's own history recorded
+    np.testing.assert_allclose(holdout["validation/epoch_loss"],
+                               results["history"]["val_loss"], rtol=1e-5)
+    np.testing.assert_allclose(holdout["train/epoch_loss"], results["history"]["loss"],
+                               rtol=1e-5)
+    assert len(holdout["train/epoch_accuracy"]) == 3
+    # the final run: its two epochs, no validation
+    assert len(final["train/epoch_loss"]) == 2 and "validation/epoch_loss" not in final
+
+
 @pytest.mark.parametrize("labels", ["onehot", "sparse"])
 def test_reuters_end_to_end(data, tmp_path, capsys, labels):
     load_script("reuters_newswires.py").main([
@@ -389,6 +425,38 @@ def test_train_text_then_predict_text(data, tmp_path, capsys):
     assert packages == ["keras"]
     for (line, row) in zip(printed, preds):
         assert f"{row.max() * 100:.2f}%" in line
+
+
+def test_two_classes_train_a_sigmoid_and_predict_a_folder(tmp_path, capsys):
+    import keras
+
+    # the README's IMDB use: two classes, one sigmoid output
+    sample_data.write_text_folder(str(tmp_path / "reviews"), classes=("neg", "pos"),
+                                  perClass=24)
+    model = tmp_path / "out" / "reviews"
+    load_script("train_text.py").main([
+        "--dataset", str(tmp_path / "reviews"), "--model", str(model), "--plot",
+        str(tmp_path / "out" / "curves.png"), "--epochs", "25", "--batch-size", "16"])
+    saved = keras.models.load_model(f"{model}.keras")
+    assert saved.output_shape == (None, 1)
+    assert saved.layers[-1].get_config()["activation"] == "sigmoid"
+    # --folder: every .txt file in it, each labelled by the cue words it holds
+    folder = tmp_path / "new"
+    folder.mkdir()
+    cues = {"a.txt": "pos pos1 pos2 pos3", "b.txt": "neg neg0 neg4 neg", "c.txt": "pos5 pos"}
+    for (name, text) in cues.items():
+        (folder / name).write_text(text)
+    capsys.readouterr()
+    load_script("predict_text.py").main(["--model", str(model), "--folder", str(folder)])
+    printed = re.findall(r"^\[INFO\] (\w+): (\d+\.\d\d)%  \((.*)\)$", capsys.readouterr().out,
+                         re.M)
+    assert [(label, os.path.basename(source)) for (label, _, source) in printed] == \
+        [("pos", "a.txt"), ("neg", "b.txt"), ("pos", "c.txt")]
+    # the probability shown is the chosen class's: above a half, and the
+    # sigmoid's own for "pos"
+    probs = saved.predict(np.array(list(cues.values()), dtype=object), verbose=0)[:, 0]
+    for ((label, percent, _), p) in zip(printed, probs):
+        assert float(percent) == pytest.approx(100 * (p if label == "pos" else 1 - p), abs=0.01)
 
 
 def test_predict_text_refuses_foreign_classes(data, tmp_path):

@@ -823,6 +823,24 @@ def test_a_search_interrupted_mid_trial_resumes_without_redoing_finished_ones(
     assert statuses == ["COMPLETED"] * 3
 
 
+def test_overwrite_replaces_another_search(classifier, shapes, tmp_path, capsys):
+    args = ["--dataset", str(shapes), *TINY, "--max-trials", "1", *outputs(tmp_path)]
+    assert classifier.main(args) == 0
+    trialsDir = tmp_path / "project" / project.PROJECT_NAME
+    before = {p.name: p.stat().st_mtime_ns for p in trialsDir.glob("trial_*/trial.json")}
+    with pytest.raises(UserError, match="holds another search"):
+        classifier.main([*args, "--image-size", "20"])
+    # --overwrite: the other search (20-pixel pictures) starts afresh there
+    capsys.readouterr()
+    assert classifier.main([*args, "--image-size", "20", "--overwrite"]) == 0
+    out = capsys.readouterr().out
+    assert "resuming" not in out and re.findall(r"trial (\d) starts", out) == ["1"]
+    identity = json.loads((tmp_path / "project" / project.IDENTITY_FILE).read_text())
+    assert identity["image_size"] == 20
+    after = {p.name: p.stat().st_mtime_ns for p in trialsDir.glob("trial_*/trial.json")}
+    assert after.keys() == before.keys() and all(after[k] != before[k] for k in after)
+
+
 def test_classifier_on_keras_cifar10_arrays(classifier, tmp_path, monkeypatch, capsys):
     # keras.datasets.cifar10 stood in for by a tiny set: RGB arrays, labels (n, 1)
     import keras
