@@ -65,7 +65,6 @@ def read_targets(folder):
     header ``file,target``, files inside ``folder`` that exist, numeric
     targets that float32 holds."""
     path = os.path.join(folder, TARGETS_FILE)
-    inside = os.path.realpath(folder)
     try:
         # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark
         with open(path, newline="", encoding="utf-8-sig") as f:
@@ -91,7 +90,7 @@ def read_targets(folder):
             raise UserError(f"{path}, line {number}: target {text!r} is beyond float32's "
                             f"range (+-{FLOAT32_MAX:.2e}), which the network computes in")
         imagePath = os.path.join(folder, name)
-        if os.path.commonpath([inside, os.path.realpath(imagePath)]) != inside:
+        if os.path.isabs(name) or os.path.normpath(name).split(os.sep)[0] == os.pardir:
             raise UserError(f"{path}, line {number}: {name!r} is outside {folder}; "
                             f"targets.csv names files inside its own folder")
         if not os.path.isfile(imagePath):
@@ -193,7 +192,9 @@ def main(argv=None):
         (trainX, testX, trainY, testY) = train_test_split(images, targets, test_size=0.25,
                                                           random_state=42)
         # standardised with the training targets; the last layer undoes it
-        (mean, std) = (float(trainY.mean()), float(trainY.std()) or 1.0)
+        # (in float64: float32 overflows for targets past about 1e19)
+        (mean, std) = (float(np.mean(trainY, dtype="float64")),
+                       float(np.std(trainY, dtype="float64")) or 1.0)
         head = {"kind": "regression", "loss": "mean_squared_error", "mean": mean, "std": std}
 
     # the trials are scored on a part of the training split
@@ -232,6 +233,11 @@ def main(argv=None):
     # evaluate the exported model, once, on the test split
     print("[INFO] predicting on the test split...")
     preds = hypermodel.predict(best.hyperparameters, model, testX).flatten()
+    if not np.all(np.isfinite(preds)):
+        raise UserError("the exported network predicts values that are not finite numbers "
+                        "(nan or inf): the targets are too large for a float32 network; "
+                        "scale them down; nothing was saved")
+
     results = {"script": "search_image_regressor.py", "dataset": args.dataset,
                "kind": args.kind, "image_size": args.image_size,
                "grayscale": settings.grayscale, "train_images": len(trainX),

@@ -57,10 +57,22 @@ def output_mode(path):
         return stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
         pass
-    # the umask can only be read by setting it: set it back at once
+    return 0o666 & ~current_umask()
+
+
+def current_umask():
+    """The process's umask: from /proc on Linux (reading it changes
+    nothing); elsewhere by setting it and setting it back at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
 
 
 def ensure_writable_folder(folder, flag):

@@ -8,19 +8,22 @@ TensorFlow and running its first operation print four lines (Abseil's
 script's one-line error then arrives as the fifth line.
 
 ``StartupLogFilter`` does what the variable promises: the process's file
-descriptor 2 becomes a pipe, and a thread copies what comes through it to
-the real stderr, leaving out C++ log lines below the level
-``TF_CPP_MIN_LOG_LEVEL`` names (default 1: information hidden, warnings
-and errors shown) and the notices that belong to them. Everything else,
-Python's tracebacks and warnings included, passes unchanged and in order.
-``TF_CPP_MIN_LOG_LEVEL=0`` turns the filter off.
+descriptor 2 becomes a pipe, and a small child process (this module run
+as a script) copies what comes through it to the real stderr, leaving out
+C++ log lines below the level ``TF_CPP_MIN_LOG_LEVEL`` names (default 1:
+information hidden, warnings and errors shown) and the notices that belong
+to them. Everything else, Python's tracebacks and warnings included,
+passes unchanged and in order. A child, not a thread: it ignores Ctrl-C
+and outlives a crash of the script, so a fatal error's last words still
+reach the terminal. ``TF_CPP_MIN_LOG_LEVEL=0`` turns the filter off.
 """
 
 import os
 import re
 import select
+import signal
+import subprocess
 import sys
-import threading
 
 # Abseil's line prefix: severity letter, MMDD, time, thread id, file:line]
 _CPP_LINE = re.compile(rb"^([IWEF])\d{4} [\d:.]+ +\d+ [\w.\-]+:\d+\] ")
@@ -49,66 +52,81 @@ def shown(line, level):
     return not any(notice.match(line) for notice in _NOTICES)
 
 
+def copy_filtered(source, target, level):
+    """Copy file descriptor ``source`` to ``target`` until it ends, line by
+    line, leaving out what ``shown`` hides. A line without its end yet (a
+    prompt, a progress bar) is passed on after a tenth of a second."""
+    pending = b""
+    while True:
+        (ready, _, _) = select.select([source], [], [], 0.1)
+        if not ready:
+            if pending and shown(pending, level):
+                _write(target, pending)
+            pending = b""
+            continue
+        chunk = os.read(source, 65536)
+        if not chunk:
+            break
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        _write(target, b"".join(line + b"\n" for line in lines if shown(line, level)))
+    if pending and shown(pending, level):
+        _write(target, pending)
+
+
+def _write(fd, data):
+    while data:
+        try:
+            data = data[os.write(fd, data):]
+        except OSError:
+            return
+
+
 class StartupLogFilter:
-    """File descriptor 2 through a filtering thread (``start``/``stop``)."""
+    """File descriptor 2 through a filtering child process (``start`` /
+    ``stop``); nothing happens at level 0 or where it cannot be set up."""
 
     def __init__(self, level=None):
         self.level = min_level() if level is None else level
-        self.thread = None
+        self.child = None
 
     def start(self):
-        if self.level <= 0 or self.thread is not None:
+        if self.level <= 0 or self.child is not None:
             return self
         try:
             sys.stderr.flush()
+            (read, write) = os.pipe()
+            self.child = subprocess.Popen(
+                [sys.executable, "-I", "-S", os.path.abspath(__file__), str(self.level)],
+                stdin=read, stdout=subprocess.DEVNULL, stderr=None, close_fds=True)
+            os.close(read)
             self.real = os.dup(2)
-            (self.read, write) = os.pipe()
             os.dup2(write, 2)
             os.close(write)
         except OSError:
-            return self
-        self.thread = threading.Thread(target=self._copy, name="stderr-filter", daemon=True)
-        self.thread.start()
+            self.child = None
         return self
 
     def stop(self):
-        """Put the real stderr back after everything written has reached it."""
-        if self.thread is None:
+        """Put the real stderr back once everything written has reached it."""
+        if self.child is None:
             return
         try:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
-        # fd 2 was the pipe's only writer: the thread reads to the end
+        # fd 2 held the pipe's last writer here: the child reads to the end
+        # (a child process of the script that kept it drains it later)
         os.dup2(self.real, 2)
-        self.thread.join(timeout=5.0)
         os.close(self.real)
-        self.thread = None
+        try:
+            self.child.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            pass
+        self.child = None
 
-    def _copy(self):
-        pending = b""
-        while True:
-            # a line without its end yet (a prompt, a progress bar) is
-            # shown after a tenth of a second rather than held back
-            (ready, _, _) = select.select([self.read], [], [], 0.1)
-            if not ready:
-                if pending and shown(pending, self.level):
-                    self._write(pending)
-                pending = b""
-                continue
-            chunk = os.read(self.read, 65536)
-            if not chunk:
-                break
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            self._write(b"".join(line + b"\n" for line in lines if shown(line, self.level)))
-        if pending and shown(pending, self.level):
-            self._write(pending)
-        os.close(self.read)
 
-    def _write(self, data):
-        while data:
-            try:
-                data = data[os.write(self.real, data):]
-            except OSError:
-                return
+if __name__ == "__main__":
+    # the filter itself: the script's stderr on stdin, the terminal on stderr
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    copy_filtered(0, 2, int(sys.argv[1]))

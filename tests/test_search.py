@@ -428,6 +428,31 @@ def test_a_silent_workers_trial_goes_to_the_next_worker(tmp_path, capsys):
     assert oracle.ongoing_trials == {} and oracle.tuner_ids == set()
 
 
+def test_a_worker_taken_for_dead_that_finishes_keeps_its_result(tmp_path):
+    from pyimagesearch.search import workers
+
+    oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=6)
+    oracle.distributed = True
+    (a, b) = (oracle.create_trial("tuner0"), oracle.create_trial("tuner1"))
+    finish(oracle, b, 0.4)
+    assert workers.requeue_silent(oracle, now=oracle.lastHeard[a.trial_id] + 61,
+                                  silent=60) == [a.trial_id]
+    # tuner0 was only slow: its result arrives, and the trial is not redone
+    finish(oracle, a, 0.3)
+    assert oracle._retry_queue == []
+    top = oracle.create_trial("tuner1")
+    assert top.hyperparameters.values[engine.PARENT] == a.trial_id
+    # a second result for a finished trial changes nothing
+    again = oracle.trials[a.trial_id]
+    oracle.update_trial(a.trial_id, {"val_loss": 9.0})
+    oracle.end_trial(again)
+    assert oracle.end_order.count(a.trial_id) == 1
+    # while the top trial trains, a waiting worker is told to wait, not to stop
+    assert oracle.create_trial("tuner0").status == "IDLE"
+    finish(oracle, top, 0.2)
+    assert oracle.create_trial("tuner0").status == "STOPPED"
+
+
 def test_a_rung_still_training_elsewhere_makes_workers_wait(tmp_path):
     oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=6)
     (a, b) = (oracle.create_trial("tuner0"), oracle.create_trial("tuner1"))
@@ -1033,7 +1058,7 @@ def test_a_worker_killed_mid_trial_does_not_stop_the_search(shapes, tmp_path):
     started = time.monotonic()
     try:
         for tunerId in ("chief", "tuner0", "tuner1"):
-            env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId, SEARCH_WORKER_SILENCE="10",
+            env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId, SEARCH_WORKER_SILENCE="20",
                        KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
             env.pop("DISPLAY", None)
             logs[tunerId] = tmp_path / f"{tunerId}.log"
@@ -1058,8 +1083,10 @@ def test_a_worker_killed_mid_trial_does_not_stop_the_search(shapes, tmp_path):
     killed = re.search(r"trial (\d) starts on tuner0", text["tuner0"]).group(1)
     assert re.search(rf"tuner0 has sent nothing for \d+s: trial {killed} handed to the next "
                      r"worker", text["chief"]), text["chief"][-3000:]
-    # tuner1 trained the killed trial from the start, and the search ended
+    # tuner1 trained the killed trial from the start, and the search ended;
+    # tuner1 itself, busy but beating, was never taken for dead
     assert re.search(rf"trial {killed} starts on tuner1", text["tuner1"])
+    assert "tuner1 has sent nothing" not in text["chief"]
     assert "[INFO] test accuracy:" in text["chief"] and (tmp_path / "m.keras").exists()
     statuses = [json.loads(t.read_text())["status"] for t in
                 sorted((tmp_path / "project" / project.PROJECT_NAME).glob("trial_*/trial.json"))]

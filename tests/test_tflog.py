@@ -49,3 +49,20 @@ def test_the_filter_keeps_order_and_partial_lines():
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     assert result.stderr.decode().splitlines() == [
         "first", WARNING.decode(), "no end yet, now the end", "after stop"]
+
+
+def test_a_crash_still_reaches_the_terminal():
+    # the filter outlives the script: a fatal error written just before an
+    # abort (TensorFlow's CHECK failures end so) is not lost in the pipe
+    code = (
+        "import os\n"
+        "from pyimagesearch.tflog import StartupLogFilter\n"
+        "StartupLogFilter(level=1).start()\n"
+        f"os.write(2, {ONEDNN!r} + b'\\n')\n"
+        "os.write(2, b'F0000 00:00:1.0   1 op.cc:1] Check failed: the end\\n')\n"
+        "os.abort()\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.decode().splitlines() == ["F0000 00:00:1.0   1 op.cc:1] Check failed: "
+                                                   "the end"]

@@ -194,7 +194,7 @@ def recalibrate_batch_norm(model, images, seed=0, pictures=RECALIBRATION_PICTURE
     """Recompute every batch normalization's statistics for the weights the
     model now holds, from up to ``pictures`` of ``images`` (drawn with
     ``seed``, as they were loaded: uint8 or in [0, 1]), each layer's mean
-    and variance the plain average over the batches. The batches are drawn
+    and variance the average over the batches, by pictures. The batches are drawn
     at random, like training's: a batch of one class would understate the
     variance.
 
@@ -215,13 +215,16 @@ def recalibrate_batch_norm(model, images, seed=0, pictures=RECALIBRATION_PICTURE
         return model
     chosen = np.random.default_rng(seed).permutation(len(images))[:pictures]
     kept = [layer.momentum for layer in norms]
+    seen = 0
     try:
-        for (k, batch) in enumerate(batches(np.asarray(images)[chosen], None, batchSize)):
-            # momentum k / (k + 1): after batch k each statistic is the
-            # mean of the k + 1 batches' statistics
+        for batch in batches(np.asarray(images)[chosen], None, batchSize):
+            # momentum seen / (seen + n): each statistic becomes the mean of
+            # the batches' statistics, each weighted by its pictures
+            n = int(batch.shape[0])
             for layer in norms:
-                layer.momentum = k / (k + 1)
+                layer.momentum = seen / (seen + n)
             model(batch, training=True)
+            seen += n
     finally:
         for (layer, momentum) in zip(norms, kept):
             layer.momentum = momentum

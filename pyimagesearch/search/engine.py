@@ -103,6 +103,7 @@ class HalvingOracle(keras_tuner.Oracle):
         self.flat = flat
         self.stopMessage = None
         self.lastHeard = {}     # trial id -> when its worker last spoke (workers.py)
+        self.distributed = False
 
     # --- the rungs, read from the trials (so a resumed search knows them)
 
@@ -187,6 +188,10 @@ class HalvingOracle(keras_tuner.Oracle):
             target = next((k for k in range(r + 1, top) if self.fits(k)), top)
             values = reporting.network_values(best.hyperparameters.values)
             return self.schedule(values, target, parent=best)
+        if self.distributed and any(t.status == TrialStatus.RUNNING
+                                    for t in self.trials.values()):
+            # a trial still training may yet come back (workers.py): stay
+            return {"status": TrialStatus.IDLE, "values": None}
         return {"status": TrialStatus.STOPPED, "values": None}
 
     def to_promote(self, r, sizes):
@@ -242,6 +247,13 @@ class HalvingOracle(keras_tuner.Oracle):
             workers.heard_from(self, trial.trial_id)
         return trial
 
+    @keras_tuner.synchronized
+    def update_trial(self, trial_id, metrics, step=0):
+        if trial_id in self.end_order:
+            # a second result for a finished trial (see end_trial): ignored
+            return self.trials[trial_id]
+        return super().update_trial(trial_id, metrics, step=step)
+
     def get_trial(self, trial_id):
         # a worker's heartbeat (workers.py)
         workers.heard_from(self, trial_id)
@@ -250,6 +262,15 @@ class HalvingOracle(keras_tuner.Oracle):
     @keras_tuner.synchronized
     def end_trial(self, trial):
         self.lastHeard.pop(trial.trial_id, None)
+        if trial.trial_id in self._retry_queue:
+            # a worker taken for dead finished after all: its result stands
+            self._retry_queue.remove(trial.trial_id)
+        if trial.trial_id in self.end_order:
+            # finished twice (handed on, and its first worker came back):
+            # the first result stands
+            self.ongoing_trials = {k: t for (k, t) in self.ongoing_trials.items()
+                                   if t.trial_id != trial.trial_id}
+            return
         super().end_trial(trial)
         # KerasTuner saves the oracle before it forgets the ended trial as
         # running; a chief does not save again, and a resumed search would
@@ -316,6 +337,12 @@ class SearchTuner(keras_tuner.Tuner):
               f"{reporting.describe_trial(trial)}", flush=True)
 
     def run_trial(self, trial, x, y, validation_data=None):
+        # a worker tells the chief it is alive while it works on the trial
+        with workers.Heartbeat(self.oracle, trial.trial_id) if self.role == "worker" \
+                else contextlib.nullcontext():
+            return self.train_trial(trial, x, y, validation_data)
+
+    def train_trial(self, trial, x, y, validation_data):
         hp = trial.hyperparameters
         epochs = float(hp.values.get(EPOCHS, 1))
         seconds = float(hp.values.get(SECONDS, 0.0))
@@ -327,11 +354,8 @@ class SearchTuner(keras_tuner.Tuner):
             stepSeconds = float(hp.values.get(STEP_SECONDS, 0.0)) or \
                 self.hypermodel.step_seconds(hp, x, y)
             epochs = self.hypermodel.epochs_within(seconds, stepSeconds, len(y), epochs)
-        # a worker tells the chief it is alive while it trains
-        with workers.Heartbeat(self.oracle, trial.trial_id) if self.role == "worker" \
-                else contextlib.nullcontext():
-            model, metrics = self.hypermodel.train(hp, x, y, validation_data, epochs,
-                                                   deadline=deadline, verbose=self.fitVerbose)
+        model, metrics = self.hypermodel.train(hp, x, y, validation_data, epochs,
+                                               deadline=deadline, verbose=self.fitVerbose)
         from ..storage import save_model
 
         save_model(model, os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_MODEL))
@@ -359,6 +383,7 @@ def make_tuner(hypermodel, settings, projectDir, overwrite, clock, role="single"
     flat = settings.adaptive() and settings.max_trials <= FACTOR
     oracle = HalvingOracle(settings.max_trials, settings.full_epochs(), clock=clock,
                            seed=settings.seed, flat=flat)
+    oracle.distributed = role != "single"
     tuner = SearchTuner(oracle=oracle, hypermodel=hypermodel, role=role, verbose=verbose,
                         directory=projectDir, project_name=PROJECT_NAME,
                         overwrite=overwrite and role != "worker")

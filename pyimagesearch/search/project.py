@@ -95,6 +95,8 @@ def check_port_free(ip, port):
 
     try:
         with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET) as probe:
+            # as gRPC binds: a port a crashed chief left in TIME_WAIT is free
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((ip, port))
     except OSError as error:
         raise UserError(f"the chief cannot serve the search at {ip}:{port} "
@@ -144,8 +146,11 @@ def check_project(projectDir, identity, overwrite, role):
         raise UserError(f"--project-dir {projectDir!r} is a file, expected a folder")
     identityPath = os.path.join(projectDir, IDENTITY_FILE)
     trialsDir = os.path.join(projectDir, PROJECT_NAME)
-    if role == "worker" or overwrite:
+    if overwrite:
         # (--overwrite: whatever is there is replaced, damaged or not)
+        return 0
+    if role == "worker":
+        check_tuner_files(trialsDir)
         return 0
     if os.path.isfile(identityPath):
         try:
@@ -179,12 +184,14 @@ def check_project(projectDir, identity, overwrite, role):
 
 
 def check_tuner_files(trialsDir):
-    """KerasTuner's own files of a search to resume (its ``oracle.json`` and
-    each trial's ``trial.json``) must be whole: one cut short by a full disk
+    """KerasTuner's own files of a search to resume (its ``oracle.json``, each
+    tuner's ``<id>.json`` and each trial's ``trial.json``) must be whole: one cut short by a full disk
     or a kill would end the rerun in a traceback from deep in KerasTuner."""
     if not os.path.isdir(trialsDir):
         return
-    paths = [os.path.join(trialsDir, "oracle.json")]
+    # oracle.json, each tuner's <id>.json, each trial's trial.json
+    paths = sorted(os.path.join(trialsDir, name) for name in os.listdir(trialsDir)
+                   if name.endswith(".json"))
     paths += sorted(os.path.join(trialsDir, name, "trial.json") for name in os.listdir(trialsDir)
                     if name.startswith("trial_"))
     for path in paths:

@@ -24,14 +24,25 @@ SILENT_SECONDS = 60.0
 RETRIES = 2
 
 
-class Heartbeat:
-    """On a worker: tell the chief every ``seconds`` that ``trialId`` is
-    still being trained, until ``stop``."""
+def silence_limit():
+    """Seconds without a heartbeat after which a worker counts as dead:
+    ``SEARCH_WORKER_SILENCE``, default ``SILENT_SECONDS`` (the chief and the
+    workers read the same variable)."""
+    try:
+        return max(1.0, float(os.environ.get("SEARCH_WORKER_SILENCE", SILENT_SECONDS)))
+    except ValueError:
+        return SILENT_SECONDS
 
-    def __init__(self, oracle, trialId, seconds=BEAT_SECONDS):
+
+class Heartbeat:
+    """On a worker: tell the chief that ``trialId`` is still being worked on,
+    at once and then every ``BEAT_SECONDS`` (at most a quarter of the
+    silence limit), until the ``with`` block ends."""
+
+    def __init__(self, oracle, trialId):
         self.oracle = oracle
         self.trialId = trialId
-        self.seconds = seconds
+        self.seconds = min(BEAT_SECONDS, silence_limit() / 4)
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
 
@@ -44,10 +55,12 @@ class Heartbeat:
         return False
 
     def _beat(self):
-        while not self.done.wait(self.seconds):
+        while True:
             try:
                 self.oracle.get_trial(self.trialId)
             except Exception:   # the chief is gone: training goes on, it will tell
+                return
+            if self.done.wait(self.seconds):
                 return
 
 
@@ -60,9 +73,33 @@ def heard_from(oracle, trialId, now=None):
 def requeue_silent(oracle, now=None, silent=SILENT_SECONDS):
     """Hand back every trial whose worker has been silent for ``silent``
     seconds: to KerasTuner's retry queue, or recorded as failed after
-    ``RETRIES`` retries. Returns the trial ids handed back."""
+    ``RETRIES`` retries. Returns the trial ids handed back. (KerasTuner's
+    lock is not released if this raises: nothing here may.)"""
     now = time.monotonic() if now is None else now
     requeued = []
+    try:
+        _requeue(oracle, now, silent, requeued)
+    except Exception as error:   # a full disk, a closed stdout: keep serving
+        _report(f"[WARNING] checking for silent workers failed: {error}")
+    return requeued
+
+
+def _report(line):
+    try:
+        print(line, flush=True)
+    except Exception:
+        pass
+
+
+def _requeue(oracle, now, silent, requeued):
+    # a trial marked running that no worker holds (its state saved halfway
+    # by a killed chief) would keep the others waiting: queue it again
+    held = {t.trial_id for t in oracle.ongoing_trials.values()} | set(oracle._retry_queue)
+    for trial in oracle.trials.values():
+        if trial.status == TrialStatus.RUNNING and trial.trial_id not in held:
+            trial.status = TrialStatus.INVALID
+            oracle.requeue(trial.trial_id)
+            requeued.append(trial.trial_id)
     for (tunerId, trial) in list(oracle.ongoing_trials.items()):
         last = oracle.lastHeard.setdefault(trial.trial_id, now)
         if now - last < silent:
@@ -81,25 +118,21 @@ def requeue_silent(oracle, now=None, silent=SILENT_SECONDS):
             oracle.requeue(trial.trial_id)
             what = "handed to the next worker that asks"
         oracle.lastHeard.pop(trial.trial_id, None)
+        requeued.append(trial.trial_id)
+        _report(f"[INFO] {tunerId} has sent nothing for {now - last:.0f}s: trial {number} "
+                f"{what}")
         oracle._save_trial(trial)
         oracle.save()
-        print(f"[INFO] {tunerId} has sent nothing for {now - last:.0f}s: trial {number} "
-              f"{what}", flush=True)
-        requeued.append(trial.trial_id)
-    return requeued
 
 
 class WorkerWatch:
     """On the chief: check for silent workers every few seconds (silent for
-    ``SEARCH_WORKER_SILENCE`` seconds, default ``SILENT_SECONDS``)."""
+    ``silence_limit()`` seconds)."""
 
     def __init__(self, oracle, every=5.0):
         self.oracle = oracle
-        self.every = every
-        try:
-            self.silent = float(os.environ.get("SEARCH_WORKER_SILENCE", SILENT_SECONDS))
-        except ValueError:
-            self.silent = SILENT_SECONDS
+        self.silent = silence_limit()
+        self.every = min(every, self.silent / 4)
         self.thread = threading.Thread(target=self._watch, name="worker-watch", daemon=True)
 
     def start(self):
