@@ -311,8 +311,8 @@ class FakeClock:
         return self.limit - self.leftSeconds
 
 
-def halving_oracle(tmp_path, candidates, fullEpochs, clock=None, flat=False):
-    oracle = engine.HalvingOracle(candidates, fullEpochs, clock=clock, seed=0, flat=flat)
+def halving_oracle(tmp_path, candidates, fullEpochs, clock=None):
+    oracle = engine.HalvingOracle(candidates, fullEpochs, clock=clock, seed=0)
     oracle._set_project_dir(str(tmp_path), "trials")
     oracle.hyperparameters.Choice("width", [8, 16, 32, 64], default=16)
     oracle.hyperparameters.Float("rate", 1e-4, 1e-1, sampling="log", default=1e-3)
@@ -358,27 +358,6 @@ def test_successive_halving_promotes_the_best_third(tmp_path, capsys):
     assert oracle.best_trial().trial_id == top.trial_id
     assert len(re.findall(r"^\[INFO\] trial \d+ \(rung \d\): val_loss", capsys.readouterr().out,
                           re.M)) == 7
-
-
-def test_self_stopping_trials_are_not_halved(tmp_path, regressor, houses):
-    # three candidates, each for all its epochs; the best of them is the search's
-    oracle = halving_oracle(tmp_path, candidates=3, fullEpochs=200, flat=True)
-    for loss in (0.5, 0.2, 0.4):
-        trial = oracle.create_trial("tuner0")
-        values = trial.hyperparameters.values
-        assert (values[engine.RUNG], values[engine.EPOCHS]) == (0, 200)
-        finish(oracle, trial, loss)
-    assert oracle.create_trial("tuner0").status == "STOPPED"
-    assert oracle.best_trial().trial_id == "0001"
-    # the houses' search (the plateau rule, adaptive epochs) is such a
-    # search up to three candidates; a fixed --epochs, or more, is halved
-    def oracle_for(*extra):
-        args = regressor.parse_args(["--dataset", str(houses), *outputs(tmp_path), *extra])
-        return engine.make_tuner(None, args.settings, str(tmp_path / "p"), True, None).oracle
-
-    assert oracle_for("--max-trials", "3").sizes() == [3]
-    assert oracle_for("--max-trials", "4").sizes() == [4, 2, 1]
-    assert oracle_for("--max-trials", "3", "--epochs", "30").sizes() == [3, 1]
 
 
 def test_a_rung_compares_its_networks_at_the_same_epochs(tmp_path):

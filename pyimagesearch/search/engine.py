@@ -91,16 +91,14 @@ def trial_value(trial, key, default=None):
 class HalvingOracle(keras_tuner.Oracle):
     """Successive halving over ``candidates`` networks, each rung's best
     third promoted; ``fullEpochs`` for the top rung. With a ``clock``,
-    every trial gets ``SECONDS`` of training too (``budget``). ``flat``:
-    one rung, every candidate trained in full."""
+    every trial gets ``SECONDS`` of training too (``budget``)."""
 
-    def __init__(self, candidates, fullEpochs, clock=None, seed=None, flat=False, **kwargs):
+    def __init__(self, candidates, fullEpochs, clock=None, seed=None, **kwargs):
         super().__init__(objective=keras_tuner.Objective("val_loss", "min"),
                          max_trials=None, seed=seed, **kwargs)
         self.candidates = candidates
         self.fullEpochs = fullEpochs
         self.clock = clock
-        self.flat = flat
         self.stopMessage = None
         self.lastHeard = {}     # trial id -> when its worker last spoke (workers.py)
         self.distributed = False
@@ -116,13 +114,11 @@ class HalvingOracle(keras_tuner.Oracle):
         recorded = getattr(self, "recordedTop", None)
         if recorded is not None:
             return recorded
-        return 0 if self.flat else len(rung_sizes(self.candidates)) - 1
+        return len(rung_sizes(self.candidates)) - 1
 
     def sizes(self):
         """Each rung's trials, up to ``top``: a third of the rung below,
-        one at the top; a search of one rung trains every candidate."""
-        if self.top() == 0:
-            return [max(1, int(self.candidates))]
+        one at the top."""
         sizes = rung_sizes(self.candidates) + [1] * (self.top() + 1)
         return sizes[:self.top()] + [1]
 
@@ -375,14 +371,8 @@ def make_tuner(hypermodel, settings, projectDir, overwrite, clock, role="single"
     Workers never overwrite: the chief owns the folder."""
     from .project import PROJECT_NAME
 
-    # trials that stop themselves (the plateau rule) are not cut short for
-    # a rung that would save at most a third of the time: with FACTOR
-    # candidates or fewer each trains in full (on the houses, seeds 1 to 3,
-    # the halving's third-length rung chose worse networks: 59.14%, 60.26%
-    # and 52.75% against 54.75%, 56.39% and 56.43%)
-    flat = settings.adaptive() and settings.max_trials <= FACTOR
     oracle = HalvingOracle(settings.max_trials, settings.full_epochs(), clock=clock,
-                           seed=settings.seed, flat=flat)
+                           seed=settings.seed)
     oracle.distributed = role != "single"
     tuner = SearchTuner(oracle=oracle, hypermodel=hypermodel, role=role, verbose=verbose,
                         directory=projectDir, project_name=PROJECT_NAME,
