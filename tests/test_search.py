@@ -407,6 +407,30 @@ def test_a_silent_workers_trial_goes_to_the_next_worker(tmp_path, capsys):
     assert oracle.ongoing_trials == {} and oracle.tuner_ids == set()
 
 
+def test_a_worker_beats_while_it_works_and_stops_after(monkeypatch):
+    import time
+
+    from pyimagesearch.search import workers
+
+    class Chief:
+        calls = []
+
+        def get_trial(self, trialId):
+            self.calls.append((trialId, time.monotonic()))
+
+    # silence 2 s: a beat at once, then every half second
+    monkeypatch.setenv("SEARCH_WORKER_SILENCE", "2")
+    chief = Chief()
+    with workers.Heartbeat(chief, "0003"):
+        time.sleep(1.2)
+    count = len(chief.calls)
+    assert count >= 2 and {t for (t, _) in chief.calls} == {"0003"}
+    gaps = np.diff([when for (_, when) in chief.calls])
+    assert gaps.max() < 2.0          # never silent as long as the limit
+    time.sleep(1.0)
+    assert len(chief.calls) == count  # and nothing once the trial is over
+
+
 def test_a_worker_taken_for_dead_that_finishes_keeps_its_result(tmp_path):
     from pyimagesearch.search import workers
 
