@@ -22,12 +22,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def accuracy(model, x, y, mirrored, shifted):
     """Test accuracy of ``model``, each picture's probabilities averaged over
-    the search's test views (``space.views``)."""
+    the search's test views (``trials.views``)."""
     import numpy as np
 
-    from pyimagesearch.search import space
+    from pyimagesearch.search import trials
 
-    probs = space.average_views(model, x, space.views(mirrored, shifted))
+    probs = trials.average_views(model, x, trials.views(mirrored, shifted))
     return float(np.mean(probs.argmax(axis=1) == y))
 
 

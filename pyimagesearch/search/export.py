@@ -5,7 +5,7 @@ trained it, from its trial's folder.
 """
 
 from ..cli import UserError
-from . import reporting
+from . import reporting, trials
 
 
 def export_plan(best, settings, trainSamples, clock):
@@ -44,13 +44,22 @@ def export_model(tuner, best, settings, trainX, trainY, clock, verbose=2):
         print(f"[INFO] retraining trial {number} on all {len(trainX)} training "
               f"images for {epochs:g} epoch(s)...")
         keras.utils.set_random_seed(settings.seed)
+        # no validation pictures to watch: a plateau trial's rate changes
+        # are repeated at the epochs where its trial made them
         (model, _) = tuner.hypermodel.train(best.hyperparameters, trainX, trainY, None,
-                                            epochs, deadline=clock.deadline(), verbose=verbose)
+                                            epochs, deadline=clock.deadline(), verbose=verbose,
+                                            rates=recorded_rates(best))
         return model, True, epochs
     trained = int(reporting.metric(best, "samples") or 0)
     print(f"[INFO] keeping trial {number}'s network as the search trained it on "
           f"{trained} images: {why}")
     return model, False, epochs
+
+
+def recorded_rates(trial):
+    """The rate changes a plateau trial recorded (``trials.rate_changes``)."""
+    return {name: reporting.metric(trial, name) for name in trial.metrics.metrics
+            if name.startswith(trials.RATE_FROM)}
 
 
 def check_search_left_a_model(oracle):

@@ -318,11 +318,14 @@ class ImageHyperModel(keras_tuner.HyperModel):
     def classes(self):
         return self.head["classes"] if self.head["kind"] == "classification" else None
 
-    def train(self, hp, x, y, validation, epochs, deadline=None, verbose=2, callbacks=()):
+    def train(self, hp, x, y, validation, epochs, deadline=None, verbose=2, callbacks=(),
+              rates=None):
         """Build the network of ``hp`` and train it for ``epochs`` (a
         fraction allowed) on ``x``, ``y``; stop at ``deadline`` (a
-        ``time.monotonic()``). Returns ``(model, metrics)``: the validation
-        loss and accuracy (or MAE), the epochs trained, the seconds."""
+        ``time.monotonic()``); ``rates``: a plateau trial's rate changes to
+        repeat (``trials.rate_changes``). Returns ``(model, metrics)``: the
+        validation loss and accuracy (or MAE), the epochs trained, the
+        seconds, and a plateau trial's rate changes."""
         start = time.perf_counter()
         perEpoch = self.steps_per_epoch(len(y))
         totalSteps = max(1, int(round(epochs * perEpoch)))
@@ -332,6 +335,8 @@ class ImageHyperModel(keras_tuner.HyperModel):
                               self.augmentation(hp), repeat=True, classes=self.classes())
         timer = trials.StepTimer()
         (peak, rate) = self.rate(hp, epochs)
+        if rate is None and rates:
+            rate = trials.replayed_rate(rates, peak, epochs)
         callbacks = [timer, trials.ScheduleByProgress(peak, rate, totalSteps, deadline),
                      *callbacks]
         schedule = self.schedule(hp)
@@ -352,6 +357,8 @@ class ImageHyperModel(keras_tuner.HyperModel):
         trained = timer.steps / perEpoch
         if validationData is not None:
             metrics = trials.averaged_metrics(history.history)
+            metrics.update(trials.rate_changes(history.history.get("learning_rate", []),
+                                               metrics["best_epoch"]))
         else:
             # scored once, at the end, on the weights it exports
             metrics = self.evaluate(hp, model, *validation) if validation is not None else {}
@@ -368,8 +375,8 @@ class ImageHyperModel(keras_tuner.HyperModel):
         each with its mirror, at a quarter weight each pair (airbench's
         test-time augmentation: 90.75% became 90.96% on the hour-long
         search's network, for three times the predictions)."""
-        return average_views(model, x, views(self.flip_averaged(hp),
-                                             shifted and self.shift_averaged(hp)))
+        chosen = trials.views(self.flip_averaged(hp), shifted and self.shift_averaged(hp))
+        return trials.average_views(model, x, chosen)
 
     def evaluate(self, hp, model, x, y):
         """Validation loss and accuracy (or MAE) of ``predict``."""
@@ -381,19 +388,3 @@ class ImageHyperModel(keras_tuner.HyperModel):
         return trials.regression_scores(preds.reshape(-1), np.asarray(y).reshape(-1),
                                         self.head["loss"])
 
-
-def views(mirrored, shifted):
-    """The views of each test picture a prediction averages: ``(shift,
-    mirrored, weight)``, the picture itself first."""
-    shifts = [(0, 1.0)] if not shifted else [(0, 0.5), (-1, 0.25), (1, 0.25)]
-    flips = [(False, 1.0)] if not mirrored else [(False, 0.5), (True, 0.5)]
-    return [(shift, flip, w * v) for (shift, w) in shifts for (flip, v) in flips]
-
-
-def average_views(model, x, chosen):
-    """``model``'s outputs for ``x``, averaged over the ``views`` ``chosen``."""
-    preds = 0.0
-    for (shift, mirrored, weight) in chosen:
-        data = trials.batches(x, None, 500, mirror=mirrored, shift=shift)
-        preds = preds + weight * model.predict(data, verbose=0)
-    return preds

@@ -10,6 +10,9 @@
 * ``ScheduleByProgress``: the learning rate step by step, by the share of
   the steps or of the time done; ``StepTimer``: seconds per training step,
   for turning a time budget into epochs.
+* ``rate_changes`` / ``replayed_rate``: the rates the plateau rule set in a
+  trial, kept with its metrics, so that the winner's retraining (which has
+  no validation pictures to watch) lowers its rate at the same epochs.
 """
 
 import time
@@ -20,6 +23,7 @@ import tensorflow as tf
 
 MEAN_EPOCHS = 5
 MEAN_VAL_LOSS = "val_loss_mean"
+RATE_FROM = "rate_from_epoch_"
 
 # tf.data's autotuner would take both cores for itself (training.py)
 _OPTIONS = tf.data.Options()
@@ -108,6 +112,35 @@ def plateau_callbacks(patience):
                                               verbose=0),
             keras.callbacks.EarlyStopping(monitor=MEAN_VAL_LOSS, mode="min",
                                           patience=patience)]
+
+
+def rate_changes(rates, epochs):
+    """The learning rates a plateau trial trained at (``rates``: one per
+    epoch, as Keras' ``ReduceLROnPlateau`` logs them) up to its ``epochs``-th
+    epoch, as metrics: ``{"rate_from_epoch_K": rate}`` for each epoch K
+    (counted from 1) that began at a new rate."""
+    changes = {}
+    for k in range(1, min(len(rates), int(round(epochs)))):
+        if rates[k] != rates[k - 1]:
+            changes[f"{RATE_FROM}{k + 1}"] = float(rates[k])
+    return changes
+
+
+def replayed_rate(changes, peak, epochs):
+    """A ``rate(progress)`` for ``ScheduleByProgress`` over ``epochs``
+    epochs that trains at ``peak`` and from each epoch K in ``changes``
+    (``rate_changes``) on at that epoch's rate."""
+    starts = sorted((int(name[len(RATE_FROM):]), value) for (name, value) in changes.items())
+
+    def rate(progress):
+        epoch = int(np.floor(progress * epochs + 1e-9)) + 1
+        current = peak
+        for (start, value) in starts:
+            if epoch >= start:
+                current = value
+        return current / peak
+
+    return rate
 
 
 class MeanValidationLoss(keras.callbacks.Callback):
@@ -229,3 +262,20 @@ def regression_scores(predictions, targets, lossName):
     else:
         loss = np.mean(errors ** 2)
     return {"val_loss": float(loss), "val_mae": float(np.mean(np.abs(errors)))}
+
+
+def views(mirrored, shifted):
+    """The views of each test picture a prediction averages: ``(shift,
+    mirrored, weight)``, the picture itself first."""
+    shifts = [(0, 1.0)] if not shifted else [(0, 0.5), (-1, 0.25), (1, 0.25)]
+    flips = [(False, 1.0)] if not mirrored else [(False, 0.5), (True, 0.5)]
+    return [(shift, flip, w * v) for (shift, w) in shifts for (flip, v) in flips]
+
+
+def average_views(model, x, chosen):
+    """``model``'s outputs for ``x``, averaged over the ``views`` ``chosen``."""
+    preds = 0.0
+    for (shift, mirrored, weight) in chosen:
+        data = batches(x, None, 500, mirror=mirrored, shift=shift)
+        preds = preds + weight * model.predict(data, verbose=0)
+    return preds
