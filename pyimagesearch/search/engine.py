@@ -20,7 +20,6 @@ retraining when time is short. In a distributed search the oracle lives in
 the chief, which prints the progress lines; the workers train.
 """
 
-import contextlib
 import math
 import os
 import time
@@ -28,7 +27,7 @@ import time
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 
-from . import reporting, workers
+from . import project, reporting, workers
 
 FACTOR = 3
 LOW_SHARE = 0.25        # of a time-limited search, for the rungs below the top
@@ -332,13 +331,23 @@ class SearchTuner(keras_tuner.Tuner):
         print(f"[INFO] trial {int(trial.trial_id) + 1} starts{who}: "
               f"{reporting.describe_trial(trial)}", flush=True)
 
-    def run_trial(self, trial, x, y, validation_data=None):
-        # a worker tells the chief it is alive while it works on the trial
-        with workers.Heartbeat(self.oracle, trial.trial_id) if self.role == "worker" \
-                else contextlib.nullcontext():
-            return self.train_trial(trial, x, y, validation_data)
+    def search(self, *args, **kwargs):
+        with workers.one_line_if_the_chief_is_gone(self.role):
+            return super().search(*args, **kwargs)
 
-    def train_trial(self, trial, x, y, validation_data):
+    def run_trial(self, trial, x, y, validation_data=None):
+        if self.role != "worker":
+            return self.train_trial(trial, x, y, validation_data)
+        # a worker tells the chief it is alive while it works on the trial,
+        # and stops when the chief no longer answers
+        with workers.Heartbeat(self.oracle, trial.trial_id) as beat:
+            metrics = self.train_trial(trial, x, y, validation_data,
+                                       callbacks=[workers.StopIfChiefGone(beat)])
+        if beat.lost is not None:
+            raise workers.ChiefGone(str(beat.lost))
+        return metrics
+
+    def train_trial(self, trial, x, y, validation_data, callbacks=()):
         hp = trial.hyperparameters
         epochs = float(hp.values.get(EPOCHS, 1))
         seconds = float(hp.values.get(SECONDS, 0.0))
@@ -351,7 +360,8 @@ class SearchTuner(keras_tuner.Tuner):
                 self.hypermodel.step_seconds(hp, x, y)
             epochs = self.hypermodel.epochs_within(seconds, stepSeconds, len(y), epochs)
         model, metrics = self.hypermodel.train(hp, x, y, validation_data, epochs,
-                                               deadline=deadline, verbose=self.fitVerbose)
+                                               deadline=deadline, verbose=self.fitVerbose,
+                                               callbacks=callbacks)
         from ..storage import save_model
 
         save_model(model, os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_MODEL))
@@ -369,13 +379,17 @@ class SearchTuner(keras_tuner.Tuner):
 def make_tuner(hypermodel, settings, projectDir, overwrite, clock, role="single", verbose=2):
     """KerasTuner's tuner over ``hypermodel``, kept in ``projectDir``.
     Workers never overwrite: the chief owns the folder."""
-    from .project import PROJECT_NAME
-
     oracle = HalvingOracle(settings.max_trials, settings.full_epochs(), clock=clock,
                            seed=settings.seed)
     oracle.distributed = role != "single"
+    if role == "worker":
+        # the worker found its chief at start-up; a chief silent for as long
+        # afterwards has stopped: its calls give up then, not after an hour
+        from keras_tuner.src.distribute import oracle_client
+
+        oracle_client.TIMEOUT = project.chief_wait()
     tuner = SearchTuner(oracle=oracle, hypermodel=hypermodel, role=role, verbose=verbose,
-                        directory=projectDir, project_name=PROJECT_NAME,
+                        directory=projectDir, project_name=project.PROJECT_NAME,
                         overwrite=overwrite and role != "worker")
     if role != "worker":
         # the progress lines replace KerasTuner's own per-trial tables

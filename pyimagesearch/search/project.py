@@ -105,17 +105,34 @@ def check_port_free(ip, port):
                         f"KERASTUNER_ORACLE_PORT") from None
 
 
-def wait_for_chief(ip, port, tunerId):
-    """Wait, saying so, until the chief at ``ip:port`` answers, at most
-    ``SEARCH_CHIEF_WAIT`` seconds (default ``CHIEF_WAIT``): KerasTuner's
-    own client would wait an hour without a word."""
-    import grpc
-
+def chief_wait():
+    """Seconds a worker waits for its chief to answer: ``SEARCH_CHIEF_WAIT``,
+    default ``CHIEF_WAIT`` (KerasTuner's own client waits an hour)."""
     try:
         wait = float(os.environ.get("SEARCH_CHIEF_WAIT", CHIEF_WAIT))
     except ValueError:
+        wait = float("nan")
+    if not wait > 0 or wait == float("inf"):
         raise UserError(f"SEARCH_CHIEF_WAIT {os.environ['SEARCH_CHIEF_WAIT']!r} is not a "
-                        f"number of seconds") from None
+                        f"positive number of seconds")
+    return wait
+
+
+def chief_gone_message():
+    """What a worker says when its chief stops answering mid-search."""
+    address = f"{os.environ.get('KERASTUNER_ORACLE_IP')}:{os.environ.get('KERASTUNER_ORACLE_PORT')}"
+    return (f"the chief at {address} has not answered for {format_seconds(chief_wait())}: "
+            f"it stopped or cannot be reached; rerun the chief with the same command (its "
+            f"finished trials are kept), then this worker")
+
+
+def wait_for_chief(ip, port, tunerId):
+    """Wait, saying so, until the chief at ``ip:port`` answers, at most
+    ``chief_wait()`` seconds: KerasTuner's own client would wait an hour
+    without a word."""
+    import grpc
+
+    wait = chief_wait()
     print(f"[INFO] worker {tunerId}: waiting up to {format_seconds(wait)} for the chief at "
           f"{ip}:{port}", flush=True)
     channel = grpc.insecure_channel(f"{ip}:{port}")

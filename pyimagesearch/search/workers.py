@@ -10,14 +10,26 @@ worker silent for ``SILENT_SECONDS`` back to KerasTuner's retry queue:
 the next worker to ask trains it from the start (or, after
 ``RETRIES`` retries, it is recorded as failed). A worker restarted with
 the same ``KERASTUNER_TUNER_ID`` is simply the next to ask.
+
+The other way round, a worker's calls to the chief give up after the
+wait a worker gives its chief at start-up (``project.chief_wait``, set on
+KerasTuner's client by ``engine.make_tuner``) instead of KerasTuner's hour:
+a heartbeat that gets no answer stops the trial (``StopIfChiefGone``) and
+the worker's search ends with ``ChiefGone``.
 """
 
+import contextlib
 import os
 import threading
 import time
 
+import grpc
+import keras
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
+
+from ..cli import UserError
+from . import project
 
 BEAT_SECONDS = 10.0
 SILENT_SECONDS = 60.0
@@ -34,15 +46,22 @@ def silence_limit():
         return SILENT_SECONDS
 
 
+class ChiefGone(keras_tuner.errors.FatalError):
+    """A worker's chief stopped answering (KerasTuner lets this error out of
+    its search loop)."""
+
+
 class Heartbeat:
     """On a worker: tell the chief that ``trialId`` is still being worked on,
     at once and then every ``BEAT_SECONDS`` (at most a quarter of the
-    silence limit), until the ``with`` block ends."""
+    silence limit), until the ``with`` block ends. ``lost``: the error of
+    a beat the chief did not answer, or None."""
 
     def __init__(self, oracle, trialId):
         self.oracle = oracle
         self.trialId = trialId
         self.seconds = min(BEAT_SECONDS, silence_limit() / 4)
+        self.lost = None
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
 
@@ -58,10 +77,38 @@ class Heartbeat:
         while True:
             try:
                 self.oracle.get_trial(self.trialId)
-            except Exception:   # the chief is gone: training goes on, it will tell
+            except grpc.RpcError as error:   # no answer within the wait: the chief is gone
+                self.lost = error
+                return
+            except Exception:   # not the chief's silence: training goes on
                 return
             if self.done.wait(self.seconds):
                 return
+
+
+class StopIfChiefGone(keras.callbacks.Callback):
+    """Stops training after the step in which ``beat`` (a ``Heartbeat``)
+    found the chief gone: the trial cannot be reported."""
+
+    def __init__(self, beat):
+        super().__init__()
+        self.beat = beat
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.beat.lost is not None:
+            self.model.stop_training = True
+
+
+@contextlib.contextmanager
+def one_line_if_the_chief_is_gone(role):
+    """Around a worker's search: its chief stopped answering (``ChiefGone``,
+    or a call that got no answer) is one line (``UserError``)."""
+    try:
+        yield
+    except (ChiefGone, grpc.RpcError):
+        if role != "worker":
+            raise
+        raise UserError(project.chief_gone_message()) from None
 
 
 def heard_from(oracle, trialId, now=None):
