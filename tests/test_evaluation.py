@@ -120,7 +120,7 @@ def test_hold_out_is_seeded_disjoint_and_keeps_pairs():
     assert (valParts[1] == valParts[0] * 10).all()
 
 
-def test_val_split_keeps_the_best_epochs_weights():
+def test_early_stopping_restores_the_best_epochs_weights():
     import keras
 
     from pyimagesearch import splits, training

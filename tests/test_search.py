@@ -431,6 +431,83 @@ def test_a_worker_beats_while_it_works_and_stops_after(monkeypatch):
     assert len(chief.calls) == count  # and nothing once the trial is over
 
 
+def test_a_worker_stops_its_trial_when_the_chief_stops_answering(tmp_path, monkeypatch):
+    import grpc
+    import keras
+
+    from pyimagesearch.search import workers
+
+    class NoAnswer(grpc.RpcError):
+        pass
+
+    class GoneChief:
+        # answers the first beat, then never again (the client gave up)
+        calls = 0
+
+        def get_trial(self, trialId):
+            self.calls += 1
+            if self.calls > 1:
+                raise NoAnswer()
+
+    monkeypatch.setenv("SEARCH_WORKER_SILENCE", "0.4")    # a beat every 0.1 s
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    steps = []
+
+    class Count(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            import time
+
+            steps.append(batch)
+            time.sleep(0.05)
+
+    x = np.zeros((400, 2), "float32")
+    with workers.Heartbeat(GoneChief(), "0001") as beat:
+        model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0,
+                  callbacks=[Count(), workers.StopIfChiefGone(beat)])
+    # the second beat went unanswered: training stopped soon after, not at
+    # the end of its 400 steps, and the worker's search ends in one line
+    assert isinstance(beat.lost, NoAnswer) and 0 < len(steps) < 100
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8123")
+    with pytest.raises(UserError, match="the chief at 127.0.0.1:8123 has not answered for "
+                                        "10m00s: .*rerun the chief"):
+        with workers.one_line_if_the_chief_is_gone("worker"):
+            raise workers.ChiefGone(str(beat.lost))
+
+
+def test_a_worker_whose_chief_stops_gives_up_in_bounded_time(tmp_path, monkeypatch):
+    import time
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief, oracle_client
+
+    port = free_port()
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", str(port))
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
+    monkeypatch.setenv("SEARCH_CHIEF_WAIT", "2")
+    monkeypatch.setattr(oracle_client, "TIMEOUT", oracle_client.TIMEOUT)   # restored after
+    # a chief: KerasTuner's own servicer over a halving oracle
+    chief = halving_oracle(tmp_path / "chief", 3, 9)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    protos.get_service_grpc().add_OracleServicer_to_server(oracle_chief.OracleServicer(chief),
+                                                           server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    settings = flags.SearchSettings(max_trials=3, epochs=1, batch_size=8)
+    tuner = engine.make_tuner(default_hypermodel(side=16), settings, str(tmp_path / "worker"),
+                              False, None, role="worker", verbose=0)
+    server.stop(0)   # the chief dies before the worker asks for a trial
+    x = np.zeros((16, 16, 16, 3), "uint8")
+    started = time.monotonic()
+    with pytest.raises(UserError, match=f"127.0.0.1:{port} has not answered for 2s") as info:
+        tuner.search(x, np.zeros(16, "int64"), validation_data=(x, np.zeros(16, "int64")))
+    assert time.monotonic() - started < 10 and "\n" not in str(info.value)
+
+
 def test_a_worker_taken_for_dead_that_finishes_keeps_its_result(tmp_path):
     from pyimagesearch.search import workers
 
@@ -597,6 +674,70 @@ def test_the_schedule_follows_the_steps_or_the_clock():
     assert len(rates) == 1
 
 
+def test_the_winner_is_retrained_at_its_trials_plateau_rates():
+    import keras
+    import keras_tuner
+
+    from pyimagesearch.search import space
+
+    settings = flags.SearchSettings(batch_size=8, schedule="plateau", patience=4)
+    head = {"kind": "regression", "loss": "mean_squared_error", "mean": 0.0, "std": 1.0}
+    sample = np.random.default_rng(3).integers(0, 256, (16, 8, 8, 3), dtype="uint8")
+    hypermodel = space.ImageHyperModel(settings, (8, 8, 3), head, sample)
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    # the rate each epoch trained at, seen from outside the code under test
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(None)
+
+        def on_train_batch_end(self, batch, logs=None):
+            seen[-1] = float(self.model.optimizer.learning_rate)
+
+    # trained towards +1 and scored against -1, the validation loss only
+    # grows: the plateau rule halves the rate every other epoch and the
+    # trial stops at its patience; the changes up to its best epoch are kept
+    ones = np.ones(16, "float32")
+    (_, metrics) = hypermodel.train(hp, sample, ones, (sample[:8], -ones[:8]), 40, verbose=0,
+                                    callbacks=[Record()])
+    best = int(metrics["best_epoch"])
+    expected = {f"rate_from_epoch_{k + 1}": seen[k] for k in range(1, best)
+                if seen[k] != seen[k - 1]}
+    recorded = {k: v for (k, v) in metrics.items() if k.startswith("rate_from_epoch_")}
+    assert expected and recorded == pytest.approx(expected)
+
+    # the export hands the winner's recorded changes to its retraining
+    trial = keras_tuner.engine.trial.Trial(hp, trial_id="0")
+    for (name, value) in {**metrics, "samples": 16.0}.items():
+        trial.metrics.update(name, value)
+    given = {}
+
+    class Tuner:
+        class hypermodel:
+            @staticmethod
+            def train(*args, **kwargs):
+                given.update(kwargs["rates"])
+                return None, {}
+
+        @staticmethod
+        def trained_model(trial):
+            return None
+
+    clock = FakeClock(left=3600.0)
+    clock.deadline = lambda: None
+    export.export_model(Tuner, trial, settings, sample, ones, clock, verbose=0)
+    assert given == pytest.approx(expected)
+
+    # the retraining, with no validation pictures, repeats given changes
+    peak = hp.get("learning_rate")
+    seen.clear()
+    hypermodel.train(hp, sample, ones, None, 6, verbose=0, callbacks=[Record()],
+                     rates={"rate_from_epoch_3": peak / 2, "rate_from_epoch_5": peak / 8})
+    assert seen == pytest.approx([peak, peak, peak / 2, peak / 2, peak / 8, peak / 8])
+
+
 # --------------------------------------------------------------------------
 # The networks: stock layers, the defaults first
 
@@ -640,6 +781,87 @@ def test_first_vanilla_trial_is_the_posts_network(kind, convs, units, augmented)
                                      repeat=True, classes=hypermodel.classes())))[0].numpy()
     unchanged = [any(np.allclose(b, original) for original in x) for b in batch]
     assert all(unchanged) is not augmented and any(unchanged) is not augmented
+
+
+@pytest.mark.parametrize("block, family", [
+    # Keras' applications, untrained, each on pictures enlarged to the
+    # smallest side it accepts
+    ("resnet", ("resnet50v2", 32)), ("xception", ("xception", 71)),
+    ("efficient", ("efficientnetb0", 32)),
+    ("airbench", ("whiten", 16)), ("vanilla", (None, 16)),
+])
+def test_block_flag_builds_that_family(classifier, shapes, block, family):
+    import keras
+    import keras_tuner
+
+    from pyimagesearch.search import space
+
+    args = classifier.parse_args(["--dataset", str(shapes), "--image-size", "16",
+                                  "--block", block])
+    head = {"kind": "classification", "classes": 3}
+    sample = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), dtype="uint8")
+    model = space.ImageHyperModel(args.settings, (16, 16, 3), head, sample).build(
+        keras_tuner.HyperParameters())
+    (marker, side) = family
+    nested = [l for l in model.layers if isinstance(l, keras.Model)]
+    names = [l.name for l in model.layers]
+    if marker is None:
+        assert not nested and "whiten" not in names
+    else:
+        assert marker in names
+    if nested:
+        assert nested[0].input_shape[1:3] == (side, side)
+    assert model.predict(sample[:2], verbose=0).shape == (2, 3)
+
+
+def test_block_any_searches_every_family(classifier, shapes):
+    import keras_tuner
+
+    from pyimagesearch.search import space
+
+    args = classifier.parse_args(["--dataset", str(shapes), "--image-size", "16",
+                                  "--block", "any"])
+    head = {"kind": "classification", "classes": 3}
+    sample = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), dtype="uint8")
+    hypermodel = space.ImageHyperModel(args.settings, (16, 16, 3), head, sample)
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    # the family is a searched choice, the fast one first
+    assert hp.get("block") == "airbench"
+    choice = next(p for p in hp.space if p.name == "block")
+    assert set(choice.values) == set(flags.BLOCKS)
+    hp.values["block"] = "xception"
+    assert "xception" in [l.name for l in hypermodel.build(hp).layers]
+
+
+@pytest.mark.parametrize("flag, augmented", [("--augment", True), ("--no-augment", False),
+                                             (None, None)])
+def test_augment_flags_decide_the_augmentation(classifier, shapes, flag, augmented):
+    import keras_tuner
+
+    from pyimagesearch.search import space
+
+    argv = ["--dataset", str(shapes), "--image-size", "16", "--block", "vanilla"]
+    args = classifier.parse_args(argv + ([flag] if flag else []))
+    head = {"kind": "classification", "classes": 3}
+    sample = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), dtype="uint8")
+    hypermodel = space.ImageHyperModel(args.settings, (16, 16, 3), head, sample)
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    if augmented is None:
+        # searched: a choice of the space, on for a classifier's first trial
+        assert "augment" in hp.values and hypermodel.augments(hp)
+        hp.values["augment"] = False
+        augmented = False
+    else:
+        assert "augment" not in hp.values
+    # the training batches: augmented, no picture comes out as it went in
+    x = np.random.default_rng(0).random((8, 16, 16, 3), dtype="float32")
+    batch = next(iter(trials.batches(x, np.zeros(8, "float32"), 8, seed=0,
+                                     augment=hypermodel.augmentation(hp), repeat=True,
+                                     classes=3)))[0].numpy()
+    unchanged = [any(np.allclose(b, original) for original in x) for b in batch]
+    assert not any(unchanged) if augmented else all(unchanged)
 
 
 def test_first_airbench_trial_is_the_recipes_network():
