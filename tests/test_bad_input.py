@@ -309,6 +309,28 @@ def test_read_only_output_folder(houses, tmp_path):
         out.chmod(0o700)
 
 
+def test_output_folder_refusing_files_fails_before_training(houses, tmp_path, monkeypatch,
+                                                             capsys):
+    # the sibling of the test above that runs as root too: the folder's
+    # file system refuses the file, as a read-only folder would
+    import errno
+    import tempfile
+
+    out = tmp_path / "ro"
+    out.mkdir()
+    make = tempfile.TemporaryFile
+
+    def refused(*args, **kwargs):
+        if os.path.abspath(str(kwargs.get("dir", ""))) == str(out):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    with pytest.raises(UserError, match="--output .* is not writable: Permission denied"):
+        house_main("mlp_regression.py", "-d", houses, "--output", out)
+    assert "[INFO] training model..." not in capsys.readouterr().out and not os.listdir(out)
+
+
 def test_failed_run_leaves_existing_outputs_byte_for_byte(tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -90,6 +90,25 @@ def test_without_dataset_or_network_says_so_in_one_line(tmp_path, monkeypatch):
                         r"download boston_housing\.npz .*", result.stderr.strip().splitlines()[-1])
 
 
+@pytest.mark.parametrize("script, name", [("boston_housing.py", "boston_housing"),
+                                          ("imdb_reviews.py", "imdb"),
+                                          ("reuters_newswires.py", "reuters")])
+def test_a_failed_download_is_one_line(script, name, tmp_path, monkeypatch):
+    # the sibling of the test above that runs on any machine: the download
+    # fails as it does offline, whatever this machine's network
+    import keras
+
+    def offline(**kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/: None -- "
+                        "[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(getattr(keras.datasets, name), "load_data", offline)
+    with pytest.raises(UserError, match=f"no --dataset given and Keras could not download "
+                                        f"{name}.npz .*name resolution.*--dataset") as info:
+        load_script(script).main(["--epochs", "1", "--output", str(tmp_path / "out")])
+    assert "\n" not in str(info.value) and not list((tmp_path / "out").glob("*"))
+
+
 # --------------------------------------------------------------------------
 # Boston: the chapter's K-fold loop, and the K folds side by side computing
 # what it computes
