@@ -125,7 +125,7 @@ def main(argv=None):
     # export: retrain the best network on the whole training split, as the
     # chapter's searcher does, when time allows; otherwise keep its weights
     # from the search
-    (model, retrain, epochs) = export.export_model(tuner, best, settings, trainX, trainY,
+    (model, retrain, epochs, _) = export.export_model(tuner, best, settings, trainX, trainY,
                                                    clock, verbose=fit_verbosity())
     model.summary()
 

@@ -28,6 +28,7 @@ from pyimagesearch.search import flags, project
 TARGETS_FILE = "targets.csv"
 HOUSES_FILE = "HousesInfo.txt"
 MIN_IMAGES = 8
+COPIES = 4          # of the winner, retrained and averaged
 
 
 def parse_args(argv):
@@ -225,9 +226,12 @@ def main(argv=None):
 
     # export: retrain the best network on the whole training split, as the
     # chapter's searcher does, when time allows (an adaptive trial for the
-    # epochs of its lowest averaged loss); otherwise keep its weights
-    (model, retrain, epochs) = export.export_model(tuner, best, settings, trainX, trainY,
-                                                   clock, verbose=fit_verbosity())
+    # epochs of its lowest averaged loss), COPIES times from their own
+    # random starts, and predict their mean (a few hundred pictures: one
+    # retraining's luck moves the test error by points); otherwise keep
+    # the search's weights
+    (model, retrain, epochs, copies) = export.export_model(
+        tuner, best, settings, trainX, trainY, clock, copies=COPIES, verbose=fit_verbosity())
     model.summary()
 
     # evaluate the exported model, once, on the test split
@@ -270,7 +274,8 @@ def main(argv=None):
     results.update({
         "trials": rows, "best_trial": int(best.trial_id) + 1,
         "best_hyperparameters": reporting.network_values(best.hyperparameters.values),
-        "retrained": retrain, "epochs": epochs, "seconds": round(seconds, 1),
+        "retrained": retrain, "copies": copies, "epochs": epochs,
+        "seconds": round(seconds, 1),
         "precision": settings.precision, "cpu": flags.cpu_name(),
         "peak_memory_gb": round(reporting.peak_memory(), 2), "model": args.model,
         "plot": args.plot})

@@ -55,3 +55,24 @@ def create_cnn(width, height, depth, filters=(16, 32, 64), regress=False):
     if regress:
         x = Dense(1, activation="linear")(x)
     return Model(inputs, x, name="cnn")
+
+
+def side_by_side(copies, name):
+    """Copies of one network (each with its own fresh weights) joined into
+    one model with one output column per copy, and the model that predicts
+    their mean: ``(joined, mean)``. Trained on targets shaped ``(n, 1)``, a
+    Keras loss (which averages over the last axis) trains each copy as if
+    alone, all in the same steps; the mean is what the copies agree on."""
+    from keras.layers import Average, Concatenate
+
+    template = copies[0]
+    inputs = [Input(shape=t.shape[1:], name=f"input_{i + 1}")
+              for i, t in enumerate(template.inputs)]
+    feed = inputs if len(inputs) > 1 else inputs[0]
+    # unique names for the copies (their layers may keep theirs)
+    copies = [Model(m.inputs if len(m.inputs) > 1 else m.inputs[0], m.outputs[0],
+                    name=f"{template.name}_{i + 1}") for i, m in enumerate(copies)]
+    outputs = [m(feed) for m in copies]
+    joined = Model(feed, Concatenate(name="members")(outputs), name=f"{name}_ensemble")
+    return joined, Model(feed, Average(name="mean_price")(outputs), name=name)
+

@@ -26,6 +26,7 @@ import numpy as np
 from . import training
 from .cli import fit_verbosity
 from .fast import use_fused_kernels
+from .models import side_by_side
 
 # copies of the post's house-price model averaged by the improved recipe
 HOUSE_MEMBERS = {"mlp": 8, "cnn": 4, "mixed": 4}
@@ -93,16 +94,7 @@ def _house_ensemble(build, members, train, validation, run):
     mean.
     """
     copies = [build() for _ in range(members)]
-    template = copies[0]
-    inputs = [keras.Input(shape=t.shape[1:], name=f"input_{i + 1}")
-              for i, t in enumerate(template.inputs)]
-    feed = inputs if len(inputs) > 1 else inputs[0]
-    # unique names for the copies (their layers may keep theirs)
-    copies = [keras.Model(m.inputs if len(m.inputs) > 1 else m.inputs[0], m.outputs[0],
-                          name=f"{template.name}_{i + 1}") for i, m in enumerate(copies)]
-    prices = [m(feed) for m in copies]
-    ensemble = keras.Model(feed, keras.layers.Concatenate(name="members")(prices),
-                           name=f"{template.name}_ensemble")
+    (ensemble, mean) = side_by_side(copies, copies[0].name)
 
     # prices as a column, which the loss compares with every member's column
     (trainX, trainY) = (train[0], np.reshape(train[1], (-1, 1)))
@@ -114,8 +106,7 @@ def _house_ensemble(build, members, train, validation, run):
                      steps_per_execution=steps)
     H = _fit(ensemble, training.batches(trainX, trainY, run.batch_size, shuffle=True,
                                         seed=run.seed), validation, run)
-    mean = keras.layers.Average(name="mean_price")(prices)
-    return keras.Model(feed, mean, name=template.name), H
+    return mean, H
 
 
 # --------------------------------------------------------------------------

@@ -8,13 +8,13 @@ from ..cli import UserError
 from . import reporting, trials
 
 
-def export_plan(best, settings, trainSamples, clock):
+def export_plan(best, settings, trainSamples, clock, copies=1):
     """Whether to retrain ``best`` from scratch on all ``trainSamples``
-    pictures (the chapter's way) or keep its weights from the search: the
-    retraining is kept when it fits in the time left, judged from the
-    trial's own seconds. Returns ``(retrain, epochs, why)``: an adaptive
-    (plateau) trial is retrained for the epochs of its lowest loss, any
-    other for all it trained."""
+    pictures (the chapter's way; ``copies`` times) or keep its weights from
+    the search: the retraining is kept when it fits in the time left,
+    judged from the trial's own seconds. Returns ``(retrain, epochs,
+    why)``: an adaptive (plateau) trial is retrained for the epochs of its
+    lowest loss, any other for all it trained."""
     epochs = reporting.metric(best, "epochs") or 1.0
     if settings.adaptive():
         epochs = reporting.metric(best, "best_epoch") or epochs
@@ -22,7 +22,7 @@ def export_plan(best, settings, trainSamples, clock):
     if left is None:
         return True, epochs, None
     trialSamples = max(1.0, reporting.metric(best, "samples") or trainSamples)
-    needed = (reporting.metric(best, "seconds") or 0.0) * trainSamples / trialSamples
+    needed = copies * (reporting.metric(best, "seconds") or 0.0) * trainSamples / trialSamples
     if needed <= left:
         return True, epochs, None
     return False, epochs, (f"retraining on all {trainSamples} training pictures would take "
@@ -30,30 +30,35 @@ def export_plan(best, settings, trainSamples, clock):
                            f"{reporting.format_seconds(max(0, left))} left")
 
 
-def export_model(tuner, best, settings, trainX, trainY, clock, verbose=2):
+def export_model(tuner, best, settings, trainX, trainY, clock, copies=1, verbose=2):
     """The network to export: ``best`` retrained from scratch on all the
     training pictures when that fits in the time left (``export_plan``),
-    else its network from the search. Returns ``(model, retrained, epochs)``."""
+    as ``copies`` copies averaged when those fit, else its network from the
+    search. Returns ``(model, retrained, epochs, copies)``."""
     import keras
 
-    (retrain, epochs, why) = export_plan(best, settings, len(trainX), clock)
+    (retrain, epochs, why) = export_plan(best, settings, len(trainX), clock, copies)
+    if not retrain and copies > 1:
+        copies = 1
+        (retrain, epochs, why) = export_plan(best, settings, len(trainX), clock)
     model = None if retrain else tuner.trained_model(best)
     number = int(best.trial_id) + 1
     if model is None:
         # (also when a worker on another machine kept the network)
+        several = f", {copies} copies side by side, predicting their mean" if copies > 1 else ""
         print(f"[INFO] retraining trial {number} on all {len(trainX)} training "
-              f"images for {epochs:g} epoch(s)...")
+              f"images for {epochs:g} epoch(s){several}...")
         keras.utils.set_random_seed(settings.seed)
         # no validation pictures to watch: a plateau trial's rate changes
         # are repeated at the epochs where its trial made them
         (model, _) = tuner.hypermodel.train(best.hyperparameters, trainX, trainY, None,
                                             epochs, deadline=clock.deadline(), verbose=verbose,
-                                            rates=recorded_rates(best))
-        return model, True, epochs
+                                            rates=recorded_rates(best), copies=copies)
+        return model, True, epochs, copies
     trained = int(reporting.metric(best, "samples") or 0)
     print(f"[INFO] keeping trial {number}'s network as the search trained it on "
           f"{trained} images: {why}")
-    return model, False, epochs
+    return model, False, epochs, 1
 
 
 def recorded_rates(trial):

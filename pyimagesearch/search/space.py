@@ -28,6 +28,7 @@ import keras
 import keras_tuner
 import numpy as np
 
+from ..models import side_by_side
 from . import airbench, trials
 from .flags import BLOCKS, WARMUP_EPOCHS
 
@@ -319,18 +320,25 @@ class ImageHyperModel(keras_tuner.HyperModel):
         return self.head["classes"] if self.head["kind"] == "classification" else None
 
     def train(self, hp, x, y, validation, epochs, deadline=None, verbose=2, callbacks=(),
-              rates=None):
+              rates=None, copies=1):
         """Build the network of ``hp`` and train it for ``epochs`` (a
         fraction allowed) on ``x``, ``y``; stop at ``deadline`` (a
         ``time.monotonic()``); ``rates``: a plateau trial's rate changes to
-        repeat (``trials.rate_changes``). Returns ``(model, metrics)``: the
-        validation loss and accuracy (or MAE), the epochs trained, the
-        seconds, and a plateau trial's rate changes."""
+        repeat (``trials.rate_changes``); ``copies``: a regressor's network
+        trained that many times side by side, from their own random starts,
+        the model returned predicting their mean. Returns ``(model,
+        metrics)``: the validation loss and accuracy (or MAE), the epochs
+        trained, the seconds, and a plateau trial's rate changes."""
         start = time.perf_counter()
         perEpoch = self.steps_per_epoch(len(y))
         totalSteps = max(1, int(round(epochs * perEpoch)))
         fitEpochs = max(1, math.ceil(epochs))
-        model = self.compile(self.build(hp), hp, steps=totalSteps)
+        (model, kept) = (self.build(hp), None)
+        if copies > 1 and self.head["kind"] == "regression":
+            (model, kept) = side_by_side([model] + [self.build(hp) for _ in range(copies - 1)],
+                                         model.name)
+            y = np.reshape(y, (-1, 1))   # compared with every copy's column
+        model = self.compile(model, hp, steps=totalSteps)
         data = trials.batches(x, y, self.settings.batch_size, self.settings.seed,
                               self.augmentation(hp), repeat=True, classes=self.classes())
         timer = trials.StepTimer()
@@ -365,7 +373,7 @@ class ImageHyperModel(keras_tuner.HyperModel):
             metrics["best_epoch"] = float(trained)
         metrics.update({"epochs": float(trained), "seconds": time.perf_counter() - start,
                         "step_seconds": float(timer.step_seconds()), "samples": float(len(y))})
-        return model, metrics
+        return (model if kept is None else kept), metrics
 
     def predict(self, hp, model, x, shifted=False):
         """The model's outputs for ``x``. A classifier that learned mirrored
