@@ -1150,6 +1150,16 @@ def test_regressor_on_grey_houses(regressor, houses, tmp_path, capsys):
     # ...and no worse than always guessing the median training price, far
     # from the 100% of a model off by its price scale
     assert 0.5 < np.median(preds) / np.median(prices) < 2
+    # the winner was retrained as four copies from their own random starts;
+    # the model predicts their mean
+    copies = [l for l in model.layers if isinstance(l, keras.Model)]
+    assert len(copies) == regressor.COPIES == 4
+    x = testX[:8].astype("float32") / 255.0
+    each = [c.predict(x, verbose=0).reshape(-1) for c in copies]
+    np.testing.assert_allclose(model.predict(x, verbose=0).reshape(-1), np.mean(each, axis=0),
+                               rtol=1e-5)
+    assert not np.allclose(each[0], each[1])
+    assert json.loads((tmp_path / "m_results.json").read_text())["copies"] == 4
 
 
 # --------------------------------------------------------------------------
