@@ -28,7 +28,8 @@ from pyimagesearch.search import flags, project
 TARGETS_FILE = "targets.csv"
 HOUSES_FILE = "HousesInfo.txt"
 MIN_IMAGES = 8
-COPIES = 4          # of the winner, retrained and averaged
+COPIES = 4          # of the winner, retrained and averaged...
+SMALL_SPLIT = 2000  # ...when it has at most this many training pictures
 
 
 def parse_args(argv):
@@ -226,12 +227,13 @@ def main(argv=None):
 
     # export: retrain the best network on the whole training split, as the
     # chapter's searcher does, when time allows (an adaptive trial for the
-    # epochs of its lowest averaged loss), COPIES times from their own
-    # random starts, and predict their mean (a few hundred pictures: one
-    # retraining's luck moves the test error by points); otherwise keep
-    # the search's weights
+    # epochs of its lowest averaged loss); on a small split COPIES times
+    # from their own random starts, predicting their mean (on a few hundred
+    # pictures one retraining's luck moves the test error by points);
+    # otherwise keep the search's weights
+    copies = COPIES if len(trainX) <= SMALL_SPLIT else 1
     (model, retrain, epochs, copies) = export.export_model(
-        tuner, best, settings, trainX, trainY, clock, copies=COPIES, verbose=fit_verbosity())
+        tuner, best, settings, trainX, trainY, clock, copies=copies, verbose=fit_verbosity())
     model.summary()
 
     # evaluate the exported model, once, on the test split
