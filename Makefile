@@ -66,8 +66,10 @@ demo-search: $(VENV)/.installed
 		--model $(OUT)/search_classifier.keras --label-bin $(OUT)/search_classifier_lb.pickle \
 		--plot $(OUT)/search_classifier_predictions.png
 
+# two test processes, each taking whole files (their fixtures are shared
+# within a file)
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf output .pytest_cache
