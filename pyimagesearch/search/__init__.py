@@ -13,10 +13,11 @@ search spaces over KerasTuner; this package is that layer, for the scripts
 * ``space``: the networks searched (``ImageHyperModel``); ``airbench``:
   the fast CIFAR-10 family in it; ``trials``: how one trial is fed,
   scheduled, timed and scored;
-* ``engine``: successive halving on KerasTuner's oracle, the clock of
-  ``--time-limit``, the tuner; ``workers``: a distributed search's
-  heartbeats, so that a dead worker's trial goes to another;
-  ``export``: retrain the winner or keep it;
+* ``engine``: successive halving on KerasTuner's oracle, the tuner;
+  ``clock``: the whole command's time (``--time-limit``); ``workers``: a
+  distributed search's heartbeats, so that a dead worker's trial goes to
+  another, and a worker whose chief is gone stops; ``export``: retrain the
+  winner (or its copies) or keep it;
 * ``reporting``: progress lines, the trials table, class counts.
 
 ``flags``, ``project``, ``data`` and ``reporting`` do not import TensorFlow,

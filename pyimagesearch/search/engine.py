@@ -28,6 +28,7 @@ import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 
 from . import project, reporting, workers
+from .clock import Clock  # noqa: F401  (the scripts' engine.Clock)
 
 FACTOR = 3
 LOW_SHARE = 0.25        # of a time-limited search, for the rungs below the top
@@ -51,36 +52,6 @@ def rung_epochs(fullEpochs, rung, top, factor=FACTOR):
     """A trial's epochs at ``rung`` (``top`` trains ``fullEpochs``), at
     least one."""
     return max(1, int(round(fullEpochs / factor ** (top - rung))))
-
-
-class Clock:
-    """The command's time: ``limitMinutes`` from ``start`` (a
-    ``time.monotonic()``, taken when the script started), less a reserve
-    kept for the end: 2% of the limit (at least 15 s) for the summary, the
-    figures and the saving, ``testSeconds`` for the test predictions, and
-    for a distributed chief (``role``) 25 s, as KerasTuner's chief waits up
-    to 20 s for its workers to leave."""
-
-    def __init__(self, limitMinutes, start, testSeconds=0.0, role="single"):
-        self.start = start
-        self.limit = None if limitMinutes is None else float(limitMinutes) * 60.0
-        self.reserve = 0.0
-        if self.limit is not None:
-            self.reserve = (max(15.0, 0.02 * self.limit) + testSeconds
-                            + (25.0 if role == "chief" else 0.0))
-
-    def elapsed(self):
-        return time.monotonic() - self.start
-
-    def left(self):
-        """Seconds left for training, or None without a limit."""
-        if self.limit is None:
-            return None
-        return self.limit - self.reserve - self.elapsed()
-
-    def deadline(self):
-        """The ``time.monotonic()`` by which training must end, or None."""
-        return None if self.limit is None else self.start + self.limit - self.reserve
 
 
 def trial_value(trial, key, default=None):
@@ -334,6 +305,13 @@ class SearchTuner(keras_tuner.Tuner):
     def search(self, *args, **kwargs):
         with workers.one_line_if_the_chief_is_gone(self.role):
             return super().search(*args, **kwargs)
+
+    def _run_and_update_trial(self, trial, *args, **kwargs):
+        # a report the chief does not answer ends the worker's search; it is
+        # not a failed trial (whose traceback KerasTuner prints, and whose
+        # end it would report to the same silent chief)
+        with workers.chief_gone_is_fatal(self.role):
+            return super()._run_and_update_trial(trial, *args, **kwargs)
 
     def run_trial(self, trial, x, y, validation_data=None):
         if self.role != "worker":

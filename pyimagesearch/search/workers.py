@@ -100,6 +100,17 @@ class StopIfChiefGone(keras.callbacks.Callback):
 
 
 @contextlib.contextmanager
+def chief_gone_is_fatal(role):
+    """Around a worker's call to the chief: no answer is ``ChiefGone``."""
+    try:
+        yield
+    except grpc.RpcError as error:
+        if role != "worker":
+            raise
+        raise ChiefGone(str(error)) from None
+
+
+@contextlib.contextmanager
 def one_line_if_the_chief_is_gone(role):
     """Around a worker's search: its chief stopped answering (``ChiefGone``,
     or a call that got no answer) is one line (``UserError``)."""
