@@ -57,12 +57,15 @@ def create_cnn(width, height, depth, filters=(16, 32, 64), regress=False):
     return Model(inputs, x, name="cnn")
 
 
-def side_by_side(copies, name):
+def side_by_side(copies, name, dtype=None):
     """Copies of one network (each with its own fresh weights) joined into
     one model with one output column per copy, and the model that predicts
     their mean: ``(joined, mean)``. Trained on targets shaped ``(n, 1)``, a
-    Keras loss (which averages over the last axis) trains each copy as if
-    alone, all in the same steps; the mean is what the copies agree on."""
+    Keras loss (which averages over the last axis) gives each copy the
+    gradient it would have alone, divided by the number of copies: with
+    Adam, whose steps do not scale with the gradient, each copy trains as
+    if alone, all in the same steps. The mean is what the copies agree on.
+    ``dtype``: of the joining layers (float32 under a mixed policy)."""
     from keras.layers import Average, Concatenate
 
     template = copies[0]
@@ -73,6 +76,7 @@ def side_by_side(copies, name):
     copies = [Model(m.inputs if len(m.inputs) > 1 else m.inputs[0], m.outputs[0],
                     name=f"{template.name}_{i + 1}") for i, m in enumerate(copies)]
     outputs = [m(feed) for m in copies]
-    joined = Model(feed, Concatenate(name="members")(outputs), name=f"{name}_ensemble")
-    return joined, Model(feed, Average(name="mean_price")(outputs), name=name)
+    joined = Model(feed, Concatenate(name="members", dtype=dtype)(outputs),
+                   name=f"{name}_ensemble")
+    return joined, Model(feed, Average(name="mean_price", dtype=dtype)(outputs), name=name)
 

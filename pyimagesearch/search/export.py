@@ -37,6 +37,8 @@ def export_model(tuner, best, settings, trainX, trainY, clock, copies=1, verbose
     search. Returns ``(model, retrained, epochs, copies)``."""
     import keras
 
+    if not tuner.hypermodel.copies_train_alone(best.hyperparameters):
+        copies = 1
     (retrain, epochs, why) = export_plan(best, settings, len(trainX), clock, copies)
     if not retrain and copies > 1:
         copies = 1

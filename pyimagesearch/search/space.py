@@ -29,6 +29,7 @@ import keras_tuner
 import numpy as np
 
 from ..models import side_by_side
+from ..training import steps_per_epoch as training_steps_per_epoch
 from . import airbench, trials
 from .flags import BLOCKS, WARMUP_EPOCHS
 
@@ -186,6 +187,10 @@ class ImageHyperModel(keras_tuner.HyperModel):
         pictures."""
         return self.flip_averaged(hp) and self.block(hp) == "airbench"
 
+    def copies_train_alone(self, hp):
+        """Whether copies side by side train as if alone: Adam, a regressor."""
+        return self.head["kind"] == "regression" and self.schedule(hp) != "onecycle"
+
     def augmentation(self, hp):
         """A function of a batch of pictures in [0, 1] and a seed, or None."""
         if not self.augments(hp):
@@ -283,9 +288,7 @@ class ImageHyperModel(keras_tuner.HyperModel):
         return peak, None
 
     def steps_per_epoch(self, samples):
-        from ..training import steps_per_epoch
-
-        return max(1, steps_per_epoch(samples, self.settings.batch_size))
+        return max(1, training_steps_per_epoch(samples, self.settings.batch_size))
 
     def scoring_seconds(self, pictures, shifted=False):
         """About how long scoring a trained network on ``pictures`` takes,
@@ -323,20 +326,19 @@ class ImageHyperModel(keras_tuner.HyperModel):
               rates=None, copies=1):
         """Build the network of ``hp`` and train it for ``epochs`` (a
         fraction allowed) on ``x``, ``y``; stop at ``deadline`` (a
-        ``time.monotonic()``); ``rates``: a plateau trial's rate changes to
-        repeat (``trials.rate_changes``); ``copies``: a regressor's network
-        trained that many times side by side, from their own random starts,
-        the model returned predicting their mean. Returns ``(model,
-        metrics)``: the validation loss and accuracy (or MAE), the epochs
-        trained, the seconds, and a plateau trial's rate changes."""
+        ``time.monotonic()``); repeat a plateau trial's ``rates``
+        (``trials.rate_changes``); train ``copies`` of it side by side when
+        ``copies_train_alone``, the model returned predicting their mean.
+        Returns ``(model, metrics)``: the validation loss and accuracy (or
+        MAE), the epochs trained, the seconds, a plateau's rate changes."""
         start = time.perf_counter()
         perEpoch = self.steps_per_epoch(len(y))
         totalSteps = max(1, int(round(epochs * perEpoch)))
         fitEpochs = max(1, math.ceil(epochs))
         (model, kept) = (self.build(hp), None)
-        if copies > 1 and self.head["kind"] == "regression":
+        if copies > 1 and self.copies_train_alone(hp):
             (model, kept) = side_by_side([model] + [self.build(hp) for _ in range(copies - 1)],
-                                         model.name)
+                                         model.name, dtype="float32")
             y = np.reshape(y, (-1, 1))   # compared with every copy's column
         model = self.compile(model, hp, steps=totalSteps)
         data = trials.batches(x, y, self.settings.batch_size, self.settings.seed,
