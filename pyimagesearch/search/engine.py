@@ -318,12 +318,9 @@ class SearchTuner(keras_tuner.Tuner):
             return self.train_trial(trial, x, y, validation_data)
         # a worker tells the chief it is alive while it works on the trial,
         # and stops when the chief no longer answers
-        with workers.Heartbeat(self.oracle, trial.trial_id) as beat:
-            metrics = self.train_trial(trial, x, y, validation_data,
-                                       callbacks=[workers.StopIfChiefGone(beat)])
-        if beat.lost is not None:
-            raise workers.ChiefGone(str(beat.lost))
-        return metrics
+        return workers.train_with_heartbeat(
+            self.oracle, trial.trial_id,
+            lambda callbacks: self.train_trial(trial, x, y, validation_data, callbacks))
 
     def train_trial(self, trial, x, y, validation_data, callbacks=()):
         hp = trial.hyperparameters

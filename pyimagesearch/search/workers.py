@@ -77,13 +77,23 @@ class Heartbeat:
         while True:
             try:
                 self.oracle.get_trial(self.trialId)
-            except grpc.RpcError as error:   # no answer within the wait: the chief is gone
-                self.lost = error
-                return
-            except Exception:   # not the chief's silence: training goes on
-                return
+            except Exception as error:
+                if no_answer(error):   # within the wait: the chief is gone
+                    self.lost = error
+                return                 # otherwise training goes on, unbeaten
             if self.done.wait(self.seconds):
                 return
+
+
+def train_with_heartbeat(oracle, trialId, train):
+    """On a worker: ``train(callbacks)`` with a ``Heartbeat`` for
+    ``trialId``, stopped (``StopIfChiefGone``) when the chief no longer
+    answers; then ``ChiefGone`` instead of a result nobody can receive."""
+    with Heartbeat(oracle, trialId) as beat:
+        result = train([StopIfChiefGone(beat)])
+    if beat.lost is not None:
+        raise ChiefGone(str(beat.lost))
+    return result
 
 
 class StopIfChiefGone(keras.callbacks.Callback):
@@ -99,13 +109,21 @@ class StopIfChiefGone(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def no_answer(error):
+    """Whether ``error``, from a call to the chief, means that no chief
+    answered (none listening, or none within the wait); a chief that
+    answers with an error is another matter."""
+    return isinstance(error, grpc.RpcError) and callable(getattr(error, "code", None)) and \
+        error.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
+
+
 @contextlib.contextmanager
 def chief_gone_is_fatal(role):
     """Around a worker's call to the chief: no answer is ``ChiefGone``."""
     try:
         yield
     except grpc.RpcError as error:
-        if role != "worker":
+        if role != "worker" or not no_answer(error):
             raise
         raise ChiefGone(str(error)) from None
 
@@ -116,8 +134,8 @@ def one_line_if_the_chief_is_gone(role):
     or a call that got no answer) is one line (``UserError``)."""
     try:
         yield
-    except (ChiefGone, grpc.RpcError):
-        if role != "worker":
+    except (ChiefGone, grpc.RpcError) as error:
+        if role != "worker" or not (isinstance(error, ChiefGone) or no_answer(error)):
             raise
         raise UserError(project.chief_gone_message()) from None
 
