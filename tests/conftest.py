@@ -5,13 +5,19 @@ nothing but the repository (tests that use the real datasets skip cleanly
 when ../shared is absent).
 """
 
+import csv
 import importlib.util
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+from contextlib import redirect_stdout
+from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -130,3 +136,155 @@ def shapes2(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shapes2")
     sample_data.write_shapes(folder, classes=2, per_class=40, seed=1)
     return folder
+
+
+# --------------------------------------------------------------------------
+# The search scripts (test_search.py, test_search_runs.py)
+
+# a search that takes seconds: 16-pixel pictures, one epoch, small batches
+TINY = ["--image-size", "16", "--epochs", "1", "--batch-size", "16"]
+
+
+@pytest.fixture
+def float32_after():
+    """The scripts set Keras' global precision (mixed bfloat16 for the
+    airbench block where it is native); put it back for the next test."""
+    yield
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return load_script("search_image_classifier.py")
+
+
+@pytest.fixture(scope="module")
+def regressor():
+    return load_script("search_image_regressor.py")
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("search_shapes")
+    sample_data.write_shapes(folder, classes=3, per_class=20, seed=0)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def targets_folder(tmp_path_factory):
+    """Images with a targets.csv: grey squares whose target is their brightness."""
+    import cv2
+
+    folder = tmp_path_factory.mktemp("search_targets")
+    rng = np.random.default_rng(0)
+    with open(folder / "targets.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "target"])
+        for i in range(24):
+            level = int(rng.integers(20, 235))
+            image = np.clip(rng.normal(level, 8, (20, 20, 3)), 0, 255).astype("uint8")
+            cv2.imwrite(str(folder / f"img_{i:02d}.png"), image)
+            writer.writerow([f"img_{i:02d}.png", level / 10])
+    return folder
+
+
+def outputs(folder, name="m"):
+    """Output flags that keep everything under ``folder``."""
+    return ["--project-dir", str(folder / "project"), "--model", str(folder / f"{name}.keras"),
+            "--plot", str(folder / f"{name}.png")]
+
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_split_folder(root, side=12, perClass=(9, 3), classes=("cat", "dog", "frog")):
+    """A CIFAR-10-like folder: train/<class>/ and test/<class>/ of
+    ``side``-pixel pictures, each class its own colour."""
+    import cv2
+
+    for (split, count) in zip(("train", "test"), perClass):
+        for (k, name) in enumerate(classes):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                image = np.full((side, side, 3), 40 + 80 * k, "uint8")
+                image[i % side, :, :] = 255
+                cv2.imwrite(str(folder / f"{i:04d}.png"), image)
+    return root
+
+
+# --------------------------------------------------------------------------
+# The posts' and chapter-3 scripts run in this process, their fits watched
+# (test_script_flags.py, test_common_flags.py)
+
+CLASSIFIERS = ("train_simple_nn.py", "train_vgg.py")
+
+
+class Stopped(Exception):
+    """Raised by the ``fits`` wrapper in place of the fit it stops at."""
+
+
+@pytest.fixture
+def fits(monkeypatch):
+    """Every ``model.fit`` of a run, in ``calls``: a namespace of the model,
+    its args and kwargs, the weights it started from, and its history (None
+    until it ends). Callbacks in ``extra`` are added to each fit, after the
+    script's own; ``stop = N`` ends the run at the N-th fit with
+    ``Stopped`` instead of training it."""
+    import keras
+
+    spy = SimpleNamespace(calls=[], stop=None, extra=[])
+    fit = keras.Model.fit
+
+    def spied_fit(model, *args, **kwargs):
+        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *spy.extra]
+        call = SimpleNamespace(model=model, args=args, kwargs=kwargs, history=None,
+                               weights=[w.copy() for w in model.get_weights()])
+        spy.calls.append(call)
+        if spy.stop == len(spy.calls):
+            raise Stopped
+        call.history = fit(model, *args, **kwargs)
+        return call.history
+
+    monkeypatch.setattr(keras.Model, "fit", spied_fit)
+    return spy
+
+
+def run_main(script, *argv, stop=None, fits=None):
+    """``script``'s ``main(argv)`` in this process; returns its [INFO] lines.
+    With ``stop`` (and the ``fits`` fixture) the run ends at that fit. The
+    global dtype policy (--mixed-precision) and the SIGINT handler (the
+    scripts' Ctrl-C callback, left installed when a fit ends in an
+    exception) are put back afterwards."""
+    import keras
+
+    previous = signal.getsignal(signal.SIGINT)
+    if fits is not None:
+        fits.stop = stop
+    log = StringIO()
+    try:
+        with redirect_stdout(log):
+            try:
+                load_script(script).main([str(a) for a in argv])
+            except Stopped:
+                assert stop is not None
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+        signal.signal(signal.SIGINT, previous)
+    return [line.strip() for line in log.getvalue().splitlines() if line.startswith("[INFO]")]
+
+
+def script_argv(script, dataset, out):
+    """The flags a posts' script needs to run on ``dataset``, writing under
+    ``out`` (the house scripts write under their --output)."""
+    if script in CLASSIFIERS:
+        return ["--dataset", dataset, "--model", out / "net.model",
+                "--label-bin", out / "lb.pickle", "--plot", out / "plot.png"]
+    return ["--dataset", dataset]
+

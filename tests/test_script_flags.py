@@ -13,70 +13,14 @@ callbacks, after the script's).
 import csv
 import json
 import re
-import signal
-from contextlib import redirect_stdout
-from io import StringIO
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import load_script
+from conftest import CLASSIFIERS, run_main, script_argv
 from pyimagesearch import chapter3_datasets, datasets, sample_data, textfolders
-
-CLASSIFIERS = ("train_simple_nn.py", "train_vgg.py")
-
-
-def run_main(script, *argv):
-    """``script``'s ``main(argv)`` in this process; returns its [INFO] lines.
-
-    The global dtype policy (--mixed-precision) and the SIGINT handler (the
-    scripts' Ctrl-C callback, left installed when a fit ends in an
-    exception) are put back afterwards."""
-    previous = signal.getsignal(signal.SIGINT)
-    log = StringIO()
-    try:
-        with redirect_stdout(log):
-            load_script(script).main([str(a) for a in argv])
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-        signal.signal(signal.SIGINT, previous)
-    return [line.strip() for line in log.getvalue().splitlines() if line.startswith("[INFO]")]
-
-
-def script_argv(script, dataset, out):
-    """The flags a script needs to run on ``dataset``, writing under ``out``."""
-    if script in CLASSIFIERS:
-        return ["--dataset", dataset, "--model", out / "net.model",
-                "--label-bin", out / "lb.pickle", "--plot", out / "plot.png"]
-    return ["--dataset", dataset]
-
-
-class FitSpy:
-    """Every ``model.fit`` of a run: ``calls`` holds (model, positional
-    arguments, history); callbacks in ``extra`` are added to each fit,
-    after the script's own."""
-
-    def __init__(self):
-        self.calls = []
-        self.extra = []
-
-
-@pytest.fixture
-def fits(monkeypatch):
-    spy = FitSpy()
-    fit = keras.Model.fit
-
-    def spied_fit(model, *args, **kwargs):
-        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *spy.extra]
-        history = fit(model, *args, **kwargs)
-        spy.calls.append((model, args, history))
-        return history
-
-    monkeypatch.setattr(keras.Model, "fit", spied_fit)
-    return spy
-
 
 # --------------------------------------------------------------------------
 # --resume-dir: a run that crashes after N epochs continues from epoch N
@@ -138,7 +82,7 @@ def test_resume_dir_continues_from_the_last_finished_epoch(script, houses, shape
     second = Watch()
     fits.extra = [second]
     run_main(script, *argv)
-    (model, _, history) = fits.calls[-1]
+    (model, history) = (fits.calls[-1].model, fits.calls[-1].history)
     assert second.epochs == [1]
     assert len(history.history["loss"]) == 1
     assert len(second.start_weights) == len(crash.weights)
@@ -244,7 +188,7 @@ def test_folds_test_every_house_once_by_a_model_that_never_saw_it(script, houses
         assert np.mean(np.abs(predicted - truth) / truth) * 100 == \
             pytest.approx(perFold[k - 1], abs=0.011)
         # its model trained on exactly the other houses
-        (_, args, _) = fits.calls[k - 1]
+        args = fits.calls[k - 1].args
         assert trained_houses(args[0], montages) == \
             sorted(n for n in montages.values() if n not in tested)
 
@@ -272,7 +216,8 @@ def test_recipe_improved_trains_an_ensemble_and_saves_its_mean(script, houses, t
     assert results["recipe"] == "improved"
 
     # what was trained: one column per copy, on the recipe's batches
-    [(trainedModel, args, history)] = fits.calls
+    [call] = fits.calls
+    (trainedModel, args, history) = (call.model, call.args, call.history)
     assert trainedModel.outputs[0].shape[-1] == members
     (x, _) = next(iter(args[0]))
     firstInput = x[0] if isinstance(x, (tuple, list)) else x
@@ -316,7 +261,8 @@ def test_patience_stops_n_epochs_after_the_best_epoch(houses, tmp_path, fits):
     epochs, patience = 60, 2
     run_main("mlp_regression.py", "--dataset", houses, "--epochs", epochs,
              "--val-split", "0.2", "--patience", patience, "--output", tmp_path)
-    [(_, _, history)] = fits.calls
+    [call] = fits.calls
+    history = call.history
     losses = history.history["val_loss"]
     best = int(np.argmin(losses))
     assert len(losses) < epochs

@@ -1,82 +1,25 @@
-"""The automated model search (search_image_classifier.py, search_image_regressor.py).
-
-Small generated data, tiny images, one or two epochs and a few trials:
-these check that a search halves its candidates, keeps to its clock,
-resumes, refuses what it should, runs distributed on 127.0.0.1 and exports
-a model plain Keras loads; the figures on the real datasets (CIFAR-10, the
+"""The automated model search (search_image_classifier.py, search_image_regressor.py),
+its parts: bad input, how trials are judged, halved, timed and exported,
+the networks searched. Whole searches, distributed ones included, are in
+test_search_runs.py; the figures on the real datasets (CIFAR-10, the
 animals, the houses) are in the README.
 """
 
 import csv
 import json
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
-import warnings
 
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT, load_script, predict_in_fresh_python
+from conftest import free_port, outputs, write_split_folder
 
-from pyimagesearch import sample_data
 from pyimagesearch.search import data, engine, export, flags, project, reporting, trials
 from pyimagesearch.cli import UserError
 
-TINY = ["--image-size", "16", "--epochs", "1", "--batch-size", "16"]
-
-
-@pytest.fixture(autouse=True)
-def float32_after():
-    """The scripts set Keras' global precision (mixed bfloat16 for the
-    airbench block where it is native); put it back for the next test."""
-    yield
-    import keras
-
-    keras.mixed_precision.set_global_policy("float32")
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    return load_script("search_image_classifier.py")
-
-
-@pytest.fixture(scope="module")
-def regressor():
-    return load_script("search_image_regressor.py")
-
-
-@pytest.fixture(scope="module")
-def shapes(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("search_shapes")
-    sample_data.write_shapes(folder, classes=3, per_class=20, seed=0)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def targets_folder(tmp_path_factory):
-    """Images with a targets.csv: grey squares whose target is their brightness."""
-    folder = tmp_path_factory.mktemp("search_targets")
-    rng = np.random.default_rng(0)
-    with open(folder / "targets.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["file", "target"])
-        for i in range(24):
-            level = int(rng.integers(20, 235))
-            image = np.clip(rng.normal(level, 8, (20, 20, 3)), 0, 255).astype("uint8")
-            cv2.imwrite(str(folder / f"img_{i:02d}.png"), image)
-            writer.writerow([f"img_{i:02d}.png", level / 10])
-    return folder
-
-
-def outputs(folder, name="m"):
-    """Output flags that keep everything under ``folder``."""
-    return ["--project-dir", str(folder / "project"), "--model", str(folder / f"{name}.keras"),
-            "--plot", str(folder / f"{name}.png")]
-
+# the scripts set Keras' global precision: put back after each test
+pytestmark = pytest.mark.usefixtures("float32_after")
 
 # --------------------------------------------------------------------------
 # Bad input: one clear line before anything is loaded
@@ -169,20 +112,6 @@ def test_training_defaults_follow_the_block_and_the_data(regressor, classifier, 
                                  *outputs(tmp_path)])
     assert chosen(args) == ("airbench", 16, 50, "cosine")
     assert (args.settings.patience, args.settings.precision) == (5, "float32")
-
-
-def write_split_folder(root, side=12, perClass=(9, 3), classes=("cat", "dog", "frog")):
-    """A CIFAR-10-like folder: train/<class>/ and test/<class>/ of
-    ``side``-pixel pictures, each class its own colour."""
-    for (split, count) in zip(("train", "test"), perClass):
-        for (k, name) in enumerate(classes):
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for i in range(count):
-                image = np.full((side, side, 3), 40 + 80 * k, "uint8")
-                image[i % side, :, :] = 255
-                cv2.imwrite(str(folder / f"{i:04d}.png"), image)
-    return root
 
 
 def test_split_folder_layout_is_checked(classifier, tmp_path):
@@ -437,19 +366,27 @@ def test_a_worker_stops_its_trial_when_the_chief_stops_answering(tmp_path, monke
 
     from pyimagesearch.search import workers
 
+    class Refused(grpc.RpcError):
+        # the chief answered, with an error of its own
+        def code(self):
+            return grpc.StatusCode.UNKNOWN
+
     class NoAnswer(grpc.RpcError):
-        pass
+        # KerasTuner's client gave up waiting
+        def code(self):
+            return grpc.StatusCode.DEADLINE_EXCEEDED
 
     class GoneChief:
-        # answers the first beat, then never again (the client gave up)
-        calls = 0
+        # answers the first beat, then never again
+        def __init__(self, error):
+            (self.calls, self.error) = (0, error)
 
         def get_trial(self, trialId):
             self.calls += 1
             if self.calls > 1:
-                raise NoAnswer()
+                raise self.error()
 
-    monkeypatch.setenv("SEARCH_WORKER_SILENCE", "0.4")    # a beat every 0.1 s
+    monkeypatch.setenv("SEARCH_WORKER_SILENCE", "1")    # a beat every 0.25 s
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     steps = []
@@ -459,21 +396,32 @@ def test_a_worker_stops_its_trial_when_the_chief_stops_answering(tmp_path, monke
             import time
 
             steps.append(batch)
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     x = np.zeros((400, 2), "float32")
-    with workers.Heartbeat(GoneChief(), "0001") as beat:
-        model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0,
-                  callbacks=[Count(), workers.StopIfChiefGone(beat)])
-    # the second beat went unanswered: training stopped soon after, not at
-    # the end of its 400 steps, and the worker's search ends in one line
-    assert isinstance(beat.lost, NoAnswer) and 0 < len(steps) < 100
+
+    def train(callbacks):
+        steps.clear()
+        model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[Count(), *callbacks])
+        return "metrics"
+
+    # the second beat goes unanswered: training stops soon after, not at
+    # the end of its 400 steps, and the trial reports nothing
+    with pytest.raises(workers.ChiefGone):
+        workers.train_with_heartbeat(GoneChief(NoAnswer), "0001", train)
+    assert 0 < len(steps) < 100
+    # a chief that answers with an error is alive: the trial goes on
+    assert workers.train_with_heartbeat(GoneChief(Refused), "0001", train) == "metrics"
+    assert len(steps) == 400
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
     monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8123")
     with pytest.raises(UserError, match="the chief at 127.0.0.1:8123 has not answered for "
                                         "10m00s: .*rerun the chief"):
         with workers.one_line_if_the_chief_is_gone("worker"):
-            raise workers.ChiefGone(str(beat.lost))
+            raise NoAnswer()
+    with pytest.raises(Refused):
+        with workers.one_line_if_the_chief_is_gone("worker"):
+            raise Refused()
 
 
 def test_a_worker_whose_chief_stops_gives_up_in_bounded_time(tmp_path, monkeypatch, capsys):
@@ -657,6 +605,42 @@ def test_the_best_is_retrained_only_when_it_fits():
                               plateau, 10, None)[1] == 30.0
 
 
+def test_the_copies_are_retrained_when_they_fit():
+    class Trial:
+        trial_id = "2"
+        hyperparameters = None
+
+        class metrics:
+            values = {"epochs": 10.0, "best_epoch": 10.0, "seconds": 100.0, "samples": 100.0}
+            metrics = {}
+            exists = values.__contains__
+            get_last_value = values.__getitem__
+
+    asked = []
+
+    class Tuner:
+        class hypermodel:
+            copies_train_alone = staticmethod(lambda hp: True)
+
+            @staticmethod
+            def train(*args, **kwargs):
+                asked.append(kwargs["copies"])
+                return "model", {}
+
+    settings = flags.SearchSettings(schedule="plateau")
+    x = np.zeros(100)
+    clock = FakeClock(left=450.0)
+    clock.deadline = lambda: None
+    # four copies need 400 s: they fit in 450
+    assert export.export_model(Tuner, Trial, settings, x, x, clock, copies=4, verbose=0) == \
+        ("model", True, 10.0, 4)
+    # in 250 s one copy does, and is retrained
+    clock.leftSeconds = 250.0
+    assert export.export_model(Tuner, Trial, settings, x, x, clock, copies=4, verbose=0)[1:] == \
+        (True, 10.0, 1)
+    assert asked == [4, 1]
+
+
 def test_the_schedule_follows_the_steps_or_the_clock():
     import keras
 
@@ -741,6 +725,8 @@ def test_the_winner_is_retrained_at_its_trials_plateau_rates():
 
     class Tuner:
         class hypermodel:
+            copies_train_alone = staticmethod(lambda hp: False)
+
             @staticmethod
             def train(*args, **kwargs):
                 given.update(kwargs["rates"])
@@ -1004,350 +990,3 @@ def test_test_pictures_are_averaged_over_mirrors_and_shifts():
     np.testing.assert_allclose(hypermodel.predict(hp, model, x, shifted=True), expected,
                                atol=1e-5)
     assert hypermodel.shift_averaged(hp)
-
-
-# --------------------------------------------------------------------------
-# A whole search, as a user runs it
-
-
-def test_classifier_keeps_a_train_test_split(classifier, tmp_path, capsys, monkeypatch):
-    root = write_split_folder(tmp_path / "cifar")
-    # as if the time left could not pay for retraining the winner
-    plan = export.export_plan
-    monkeypatch.setattr(export, "export_plan",
-                        lambda *a: (False, plan(*a)[1], "no time left (the test says so)"))
-    assert classifier.main(["--dataset", str(root), "--max-trials", "1", "--epochs", "1",
-                            "--batch-size", "9", *outputs(tmp_path),
-                            "--label-bin", str(tmp_path / "lb.pickle")]) == 0
-    out = capsys.readouterr().out
-    # the search's own network is exported, the same weights, and it says so
-    kept = re.search(r"keeping trial 1's network as the search trained it on (\d+) images: "
-                     r"no time", out)
-    # (27 training pictures, a fifth of them held out to score the trial)
-    assert kept and int(kept.group(1)) == 27 - 6, out[-2000:]
-    import keras
-
-    kept = keras.models.load_model(next((tmp_path / "project").glob("trials/trial_*/model.keras")))
-    exported = keras.models.load_model(tmp_path / "m.keras")
-    for (a, b) in zip(kept.get_weights(), exported.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    # the official split, the pictures' own size, the class counts and histogram
-    assert "27 training and 9 test pictures of 3 classes, 12x12" in out
-    assert "[INFO] training pictures per class: cat 9, dog 9, frog 9" in out
-    assert "[INFO] test pictures per class: cat 3, dog 3, frog 3" in out
-    assert (tmp_path / "m_classes.png").stat().st_size > 0
-    results = json.loads((tmp_path / "m_results.json").read_text())
-    assert results["test_images"] == 9 and results["image_size"] == 12
-    assert results["best_hyperparameters"]["airbench_widths"] == "64-256-256"
-    assert "averaged with its mirror image" in out and results["flip_averaged"]
-    assert results["retrained"] is False
-    assert re.search(r"peak memory \d+\.\d\d GB", out)
-
-
-def test_time_limit_bounds_the_whole_command(classifier, shapes, tmp_path, capsys):
-    import time
-
-    # two candidates whose schedules would take far longer than 40 seconds
-    started = time.monotonic()
-    assert classifier.main(["--dataset", str(shapes), "--image-size", "32", "--block",
-                            "vanilla", "--epochs", "2000", "--batch-size", "8",
-                            "--max-trials", "2", "--time-limit", "0.67",
-                            *outputs(tmp_path)]) == 0
-    seconds = time.monotonic() - started
-    results = json.loads((tmp_path / "m_results.json").read_text())
-    # search, export, test and saving within the limit, and the trials
-    # trained what the time allowed, not their 2000 epochs
-    assert seconds <= 0.67 * 60 + 2 and results["seconds"] <= 0.67 * 60, seconds
-    assert all(0 < t["epochs"] < 2000 for t in results["trials"]), results["trials"]
-    assert "time limit: 40s for the whole command" in capsys.readouterr().out
-
-
-def test_a_search_interrupted_mid_trial_resumes_without_redoing_finished_ones(
-        classifier, shapes, tmp_path, monkeypatch, capsys):
-    from pyimagesearch.search import space
-
-    args = ["--dataset", str(shapes), *TINY, "--epochs", "3", "--max-trials", "2",
-            *outputs(tmp_path)]
-    train = space.ImageHyperModel.train
-    calls = []
-
-    def ctrl_c_in_the_second_trial(self, *a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return train(self, *a, **k)
-
-    monkeypatch.setattr(space.ImageHyperModel, "train", ctrl_c_in_the_second_trial)
-    with pytest.raises(KeyboardInterrupt):
-        classifier.main(args)
-    trialsDir = tmp_path / "project" / project.PROJECT_NAME
-    first = sorted(trialsDir.glob("trial_*/trial.json"))
-    assert [json.loads(t.read_text())["status"] for t in first] == ["COMPLETED", "RUNNING"]
-    firstModel = (first[0].parent / engine.TRIAL_MODEL).read_bytes()
-    capsys.readouterr()
-    # the same command again: trial 1 is kept as it was, trial 2 is trained
-    # from the start, then the promoted one; nothing else
-    monkeypatch.setattr(space.ImageHyperModel, "train", train)
-    assert classifier.main(args) == 0
-    out = capsys.readouterr().out
-    assert "1 finished trial(s) kept" in out
-    assert re.findall(r"trial (\d) starts", out) == ["2", "3"], out
-    assert (first[0].parent / engine.TRIAL_MODEL).read_bytes() == firstModel
-    statuses = [json.loads(t.read_text())["status"]
-                for t in sorted(trialsDir.glob("trial_*/trial.json"))]
-    assert statuses == ["COMPLETED"] * 3
-
-
-def test_overwrite_replaces_another_search(classifier, shapes, tmp_path, capsys):
-    args = ["--dataset", str(shapes), *TINY, "--max-trials", "1", *outputs(tmp_path)]
-    assert classifier.main(args) == 0
-    trialsDir = tmp_path / "project" / project.PROJECT_NAME
-    before = {p.name: p.stat().st_mtime_ns for p in trialsDir.glob("trial_*/trial.json")}
-    with pytest.raises(UserError, match="holds another search"):
-        classifier.main([*args, "--image-size", "20"])
-    # --overwrite: the other search (20-pixel pictures) starts afresh there
-    capsys.readouterr()
-    assert classifier.main([*args, "--image-size", "20", "--overwrite"]) == 0
-    out = capsys.readouterr().out
-    assert "resuming" not in out and re.findall(r"trial (\d) starts", out) == ["1"]
-    identity = json.loads((tmp_path / "project" / project.IDENTITY_FILE).read_text())
-    assert identity["image_size"] == 20
-    after = {p.name: p.stat().st_mtime_ns for p in trialsDir.glob("trial_*/trial.json")}
-    assert after.keys() == before.keys() and all(after[k] != before[k] for k in after)
-
-
-def test_classifier_on_keras_cifar10_arrays(classifier, tmp_path, monkeypatch, capsys):
-    # keras.datasets.cifar10 stood in for by a tiny set: RGB arrays, labels (n, 1)
-    import keras
-
-    rng = np.random.default_rng(0)
-    (trainX, testX) = (rng.integers(0, 256, (40, 32, 32, 3), dtype="uint8"),
-                       rng.integers(0, 256, (20, 32, 32, 3), dtype="uint8"))
-    (trainY, testY) = (np.arange(40).reshape(-1, 1) % 10, np.arange(20).reshape(-1, 1) % 10)
-    monkeypatch.setattr(keras.datasets.cifar10, "load_data",
-                        lambda: ((trainX, trainY), (testX, testY)))
-    (a, b, c, d, names) = data.load_cifar10()
-    assert np.array_equal(a, trainX[..., ::-1]) and np.array_equal(d, testY.ravel())
-    assert names[0] == "airplane" and len(names) == 10
-    # --image-size resizes them
-    assert data.load(None, "keras", 16, 0)[0].shape == (40, 16, 16, 3)
-    assert classifier.main(["--max-trials", "1", "--epochs", "1", "--batch-size", "8",
-                            "--val-split", "0.25", *outputs(tmp_path),
-                            "--label-bin", str(tmp_path / "lb.pickle")]) == 0
-    assert "40 training and 20 test pictures of 10 classes, 32x32" in capsys.readouterr().out
-
-
-def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys):
-    assert regressor.main(["--dataset", str(targets_folder), "--max-trials", "1", *TINY,
-                           *outputs(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert re.search(r"^\[INFO\] test MAE: \d+\.\d\d$", out, re.M), out
-    results = json.loads((tmp_path / "m_results.json").read_text())
-    assert results["kind"] == "csv" and len(results["trials"]) == 1
-    assert (tmp_path / "m.png").stat().st_size > 0
-
-
-def test_regressor_on_grey_houses(regressor, houses, tmp_path, capsys):
-    assert regressor.main(["--dataset", str(houses), "--max-trials", "1", "--grayscale",
-                           *TINY, *outputs(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert re.search(r"^\[INFO\] avg\. house price: \$[\d,]+\.\d\d, std house price: "
-                     r"\$[\d,]+\.\d\d$", out, re.M), out
-    printed = re.search(r"^\[INFO\] mean: (\d+\.\d\d)%, std: (\d+\.\d\d)%$", out, re.M)
-    assert printed, out
-    import keras
-    from sklearn.model_selection import train_test_split
-
-    model = keras.models.load_model(tmp_path / "m.keras")
-    assert model.input_shape == (None, 16, 16, 1)
-    # the report, recomputed from the saved model on the post's test houses
-    # (random_state=42): the model predicts dollars, and its error is the
-    # one printed
-    args = regressor.parse_args(["--dataset", str(houses), "--grayscale", *TINY,
-                                 *outputs(tmp_path)])
-    (df, images) = regressor.load_houses(args)
-    (_, test, _, testX) = train_test_split(df, images, test_size=0.25, random_state=42)
-    prices = test["price"].to_numpy("float64")
-    preds = model.predict(testX.astype("float32") / 255.0, verbose=0).reshape(-1)
-    error = np.abs(preds - prices) / prices * 100
-    assert float(printed.group(1)) == pytest.approx(error.mean(), abs=0.01)
-    assert float(printed.group(2)) == pytest.approx(error.std(), abs=0.01)
-    # ...and no worse than always guessing the median training price, far
-    # from the 100% of a model off by its price scale
-    assert 0.5 < np.median(preds) / np.median(prices) < 2
-    # the winner was retrained as four copies from their own random starts;
-    # the model predicts their mean
-    copies = [l for l in model.layers if isinstance(l, keras.Model)]
-    assert len(copies) == regressor.COPIES == 4
-    x = testX[:8].astype("float32") / 255.0
-    each = [c.predict(x, verbose=0).reshape(-1) for c in copies]
-    np.testing.assert_allclose(model.predict(x, verbose=0).reshape(-1), np.mean(each, axis=0),
-                               rtol=1e-5)
-    assert not np.allclose(each[0], each[1])
-    assert json.loads((tmp_path / "m_results.json").read_text())["copies"] == 4
-
-
-# --------------------------------------------------------------------------
-# KerasTuner's distributed search: a chief and two workers on 127.0.0.1;
-# then the same search continued by one process, and its exported model
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_distributed(args, port, timeout=240):
-    """Run ``args`` as a chief and two workers; return {id: (exit code, log)}."""
-    processes = {}
-    try:
-        for tunerId in ("chief", "tuner0", "tuner1"):
-            env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId,
-                       KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
-            env.pop("DISPLAY", None)
-            processes[tunerId] = subprocess.Popen(
-                [sys.executable, str(ROOT / "search_image_classifier.py"), *args],
-                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True)
-        logs = {name: p.communicate(timeout=timeout)[0] for name, p in processes.items()}
-    finally:
-        # nothing is left behind, whatever happened
-        for p in processes.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-                p.wait(timeout=30)
-    return {name: (p.returncode, logs[name]) for name, p in processes.items()}
-
-
-def test_distributed_search_then_resumed_and_exported(classifier, shapes, tmp_path, capsys):
-    args = ["--dataset", str(shapes), *TINY, "--epochs", "3", *outputs(tmp_path),
-            "--label-bin", str(tmp_path / "lb.pickle")]
-    runs = run_distributed([*args, "--max-trials", "2"], str(free_port()))
-    logs = {name: log for name, (_, log) in runs.items()}
-    for name, (code, log) in runs.items():
-        assert code == 0, f"{name}:\n{log[-3000:]}"
-
-    # the halving's rungs across the workers: two candidates for 1 epoch,
-    # the better for all 3; each trial ran exactly once, never on the chief
-    starts = re.findall(r"\[INFO\] trial (\d) starts on (tuner\d): rung (\d), (\d) epoch",
-                        logs["tuner0"] + logs["tuner1"])
-    assert sorted((t, r, e) for (t, _, r, e) in starts) == \
-        [("1", "1", "1"), ("2", "1", "1"), ("3", "2", "3")], logs
-    assert "starts" not in logs["chief"]
-    trialsDir = tmp_path / "project" / project.PROJECT_NAME
-    trialFiles = sorted(trialsDir.glob("trial_*/trial.json"))
-    assert len(trialFiles) == 3
-    assert all(json.loads(t.read_text())["status"] == "COMPLETED" for t in trialFiles)
-    # the chief printed the progress and exported the best; the workers did not
-    assert len(re.findall(r"\[INFO\] trial \d \(rung \d\): val_loss", logs["chief"])) == 3
-    assert "[INFO] wrote" in logs["chief"]
-    assert all("chief exports" in logs[w] and "[INFO] wrote" not in logs[w]
-               for w in ("tuner0", "tuner1"))
-    assert len(json.loads((tmp_path / "m_results.json").read_text())["trials"]) == 3
-    assert (tmp_path / "m.keras").is_file()
-    before = [t.read_text() for t in trialFiles]
-
-    # the same command in one process with a third candidate continues the
-    # search: the trials done are not redone
-    assert classifier.main([*args, "--max-trials", "3"]) == 0
-    out = capsys.readouterr().out
-    assert "resuming the search" in out and "3 finished trial(s) kept" in out
-    # (a fourth candidate; promoted too only if it beats the one promoted)
-    started = re.findall(r"trial (\d) starts: rung (\d)", out)
-    assert started[0] == ("4", "1") and started[1:] in ([], [("5", "2")]), started
-    assert [t.read_text() for t in trialFiles] == before
-
-    # a progress line with the best so far, the trials table, the best
-    # model's summary, the test report
-    lines = [line for line in out.splitlines() if line.startswith("[INFO]")]
-    progress = [line for line in lines if re.match(r"\[INFO\] trial 4 \(rung 1\): val_loss",
-                                                   line)]
-    assert len(progress) == 1 and "best" in progress[0], lines
-    assert "[INFO] trials (* = exported):" in lines
-    assert 'Model: "search_' in out
-    assert "precision" in out and "[INFO] test accuracy:" in out
-    results = json.loads((tmp_path / "m_results.json").read_text())
-    assert [t["trial"] for t in results["trials"]] == [1, 2, 3, 4, 5][:3 + len(started)]
-    assert results["best_trial"] in (3, 5) and results["retrained"]
-    assert results["classes"] == ["circle", "square", "triangle"]
-    assert (tmp_path / "m.png").stat().st_size > 0
-
-    # the exported model: plain Keras in a Python without this repository,
-    # the same predictions as here
-    import keras
-    images = np.random.default_rng(0).random((5, 16, 16, 3)).astype("float32")
-    here = keras.models.load_model(tmp_path / "m.keras").predict(images, verbose=0)
-    (fresh, packages) = predict_in_fresh_python(tmp_path / "m.keras", images, tmp_path)
-    assert packages == ["keras"]
-    np.testing.assert_allclose(fresh, here, rtol=1e-5, atol=1e-6)
-
-    # predict.py classifies a picture with it and the label file
-    picture = sorted((shapes / "circle").iterdir())[0]
-    predict = load_script("predict.py")
-    assert predict.main(["--image", str(picture), "--model", str(tmp_path / "m.keras"),
-                         "--label-bin", str(tmp_path / "lb.pickle"),
-                         "--output", str(tmp_path / "labelled.png")]) == 0
-    assert (tmp_path / "labelled.png").stat().st_size > 0
-
-    # another search in the same project is refused, nothing touched...
-    with pytest.raises(UserError, match="holds another search.*image_size"):
-        classifier.main([*args, "--image-size", "20", "--max-trials", "3"])
-    assert [t.read_text() for t in trialFiles] == before
-    # ...and so is a project whose trials were scored another way (an
-    # earlier version of the scripts, whose search.json has no "scoring")
-    identity = json.loads((tmp_path / "project" / project.IDENTITY_FILE).read_text())
-    older = {k: v for k, v in identity.items() if k != "scoring"}
-    with pytest.raises(UserError, match="holds another search.*scoring"):
-        project.check_project(str(tmp_path / "project"), older, False, "single")
-    # ...unless --overwrite
-    identity["image_size"] = 20
-    assert project.check_project(str(tmp_path / "project"), identity, True, "single") == 0
-
-
-def test_a_worker_killed_mid_trial_does_not_stop_the_search(shapes, tmp_path):
-    import time
-
-    # a chief and two workers; tuner0 is killed (kill -9) as soon as it
-    # starts a trial: its trial goes to tuner1 once tuner0 has been silent
-    # for SEARCH_WORKER_SILENCE seconds, and the chief exports the best
-    args = ["--dataset", str(shapes), *TINY, "--epochs", "60", "--max-trials", "2",
-            *outputs(tmp_path), "--label-bin", str(tmp_path / "lb.pickle")]
-    port = str(free_port())
-    (processes, logs) = ({}, {})
-    started = time.monotonic()
-    try:
-        for tunerId in ("chief", "tuner0", "tuner1"):
-            env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId, SEARCH_WORKER_SILENCE="20",
-                       KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
-            env.pop("DISPLAY", None)
-            logs[tunerId] = tmp_path / f"{tunerId}.log"
-            with open(logs[tunerId], "w") as log:
-                processes[tunerId] = subprocess.Popen(
-                    [sys.executable, str(ROOT / "search_image_classifier.py"), *args],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        while "starts on tuner0" not in logs["tuner0"].read_text():
-            assert processes["tuner0"].poll() is None and time.monotonic() - started < 180
-            time.sleep(0.2)
-        processes["tuner0"].send_signal(signal.SIGKILL)
-        for name in ("chief", "tuner1"):
-            processes[name].wait(timeout=240)
-    finally:
-        for p in processes.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-                p.wait(timeout=30)
-    text = {name: path.read_text() for (name, path) in logs.items()}
-    assert processes["chief"].returncode == 0, text["chief"][-3000:]
-    assert processes["tuner1"].returncode == 0, text["tuner1"][-3000:]
-    killed = re.search(r"trial (\d) starts on tuner0", text["tuner0"]).group(1)
-    assert re.search(rf"tuner0 has sent nothing for \d+s: trial {killed} handed to the next "
-                     r"worker", text["chief"]), text["chief"][-3000:]
-    # tuner1 trained the killed trial from the start, and the search ended;
-    # tuner1 itself, busy but beating, was never taken for dead
-    assert re.search(rf"trial {killed} starts on tuner1", text["tuner1"])
-    assert "tuner1 has sent nothing" not in text["chief"]
-    assert "[INFO] test accuracy:" in text["chief"] and (tmp_path / "m.keras").exists()
-    statuses = [json.loads(t.read_text())["status"] for t in
-                sorted((tmp_path / "project" / project.PROJECT_NAME).glob("trial_*/trial.json"))]
-    assert statuses == ["COMPLETED"] * 3
