@@ -176,7 +176,7 @@ def test_a_worker_without_its_chief_gives_up_in_bounded_time(monkeypatch, capsys
     started = time.monotonic()
     with pytest.raises(UserError, match="no chief answered at 127.0.0.1:.* within 2s") as info:
         project.distributed_role()
-    assert time.monotonic() - started < 10 and "\n" not in str(info.value)
+    assert time.monotonic() - started < 30 and "\n" not in str(info.value)
     assert "waiting up to 2s for the chief" in capsys.readouterr().out
 
 
@@ -473,12 +473,12 @@ def test_a_worker_whose_chief_stops_gives_up_in_bounded_time(tmp_path, monkeypat
     started = time.monotonic()
     with pytest.raises(workers.ChiefGone):
         tuner._try_run_and_update_trial(trial, x, y, validation_data=(x, y))
-    assert time.monotonic() - started < 20 and "Traceback" not in capsys.readouterr().err
+    assert time.monotonic() - started < 40 and "Traceback" not in capsys.readouterr().err
     # a worker between trials asks for one: the same one line
     started = time.monotonic()
     with pytest.raises(UserError, match=f"127.0.0.1:{port} has not answered for 2s") as info:
         tuner.search(x, y, validation_data=(x, y))
-    assert time.monotonic() - started < 10 and "\n" not in str(info.value)
+    assert time.monotonic() - started < 30 and "\n" not in str(info.value)
 
 
 def test_a_worker_taken_for_dead_that_finishes_keeps_its_result(tmp_path):
