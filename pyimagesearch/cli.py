@@ -10,6 +10,7 @@ import argparse
 import gc
 import os
 import sys
+import warnings
 
 EXIT_USAGE = 2
 # the largest number the networks (float32) compute with: a larger input is refused
@@ -33,6 +34,12 @@ def run_main(main, argv=None):
     prog = os.path.basename(sys.argv[0]) or "script"
     # TensorFlow's start-up log would come before an error line (tflog.py)
     quiet = StartupLogFilter().start()
+    # Keras 3.15 warns on every fit given a tf.data pipeline, since fit's
+    # shuffle defaults to True (keras-team/keras#22777); the scripts'
+    # pipelines shuffle themselves (training.batches), so the warning
+    # would only be noise on every run
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed, but will be ignored",
+                            category=UserWarning)
     try:
         status = main(argv) or 0
     except UserError as error:

@@ -110,10 +110,14 @@ def plot_kfold_curve(averageMAE, smoothed, bestEpoch, folds, path):
                         label="smoothed (EMA 0.9, first 10 epochs dropped)")
             smooth.axvline(bestEpoch, color="black", linewidth=1, linestyle="--",
                            label=f"lowest at epoch {bestEpoch}")
+            smooth.legend()
+        else:
+            smooth.text(0.5, 0.5, "drawn from 11 epochs on", ha="center", va="center",
+                        transform=smooth.transAxes)
+        raw.legend()
         for ax in (raw, smooth):
             ax.set_xlabel("Epoch #")
             ax.set_ylabel("Validation MAE ($1000s)")
-            ax.legend()
         raw.set_title("Validation MAE per epoch")
         smooth.set_title("Smoothed")
         _save(fig, path)

@@ -237,6 +237,20 @@ def test_boston_end_to_end(data, tmp_path, capsys):
 # IMDB and Reuters
 
 
+@pytest.mark.parametrize("epochs", [6, 14])
+def test_kfold_picture_is_drawn_without_warnings(epochs, tmp_path):
+    import warnings
+
+    from pyimagesearch import plots
+
+    mae = np.linspace(5.0, 2.0, epochs)
+    smoothed = mae[10:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Matplotlib's empty-legend warning included
+        plots.plot_kfold_curve(mae, smoothed, 12, 4, str(tmp_path / "k.png"))
+    assert (tmp_path / "k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_imdb_architecture_flags():
     import keras
 

@@ -32,6 +32,7 @@ def trained(shapes3, tmp_path_factory):
         out = tmp_path_factory.mktemp(script.split(".")[0])
         result = run_script(script, *train_argv(shapes3, out, 1))
         assert result.returncode == 0, result.stderr
+        assert result.stderr == ""  # nothing to warn about in a run that went well
         runs[script] = (result, out)
     return runs
 

@@ -24,6 +24,8 @@ def mlp_run(houses, tmp_path_factory):
     result = run_script("mlp_regression.py", "--dataset", houses, "--epochs", 3,
                         "--output", out)
     assert result.returncode == 0, result.stderr
+    # a run that went well says nothing on stderr (no library warnings)
+    assert result.stderr == ""
     return result, out
 
 
