@@ -67,9 +67,9 @@ demo-search: $(VENV)/.installed
 		--plot $(OUT)/search_classifier_predictions.png
 
 # two test processes, each taking whole files (their fixtures are shared
-# within a file)
+# within a file), the longest first (tests/conftest.py)
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 clean:
 	rm -rf output .pytest_cache

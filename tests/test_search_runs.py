@@ -334,14 +334,14 @@ def test_a_worker_killed_mid_trial_does_not_stop_the_search(shapes, tmp_path):
     # a chief and two workers; tuner0 is killed (kill -9) as soon as it
     # starts a trial: its trial goes to tuner1 once tuner0 has been silent
     # for SEARCH_WORKER_SILENCE seconds, and the chief exports the best
-    args = ["--dataset", str(shapes), *TINY, "--epochs", "60", "--max-trials", "2",
+    args = ["--dataset", str(shapes), *TINY, "--epochs", "30", "--max-trials", "2",
             *outputs(tmp_path), "--label-bin", str(tmp_path / "lb.pickle")]
     port = str(free_port())
     (processes, logs) = ({}, {})
     started = time.monotonic()
     try:
         for tunerId in ("chief", "tuner0", "tuner1"):
-            env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId, SEARCH_WORKER_SILENCE="20",
+            env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId, SEARCH_WORKER_SILENCE="12",
                        KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
             env.pop("DISPLAY", None)
             logs[tunerId] = tmp_path / f"{tunerId}.log"
