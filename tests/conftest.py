@@ -25,6 +25,17 @@ import pytest
 from pyimagesearch import sample_data
 
 
+# Under pytest-xdist (make test) the test processes share the cores: each
+# TensorFlow (and each script it starts) gets its share for an operation,
+# instead of every process splitting each operation across all the cores
+# and their threads waiting on one another (measured, 2 processes on 2
+# cores: the suite 394 s against 420 s, 718 CPU seconds against 745). Set
+# before any test imports TensorFlow; a value already given is kept.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS",
+                          str(max(1, (_cores or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
 # The files that take longest, first. `make test` runs two pytest-xdist
 # processes that take whole files in collection order (--no-loadscope-reorder),
 # so the long files start at once and the short ones fill in at the end,
