@@ -38,8 +38,9 @@ def run_main(main, argv=None):
     # shuffle defaults to True (keras-team/keras#22777); the scripts'
     # pipelines shuffle themselves (training.batches), so the warning
     # would only be noise on every run
-    warnings.filterwarnings("ignore", message="`shuffle=True` was passed, but will be ignored",
-                            category=UserWarning)
+    warnings.filterwarnings("ignore", category=UserWarning,
+                            message="`shuffle=True` was passed, but will be ignored since the "
+                                    "data `x` was provided as a tf.data.Dataset")
     try:
         status = main(argv) or 0
     except UserError as error:
