@@ -33,8 +33,8 @@ from pyimagesearch import sample_data
 # before any test imports TensorFlow; a value already given is kept.
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS",
-                          str(max(1, (_cores or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+    _share = max(1, (_cores or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(_share))
 
 # The files that take longest, first. `make test` runs two pytest-xdist
 # processes that take whole files in collection order (--no-loadscope-reorder),
