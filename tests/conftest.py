@@ -39,9 +39,8 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 # The files that take longest, first. `make test` runs two pytest-xdist
 # processes that take whole files in collection order (--no-loadscope-reorder),
 # so the long files start at once and the short ones fill in at the end,
-# and the two finish together. CPU seconds measured on 2 cores: about 175,
-# 155, 70, 70, 35 and 30; every other file under 30.
-LONGEST_FIRST = ["test_search_runs.py", "test_demo_houses.py", "test_script_flags.py",
+# and the two finish together.
+LONGEST_FIRST = ["test_search_runs.py", "test_script_flags.py",
                  "test_chapter3.py", "test_saved_models.py", "test_bench.py"]
 
 
