@@ -5,54 +5,62 @@ its table does not round a speed-up up to the goal."""
 
 import importlib.util
 import re
-import subprocess
-import sys
 
-from conftest import ROOT, run_script
+import pytest
 
-
-def test_plain_port_trains_and_reports_house_prices(houses):
-    result = run_script("bench/plain_port.py", "mixed_regression", "--dataset", houses,
-                        "--epochs", 1)
-    assert result.returncode == 0, result.stderr
-    assert re.search(r"^\[INFO\] mean: \d+\.\d\d%, std: \d+\.\d\d%$", result.stdout, re.M)
+from conftest import ROOT
+from pyimagesearch import datasets
 
 
-def test_plain_port_trains_and_reports_an_image_classifier(shapes3):
-    result = run_script("bench/plain_port.py", "train_vgg", "--dataset", shapes3,
-                        "--epochs", 1)
-    assert result.returncode == 0, result.stderr
+def load_bench(name):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def plain_port(monkeypatch):
+    """bench/plain_port.py, its ``main()`` run in this process: its one
+    change to the package (pictures decoded on one thread) is undone after
+    the test."""
+    monkeypatch.setattr(datasets, "_LOAD_WORKERS", datasets._LOAD_WORKERS)
+    port = load_bench("plain_port")
+
+    def run(*argv):
+        monkeypatch.setattr("sys.argv", ["plain_port.py", *map(str, argv)])
+        port.main()
+    return run
+
+
+def test_plain_port_trains_and_reports_house_prices(plain_port, houses, capsys):
+    plain_port("mixed_regression", "--dataset", houses, "--epochs", 1)
+    out = capsys.readouterr().out
+    assert re.search(r"^\[INFO\] mean: \d+\.\d\d%, std: \d+\.\d\d%$", out, re.M)
+    assert datasets._LOAD_WORKERS == 1  # the posts' loader: one picture after another
+
+
+def test_plain_port_trains_and_reports_an_image_classifier(plain_port, shapes3, capsys):
+    plain_port("train_vgg", "--dataset", shapes3, "--epochs", 1)
+    out = capsys.readouterr().out
     # scikit-learn's report, with the class names, as the scripts print it
-    assert re.search(r"^\s*accuracy\s+[\d.]+\s+18$", result.stdout, re.M)
+    assert re.search(r"^\s*accuracy\s+[\d.]+\s+18$", out, re.M)
     for name in ("circle", "square", "triangle"):
-        assert re.search(rf"^\s*{name}\s+[\d.]+", result.stdout, re.M)
+        assert re.search(rf"^\s*{name}\s+[\d.]+", out, re.M)
 
 
 def test_plain_port_builds_with_keras_own_layers():
-    # in a child: the swap changes the package's modules for that process
-    code = """
-import sys; sys.path.insert(0, "bench")
-import plain_port
-from pyimagesearch import models, smallvggnet
-import keras
-plain_port.plain_package()
-from pyimagesearch import datasets
-assert datasets._LOAD_WORKERS == 1
-for model in (models.create_cnn(64, 64, 3), smallvggnet.SmallVGGNet.build(64, 64, 3, 3)):
-    norms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
-    assert norms and all(type(l) is keras.layers.BatchNormalization for l in norms)
-print("ok")
-"""
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("ok")
+    import keras
+
+    from pyimagesearch import models, smallvggnet
+
+    for model in (models.create_cnn(64, 64, 3), smallvggnet.SmallVGGNet.build(64, 64, 3, 3)):
+        norms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+        assert norms and all(type(l) is keras.layers.BatchNormalization for l in norms)
 
 
 def test_table_row_keeps_two_decimals_of_the_speed_up():
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
-    run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run)
+    run = load_bench("run")
     row = run.row("train_vgg", [(1453.6, 1.63, "76% acc", "")],
                   [(2145.8, 1.29, "79% acc", "")], "")
     cells = [c.strip() for c in row.strip("|").split("|")]
