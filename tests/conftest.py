@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-from contextlib import redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 from io import StringIO
 from pathlib import Path
 from types import SimpleNamespace
@@ -47,6 +47,41 @@ LONGEST_FIRST = ["test_search_runs.py", "test_script_flags.py",
 def pytest_collection_modifyitems(items):
     rank = {name: i for (i, name) in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a file
+
+
+# Keras' steps run eagerly in the tests marked ``eager_steps`` (a file's
+# ``pytestmark``; ``eager_steps(False)`` on a test of such a file opts out):
+# those tests check flags, files, searches and saved models with runs of a
+# few steps, an epoch or three on a few dozen houses or pictures, and tracing
+# a step into a graph costs more than the steps it then runs. Measured on 2
+# cores (2 GHz EPYC, no AVX512), CPU seconds: test_script_flags 178 against
+# 88, test_search_runs' in-process searches 170 against 65, the saved
+# models' training 66 against 43. Longer runs get slower eagerly (Boston's
+# K-fold 10 against 112) and are not marked. Everything else runs as users
+# run it, graphs and all: the scripts started as subprocesses
+# (test_regression_scripts, test_classification_scripts, test_bad_input,
+# test_chapter3, the distributed searches), and the repository's code that
+# runs inside a graph (test_fast, test_training, test_recipes, test_search,
+# test_evaluation). The tf.data pipelines are graphs either way.
+@contextmanager
+def eager_steps():
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(False)
+
+
+@pytest.fixture(autouse=True)
+def _eager_steps_where_marked(request):
+    marker = request.node.get_closest_marker("eager_steps")
+    if marker is None or not (marker.args[0] if marker.args else True):
+        yield
+        return
+    with eager_steps():
+        yield
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,6 +20,9 @@ from conftest import CLASSIFIERS, run_main, script_argv
 from pyimagesearch import sample_data
 from pyimagesearch.chapter3_datasets import load_boston_npz, load_imdb_npz
 
+# runs of an epoch or two: Keras' steps run eagerly (conftest.eager_steps)
+pytestmark = pytest.mark.eager_steps
+
 HOUSE_SCRIPTS = ("mlp_regression.py", "cnn_regression.py", "mixed_regression.py")
 POSTS_SCRIPTS = HOUSE_SCRIPTS + CLASSIFIERS
 

@@ -17,7 +17,7 @@ import pytest
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import train_test_split
 
-from conftest import load_script, predict_many_in_fresh_python
+from conftest import eager_steps, load_script, predict_many_in_fresh_python
 from pyimagesearch import datasets
 
 # kind -> (script, extra flags)
@@ -45,7 +45,14 @@ def train(script, argv):
 
 @pytest.fixture(scope="module")
 def trained(houses, shapes3, tmp_path_factory):
-    """kind -> (model file, folder of the run's other outputs)."""
+    """kind -> (model file, folder of the run's other outputs). One epoch
+    each, its steps run eagerly (conftest.eager_steps): the files saved are
+    what this test is about."""
+    with eager_steps():
+        return train_every_kind(houses, shapes3, tmp_path_factory)
+
+
+def train_every_kind(houses, shapes3, tmp_path_factory):
     found = {}
     for kind, (script, flags) in HOUSE_KINDS.items():
         out = tmp_path_factory.mktemp(kind)

@@ -22,6 +22,9 @@ import pytest
 from conftest import CLASSIFIERS, run_main, script_argv
 from pyimagesearch import chapter3_datasets, datasets, sample_data, textfolders
 
+# runs of an epoch or two: Keras' steps run eagerly (conftest.eager_steps)
+pytestmark = pytest.mark.eager_steps
+
 # --------------------------------------------------------------------------
 # --resume-dir: a run that crashes after N epochs continues from epoch N
 
@@ -100,6 +103,7 @@ def test_resume_dir_continues_from_the_last_finished_epoch(script, houses, shape
 # --mixed-precision: the saved model computes in bfloat16, float32 weights
 
 
+@pytest.mark.eager_steps(False)  # bfloat16 in a graph, as the scripts compute it
 @pytest.mark.parametrize("script", ["mlp_regression.py", "mixed_regression.py",
                                     "train_simple_nn.py", "train_vgg.py"])
 def test_mixed_precision_saves_a_bfloat16_model_that_predicts(script, houses, shapes3,

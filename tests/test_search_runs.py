@@ -20,8 +20,10 @@ from conftest import (ROOT, TINY, free_port, load_script, outputs, predict_in_fr
 from pyimagesearch.search import data, engine, export, project
 from pyimagesearch.cli import UserError
 
-# the scripts set Keras' global precision: put back after each test
-pytestmark = pytest.mark.usefixtures("float32_after")
+# the scripts set Keras' global precision: put back after each test; the
+# searches in this process train a few steps a trial, eagerly
+# (conftest.eager_steps; the distributed searches' processes run graphs)
+pytestmark = [pytest.mark.usefixtures("float32_after"), pytest.mark.eager_steps]
 
 
 # --------------------------------------------------------------------------
