@@ -53,16 +53,17 @@ def pytest_collection_modifyitems(items):
 # ``pytestmark``; ``eager_steps(False)`` on a test of such a file opts out):
 # those tests check flags, files, searches and saved models with runs of a
 # few steps, an epoch or three on a few dozen houses or pictures, and tracing
-# a step into a graph costs more than the steps it then runs. Measured on 2
-# cores (2 GHz EPYC, no AVX512), CPU seconds: test_script_flags 178 against
-# 88, test_search_runs' in-process searches 170 against 65, the saved
-# models' training 66 against 43. Longer runs get slower eagerly (Boston's
-# K-fold 10 against 112) and are not marked. Everything else runs as users
-# run it, graphs and all: the scripts started as subprocesses
-# (test_regression_scripts, test_classification_scripts, test_bad_input,
-# test_chapter3, the distributed searches), and the repository's code that
-# runs inside a graph (test_fast, test_training, test_recipes, test_search,
-# test_evaluation). The tf.data pipelines are graphs either way.
+# a step into a graph costs more than the steps it then runs. Measured in
+# make test on 2 cores (2 GHz EPYC, no AVX512), CPU seconds, one run each:
+# test_script_flags 178 against 107, test_search_runs' searches in this
+# process 137 against 79, the saved models' file 66 against 50. Longer runs
+# get slower eagerly (test_boston_end_to_end, K-fold in batches of one: 10
+# against 112)
+# and are not marked. Every other file runs graphs, as users run it: among
+# them the scripts run end to end as subprocesses (test_regression_scripts,
+# test_classification_scripts, test_bad_input, the distributed searches) and
+# the repository's code that runs inside a graph (test_fast, test_training,
+# test_recipes, test_search). The tf.data pipelines are graphs either way.
 @contextmanager
 def eager_steps():
     import tensorflow as tf
