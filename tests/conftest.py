@@ -58,27 +58,31 @@ def pytest_collection_modifyitems(items):
 # test_script_flags 178 against 107, test_search_runs' searches in this
 # process 137 against 79, the saved models' file 66 against 50. Longer runs
 # get slower eagerly (test_boston_end_to_end, K-fold in batches of one: 10
-# against 112)
-# and are not marked. Every other file runs graphs, as users run it: among
-# them the scripts run end to end as subprocesses (test_regression_scripts,
-# test_classification_scripts, test_bad_input, the distributed searches) and
-# the repository's code that runs inside a graph (test_fast, test_training,
-# test_recipes, test_search). The tf.data pipelines are graphs either way.
+# against 112) and are not marked. Graphs, as users run them, everywhere else: every
+# other file; the marked files' tests that opt out (the bfloat16 runs, the
+# improved CNN's copies with batch norm on the fused kernel, the regressor
+# searches on targets.csv with the airbench and vanilla blocks and the
+# copies side by side, the distributed search and what follows it); the
+# scripts run end to end as subprocesses (test_regression_scripts,
+# test_classification_scripts, test_bad_input); and the repository's code
+# that runs inside a graph (test_fast, test_training, test_recipes,
+# test_search). The tf.data pipelines are graphs either way.
 @contextmanager
 def eager_steps():
     import tensorflow as tf
 
+    before = tf.config.functions_run_eagerly()
     tf.config.run_functions_eagerly(True)
     try:
         yield
     finally:
-        tf.config.run_functions_eagerly(False)
+        tf.config.run_functions_eagerly(before)
 
 
 @pytest.fixture(autouse=True)
 def _eager_steps_where_marked(request):
     marker = request.node.get_closest_marker("eager_steps")
-    if marker is None or not (marker.args[0] if marker.args else True):
+    if marker is None or not marker.kwargs.get("on", marker.args[0] if marker.args else True):
         yield
         return
     with eager_steps():

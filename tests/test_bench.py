@@ -49,11 +49,13 @@ def test_plain_port_trains_and_reports_an_image_classifier(plain_port, shapes3, 
         assert re.search(rf"^\s*{name}\s+[\d.]+", out, re.M)
 
 
-def test_plain_port_builds_with_keras_own_layers():
+def test_plain_port_builds_with_keras_own_layers(monkeypatch):
     import keras
 
     from pyimagesearch import models, smallvggnet
 
+    monkeypatch.setattr(datasets, "_LOAD_WORKERS", datasets._LOAD_WORKERS)
+    load_bench("plain_port").plain_package()
     for model in (models.create_cnn(64, 64, 3), smallvggnet.SmallVGGNet.build(64, 64, 3, 3)):
         norms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
         assert norms and all(type(l) is keras.layers.BatchNormalization for l in norms)

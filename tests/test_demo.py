@@ -3,18 +3,22 @@
 The commands are read from the Makefile, so the tests run what the demo
 runs (with this Python, into tmp_path).
 
-- In `make test`: every training command of the demo's houses, classifiers
-  and chapter-3 targets, after the sample data it trains on, reaches its
-  first ``model.fit`` with the demo's epochs (the fit itself is stopped): a
-  flag renamed in a script, or a sample-data command the loaders refuse,
-  fails here and not in a reader's terminal.
-- In `make check-demo` (marked ``slow``: the demo's own 200-epoch CNN and
-  mixed model, about 1,200 CPU seconds on a 2 GHz EPYC without AVX512 and
-  300 on a Zen 4): on the sample houses, with the demo's own commands,
-  every model beats predicting the mean price, the mixed model at least
-  matches the better of the MLP and the CNN, and no model's predictions are
-  a flat line. The demo's last house command (the improved MLP over 5
-  folds) is not one of the three models and is left out.
+- In `make test`: the demo's houses, classifiers and chapter-3 targets,
+  command by command: the sample data written as the demo writes it
+  (``python -m pyimagesearch.sample_data``), then every training command run
+  in this process up to its first ``model.fit``, which must get the demo's
+  epochs for that fit (the fit itself is stopped; a later fit's epochs, and
+  the predict commands, which need a trained model, are not checked here).
+  A flag renamed in a script, a script that ignores the demo's epochs, or a
+  sample-data command the loaders refuse fails here and not in a reader's
+  terminal.
+- In `make check-demo` (marked ``slow``; 600 CPU seconds measured on a
+  2 GHz EPYC without AVX512, 150 on a Zen 4): the demo's own 200-epoch MLP,
+  CNN and mixed model on the sample houses, with the demo's commands. Every
+  model beats predicting the mean price, the mixed model at least matches
+  the better of the MLP and the CNN, and no model's predictions are a flat
+  line. The demo's last house command (the improved MLP over 5 folds) is not
+  one of the three models and is left out.
 
 The mixed model must match the better model with no slack: over seeds 42
 and 1-5 it was 3.0 to 6.8 points ahead (5.0-8.3% against 9.7-11.8%).
@@ -31,7 +35,6 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, load_script, run_main
-from pyimagesearch import sample_data
 
 # A working model's predicted prices spread about as much as the true ones:
 # standard deviation ratios, measured with the demo's settings on seeds 42
@@ -89,7 +92,7 @@ def test_every_demo_command_reaches_training_with_the_demos_epochs(target, tmp_p
     trained = []
     for command in commands:
         if command[1:3] == ["-m", "pyimagesearch.sample_data"]:
-            sample_data.main(command[3:])
+            run(command)  # as the demo runs it (no TensorFlow: a second or two)
             continue
         script = os.path.basename(command[1])
         if script.startswith("predict"):

@@ -157,6 +157,9 @@ def test_classifier_on_keras_cifar10_arrays(classifier, tmp_path, monkeypatch, c
     assert "40 training and 20 test pictures of 10 classes, 32x32" in capsys.readouterr().out
 
 
+# graphs, as users run them: the regressor's copies side by side (fused
+# Adam), the airbench and the vanilla blocks
+@pytest.mark.eager_steps(False)
 @pytest.mark.parametrize("block, smallSplit", [(None, 2000), ("vanilla", 5)])
 def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys, monkeypatch,
                                   block, smallSplit):
@@ -245,6 +248,7 @@ def run_distributed(args, port, timeout=240):
     return {name: (p.returncode, logs[name]) for name, p in processes.items()}
 
 
+@pytest.mark.eager_steps(False)  # its predictions compared with a graph's, bfloat16 ones too
 def test_distributed_search_then_resumed_and_exported(classifier, shapes, tmp_path, capsys):
     args = ["--dataset", str(shapes), *TINY, "--epochs", "3", *outputs(tmp_path),
             "--label-bin", str(tmp_path / "lb.pickle")]
