@@ -281,12 +281,26 @@ class SearchTuner(keras_tuner.Tuner):
     epochs (or, with seconds, as many as fit), its network kept."""
 
     def __init__(self, oracle, hypermodel, role="single", verbose=2, **kwargs):
+        self.role = role   # before KerasTuner's __init__, which may resume (below)
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
-        self.role = role
         self.fitVerbose = verbose
         self.asked = self.began = False
         if role == "chief":
             workers.WorkerWatch(self.oracle).start()
+
+    def _populate_initial_space(self):
+        # KerasTuner resumes a project only where it finds the file of this
+        # process's tuner id ("tuner0" for a single process). A distributed
+        # search leaves "chief.json" and the files of the workers that
+        # finished a trial, so one process continuing it, a chief renamed,
+        # or a "tuner0" killed before its first trial found none, and began
+        # again over the finished trials. The oracle's own file (its rungs;
+        # --overwrite removed it) is what says that there is a search here.
+        oracleFile = self.oracle._get_oracle_fname()
+        if self.role != "worker" and os.path.isfile(oracleFile):
+            self.oracle.reload()
+            return
+        super()._populate_initial_space()
 
     def pre_create_trial(self):
         # an IDLE answer (a rung still training elsewhere) comes back at
