@@ -360,6 +360,40 @@ def test_a_worker_beats_while_it_works_and_stops_after(monkeypatch):
     assert len(chief.calls) == count  # and nothing once the trial is over
 
 
+def test_a_workers_trial_beats_for_as_long_as_it_trains(tmp_path, monkeypatch):
+    import time
+
+    from pyimagesearch.search import workers
+
+    # a worker's tuner, its chief's oracle in this process: a trial that
+    # trains for longer than the silence limit is heard from throughout,
+    # and can be stopped if the chief goes; a single process does not beat
+    monkeypatch.setenv("SEARCH_WORKER_SILENCE", "1")    # a beat every 0.25 s
+    settings = flags.SearchSettings(max_trials=2, epochs=1, batch_size=8)
+    tuner = engine.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), False, None,
+                              verbose=0)
+    trial = tuner.oracle.create_trial("tuner0")
+    beats = []
+    heard = tuner.oracle.get_trial
+    monkeypatch.setattr(tuner.oracle, "get_trial",
+                        lambda trialId: (beats.append(time.monotonic()), heard(trialId))[1])
+
+    def train_trial(trial, x, y, validation_data, callbacks=()):
+        assert [type(c) for c in callbacks] == expected
+        (began, done) = (time.monotonic(), time.monotonic() + 1.5)
+        while time.monotonic() < done:
+            time.sleep(0.05)
+        return [b - began for b in beats]
+
+    monkeypatch.setattr(tuner, "train_trial", train_trial)
+    (expected, tuner.role) = ([workers.StopIfChiefGone], "worker")
+    when = tuner.run_trial(trial, None, None)
+    assert len(when) >= 5 and np.diff([0.0, *when, 1.5]).max() < 1.0, when
+    beats.clear()
+    (expected, tuner.role) = ([], "single")
+    assert tuner.run_trial(trial, None, None) == []
+
+
 def test_a_worker_stops_its_trial_when_the_chief_stops_answering(tmp_path, monkeypatch):
     import grpc
     import keras
@@ -573,6 +607,32 @@ def test_a_resumed_search_keeps_its_rungs(tmp_path):
     finish(resumed, top, 0.1)
     assert resumed.create_trial("tuner0").status == "STOPPED"
     assert resumed.best_trial().trial_id == top.trial_id
+
+
+@pytest.mark.parametrize("tunerFiles", [["tuner0.json"], ["chief.json", "tuner1.json"]])
+def test_one_process_resumes_whichever_tuners_saved_the_search(tmp_path, monkeypatch,
+                                                                tunerFiles):
+    # a search saved by one process (tuner0.json), or by a chief whose
+    # worker tuner0 was killed before its first trial (chief.json and
+    # tuner1.json only): one process resumes either
+    settings = flags.SearchSettings(max_trials=2, epochs=3, batch_size=8)
+    first = engine.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), False, None,
+                              verbose=0)
+    for loss in (0.5, 0.4):
+        finish(first.oracle, first.oracle.create_trial("tuner0"), loss)
+    first.oracle.save()
+    projectDir = tmp_path / project.PROJECT_NAME
+    for name in tunerFiles:
+        (projectDir / name).write_text("{}")
+    again = engine.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), False, None,
+                              verbose=0)
+    assert sorted(again.oracle.trials) == ["0000", "0001"]
+    top = again.oracle.create_trial("tuner0")
+    assert top.trial_id == "0002" and top.hyperparameters.values[engine.RUNG] == 1
+    # --overwrite starts afresh
+    fresh = engine.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), True, None,
+                              verbose=0)
+    assert fresh.oracle.trials == {}
 
 
 def test_the_best_is_retrained_only_when_it_fits():
