@@ -222,57 +222,85 @@ def test_regressor_on_grey_houses(regressor, houses, tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------
-# KerasTuner's distributed search: a chief and two workers on 127.0.0.1;
-# then the same search continued by one process, and its exported model
+# KerasTuner's distributed search: a chief and two workers on 127.0.0.1, one
+# of them killed mid-trial; then the same search continued by one process,
+# and its exported model
+
+SILENCE = 4  # seconds (SEARCH_WORKER_SILENCE); a worker beats every quarter of it
 
 
-def run_distributed(args, port, timeout=240):
-    """Run ``args`` as a chief and two workers; return {id: (exit code, log)}."""
+def start_search_process(tunerId, args, port, log):
+    """search_image_classifier.py ``args`` as ``tunerId`` of the search
+    served at 127.0.0.1:``port``, its output to the file ``log``."""
+    env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId, SEARCH_WORKER_SILENCE=str(SILENCE),
+               KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
+    env.pop("DISPLAY", None)
+    with open(log, "w") as out:
+        return subprocess.Popen([sys.executable, str(ROOT / "search_image_classifier.py"), *args],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def run_distributed_killing_a_worker(args, logs, timeout=240):
+    """A chief and tuner0; tuner0 is killed (kill -9) as soon as it starts a
+    trial, and tuner1 joins. Returns {id: exit code}, once the chief and
+    tuner1 have exited."""
+    import time
+
+    port = str(free_port())
     processes = {}
+    started = time.monotonic()
     try:
-        for tunerId in ("chief", "tuner0", "tuner1"):
-            env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId,
-                       KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
-            env.pop("DISPLAY", None)
-            processes[tunerId] = subprocess.Popen(
-                [sys.executable, str(ROOT / "search_image_classifier.py"), *args],
-                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True)
-        logs = {name: p.communicate(timeout=timeout)[0] for name, p in processes.items()}
+        for tunerId in ("chief", "tuner0"):
+            processes[tunerId] = start_search_process(tunerId, args, port, logs[tunerId])
+        while "starts on tuner0" not in logs["tuner0"].read_text():
+            assert processes["tuner0"].poll() is None, logs["tuner0"].read_text()[-3000:]
+            assert time.monotonic() - started < 180, "tuner0 started no trial"
+            time.sleep(0.2)
+        processes["tuner0"].send_signal(signal.SIGKILL)
+        processes["tuner1"] = start_search_process("tuner1", args, port, logs["tuner1"])
+        for name in ("chief", "tuner1"):
+            processes[name].wait(timeout=timeout)
     finally:
         # nothing is left behind, whatever happened
         for p in processes.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 p.wait(timeout=30)
-    return {name: (p.returncode, logs[name]) for name, p in processes.items()}
+    return {name: p.returncode for (name, p) in processes.items()}
 
 
 @pytest.mark.eager_steps(False)  # its predictions compared with a graph's, bfloat16 ones too
-def test_distributed_search_then_resumed_and_exported(classifier, shapes, tmp_path, capsys):
+def test_distributed_search_outlives_a_killed_worker_then_resumes_and_exports(
+        classifier, shapes, tmp_path, capsys):
     args = ["--dataset", str(shapes), *TINY, "--epochs", "3", *outputs(tmp_path),
             "--label-bin", str(tmp_path / "lb.pickle")]
-    runs = run_distributed([*args, "--max-trials", "2"], str(free_port()))
-    logs = {name: log for name, (_, log) in runs.items()}
-    for name, (code, log) in runs.items():
-        assert code == 0, f"{name}:\n{log[-3000:]}"
+    logs = {name: tmp_path / f"{name}.log" for name in ("chief", "tuner0", "tuner1")}
+    codes = run_distributed_killing_a_worker([*args, "--max-trials", "2"], logs)
+    text = {name: path.read_text() for (name, path) in logs.items()}
+    for name in ("chief", "tuner1"):
+        assert codes[name] == 0, f"{name}:\n{text[name][-3000:]}"
 
-    # the halving's rungs across the workers: two candidates for 1 epoch,
-    # the better for all 3; each trial ran exactly once, never on the chief
-    starts = re.findall(r"\[INFO\] trial (\d) starts on (tuner\d): rung (\d), (\d) epoch",
-                        logs["tuner0"] + logs["tuner1"])
-    assert sorted((t, r, e) for (t, _, r, e) in starts) == \
-        [("1", "1", "1"), ("2", "1", "1"), ("3", "2", "3")], logs
-    assert "starts" not in logs["chief"]
+    # tuner0's trial went to tuner1 once tuner0 had been silent for
+    # SILENCE seconds; tuner1, which beats while it trains, never did
+    killed = re.search(r"trial (\d) starts on tuner0", text["tuner0"]).group(1)
+    assert re.search(rf"tuner0 has sent nothing for \d+s: trial {killed} handed to the next "
+                     r"worker", text["chief"]), text["chief"][-3000:]
+    assert "tuner1 has sent nothing" not in text["chief"]
+    # the halving's rungs: two candidates for 1 epoch, the better for all 3;
+    # tuner1 trained each trial once (the killed one from the start), the
+    # chief none
+    starts = re.findall(r"\[INFO\] trial (\d) starts on tuner1: rung (\d), (\d) epoch",
+                        text["tuner1"])
+    assert sorted(starts) == [("1", "1", "1"), ("2", "1", "1"), ("3", "2", "3")], text["tuner1"]
+    assert "starts" not in text["chief"]
     trialsDir = tmp_path / "project" / project.PROJECT_NAME
     trialFiles = sorted(trialsDir.glob("trial_*/trial.json"))
     assert len(trialFiles) == 3
     assert all(json.loads(t.read_text())["status"] == "COMPLETED" for t in trialFiles)
-    # the chief printed the progress and exported the best; the workers did not
-    assert len(re.findall(r"\[INFO\] trial \d \(rung \d\): val_loss", logs["chief"])) == 3
-    assert "[INFO] wrote" in logs["chief"]
-    assert all("chief exports" in logs[w] and "[INFO] wrote" not in logs[w]
-               for w in ("tuner0", "tuner1"))
+    # the chief printed the progress and exported the best; the worker did not
+    assert len(re.findall(r"\[INFO\] trial \d \(rung \d\): val_loss", text["chief"])) == 3
+    assert "[INFO] wrote" in text["chief"] and "[INFO] test accuracy:" in text["chief"]
+    assert "chief exports" in text["tuner1"] and "[INFO] wrote" not in text["tuner1"]
     assert len(json.loads((tmp_path / "m_results.json").read_text())["trials"]) == 3
     assert (tmp_path / "m.keras").is_file()
     before = [t.read_text() for t in trialFiles]
@@ -332,57 +360,3 @@ def test_distributed_search_then_resumed_and_exported(classifier, shapes, tmp_pa
     # ...unless --overwrite
     identity["image_size"] = 20
     assert project.check_project(str(tmp_path / "project"), identity, True, "single") == 0
-
-
-def test_a_worker_killed_mid_trial_does_not_stop_the_search(shapes, tmp_path):
-    import time
-
-    SILENCE = 5  # seconds; a worker beats every quarter of it
-
-    # a chief and two workers; tuner0 is killed (kill -9) as soon as it
-    # starts a trial: its trial goes to tuner1 once tuner0 has been silent
-    # for SEARCH_WORKER_SILENCE seconds, and the chief exports the best
-    args = ["--dataset", str(shapes), *TINY, "--epochs", "75", "--max-trials", "2",
-            *outputs(tmp_path), "--label-bin", str(tmp_path / "lb.pickle")]
-    port = str(free_port())
-    (processes, logs) = ({}, {})
-    started = time.monotonic()
-    try:
-        for tunerId in ("chief", "tuner0", "tuner1"):
-            env = dict(os.environ, KERASTUNER_TUNER_ID=tunerId, SEARCH_WORKER_SILENCE=str(SILENCE),
-                       KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
-            env.pop("DISPLAY", None)
-            logs[tunerId] = tmp_path / f"{tunerId}.log"
-            with open(logs[tunerId], "w") as log:
-                processes[tunerId] = subprocess.Popen(
-                    [sys.executable, str(ROOT / "search_image_classifier.py"), *args],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        while "starts on tuner0" not in logs["tuner0"].read_text():
-            assert processes["tuner0"].poll() is None and time.monotonic() - started < 180
-            time.sleep(0.2)
-        processes["tuner0"].send_signal(signal.SIGKILL)
-        for name in ("chief", "tuner1"):
-            processes[name].wait(timeout=240)
-    finally:
-        for p in processes.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-                p.wait(timeout=30)
-    text = {name: path.read_text() for (name, path) in logs.items()}
-    assert processes["chief"].returncode == 0, text["chief"][-3000:]
-    assert processes["tuner1"].returncode == 0, text["tuner1"][-3000:]
-    killed = re.search(r"trial (\d) starts on tuner0", text["tuner0"]).group(1)
-    assert re.search(rf"tuner0 has sent nothing for \d+s: trial {killed} handed to the next "
-                     r"worker", text["chief"]), text["chief"][-3000:]
-    # tuner1 trained the killed trial from the start, and the search ended;
-    # tuner1 itself, busy but beating, was never taken for dead
-    assert re.search(rf"trial {killed} starts on tuner1", text["tuner1"])
-    assert "tuner1 has sent nothing" not in text["chief"]
-    assert "[INFO] test accuracy:" in text["chief"] and (tmp_path / "m.keras").exists()
-    trials = [json.loads(t.read_text()) for t in
-              sorted((tmp_path / "project" / project.PROJECT_NAME).glob("trial_*/trial.json"))]
-    assert [t["status"] for t in trials] == ["COMPLETED"] * 3
-    # "never taken for dead" means something: tuner1 trained one trial for
-    # longer than the silence that would have counted it dead
-    seconds = [t["metrics"]["metrics"]["seconds"]["observations"][0]["value"][0] for t in trials]
-    assert max(seconds) > SILENCE, seconds
