@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from io import StringIO
 from pathlib import Path
 from types import SimpleNamespace
@@ -103,6 +103,32 @@ def run_script(script, *args, timeout=300, env=None):
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)],
                           cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def run_in_process(script, *args):
+    """``run_script``'s result (exit code, stdout, stderr) from ``script``'s
+    ``main(argv)`` in this process: a run without a TensorFlow start-up of
+    its own, for the scripts whose start-up another test runs."""
+    (out, err) = (StringIO(), StringIO())
+    with redirect_stdout(out), redirect_stderr(err), scripts_globals_put_back():
+        code = load_script(script).main([str(a) for a in args]) or 0
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+@contextmanager
+def scripts_globals_put_back():
+    """Put back what a script's run in this process sets for the whole
+    process: the global dtype policy (--mixed-precision) and the SIGINT
+    handler (the scripts' Ctrl-C callback, left installed when a fit ends
+    in an exception)."""
+    import keras
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+        signal.signal(signal.SIGINT, previous)
 
 
 def load_script(script):
@@ -323,25 +349,15 @@ def fits(monkeypatch):
 
 def run_main(script, *argv, stop=None, fits=None):
     """``script``'s ``main(argv)`` in this process; returns its [INFO] lines.
-    With ``stop`` (and the ``fits`` fixture) the run ends at that fit. The
-    global dtype policy (--mixed-precision) and the SIGINT handler (the
-    scripts' Ctrl-C callback, left installed when a fit ends in an
-    exception) are put back afterwards."""
-    import keras
-
-    previous = signal.getsignal(signal.SIGINT)
+    With ``stop`` (and the ``fits`` fixture) the run ends at that fit."""
     if fits is not None:
         fits.stop = stop
     log = StringIO()
-    try:
-        with redirect_stdout(log):
-            try:
-                load_script(script).main([str(a) for a in argv])
-            except Stopped:
-                assert stop is not None
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-        signal.signal(signal.SIGINT, previous)
+    with redirect_stdout(log), scripts_globals_put_back():
+        try:
+            load_script(script).main([str(a) for a in argv])
+        except Stopped:
+            assert stop is not None
     return [line.strip() for line in log.getvalue().splitlines() if line.startswith("[INFO]")]
 
 

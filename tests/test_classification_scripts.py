@@ -1,6 +1,7 @@
 """The classification scripts and predict.py: one end-to-end run of each
-trainer as a user runs it (a subprocess), predict.py in-process on the
-models they saved."""
+trainer (train_simple_nn.py as a user runs it, a subprocess; train_vgg.py
+in-process, the same checks), predict.py in-process on the models they
+saved."""
 
 import csv
 import json
@@ -13,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import info_lines, load_script, run_script
+from conftest import info_lines, load_script, run_in_process, run_script
 
 TRAINERS = {"train_simple_nn.py": (32, 32, 1), "train_vgg.py": (64, 64, -1)}
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -26,11 +27,13 @@ def train_argv(dataset, out, epochs):
 
 @pytest.fixture(scope="module")
 def trained(shapes3, tmp_path_factory):
-    """Both networks trained briefly on the 3-class shapes, as a user runs them."""
+    """Both networks trained briefly on the 3-class shapes: the first as a
+    user runs it, the second in this process (what a subprocess adds, a
+    TensorFlow start-up and its log, is the same for both)."""
     runs = {}
-    for script in TRAINERS:
+    for (script, run) in zip(TRAINERS, (run_script, run_in_process)):
         out = tmp_path_factory.mktemp(script.split(".")[0])
-        result = run_script(script, *train_argv(shapes3, out, 1))
+        result = run(script, *train_argv(shapes3, out, 1))
         assert result.returncode == 0, result.stderr
         assert result.stderr == ""  # nothing to warn about in a run that went well
         runs[script] = (result, out)

@@ -35,13 +35,23 @@ def mlp_folds(houses, tmp_path_factory):
     result = run_script("mlp_regression.py", "-d", houses, "--folds", 5, "--epochs", 2,
                         "--output", out)
     assert result.returncode == 0, result.stderr[-3000:]
-    return info_lines(result), out, result.stderr
+    return info_lines(result), out, result.stderr, result.stdout
 
 
 def test_folds_say_nothing_on_stderr(mlp_folds):
     # a new model per fold: TensorFlow's "tf.function retracing" warning
     # from the fifth fold's predictions on is not shown
     assert mlp_folds[2] == ""
+
+
+def test_log_has_one_line_per_epoch_when_stdout_is_not_a_terminal(mlp_folds):
+    stdout = mlp_folds[3]
+    assert "\r" not in stdout and "\x08" not in stdout
+    assert "━" not in stdout  # no progress bar
+    epochs = [line for line in stdout.splitlines() if line.startswith("Epoch ")]
+    assert epochs == ["Epoch 1/2", "Epoch 2/2"] * 5
+    lossLines = [line for line in stdout.splitlines() if "loss:" in line]
+    assert len(lossLines) == 10 and all("val_loss:" in line for line in lossLines)
 
 
 def test_folds_print_each_fold_and_their_mean(mlp_folds):
@@ -72,7 +82,7 @@ def test_folds_test_every_house_once_and_keep_no_model(mlp_folds, houses):
 
 
 def test_results_json_matches_what_was_printed(mlp_folds):
-    (lines, out, _) = mlp_folds
+    (lines, out) = mlp_folds[:2]
     results = json.loads((out / "results.json").read_text())
     assert results["script"] == "mlp_regression.py"
     assert (results["recipe"], results["seed"], results["folds"]) == ("posts", 42, 5)

@@ -103,7 +103,8 @@ def test_resume_dir_continues_from_the_last_finished_epoch(script, houses, shape
 # --mixed-precision: the saved model computes in bfloat16, float32 weights
 
 
-@pytest.mark.eager_steps(False)  # bfloat16 in a graph, as the scripts compute it
+# (eagerly, as this file's other runs: bfloat16 in a graph is test_saved_models'
+# CNN, loaded and run in a fresh Python)
 @pytest.mark.parametrize("script", ["mlp_regression.py", "mixed_regression.py",
                                     "train_simple_nn.py", "train_vgg.py"])
 def test_mixed_precision_saves_a_bfloat16_model_that_predicts(script, houses, shapes3,
@@ -210,10 +211,9 @@ IMPROVED = {"mlp_regression.py": (8, 16), "cnn_regression.py": (4, 32),
             "mixed_regression.py": (4, 16)}
 
 
-# the CNN's four copies side by side, their batch norm on the fused kernel,
-# trained as a graph as users train them (the others eagerly)
-@pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.eager_steps(False))
-                                    if s == "cnn_regression.py" else s for s in IMPROVED])
+# eagerly, as this file's other runs (the fused batch norm of the CNN's copies
+# in a graph against Keras' is test_fast's)
+@pytest.mark.parametrize("script", IMPROVED)
 def test_recipe_improved_trains_an_ensemble_and_saves_its_mean(script, houses, tmp_path,
                                                                fits):
     run_main(script, "--dataset", houses, "--recipe", "improved", "--epochs", 1,
