@@ -82,7 +82,7 @@ def test_time_limit_bounds_the_whole_command(classifier, shapes, tmp_path, capsy
     assert "time limit: 40s for the whole command" in capsys.readouterr().out
 
 
-def test_a_search_interrupted_mid_trial_resumes_without_redoing_finished_ones(
+def test_a_search_interrupted_mid_trial_resumes_then_another_overwrites_it(
         classifier, shapes, tmp_path, monkeypatch, capsys):
     from pyimagesearch.search import space
 
@@ -117,23 +117,22 @@ def test_a_search_interrupted_mid_trial_resumes_without_redoing_finished_ones(
                 for t in sorted(trialsDir.glob("trial_*/trial.json"))]
     assert statuses == ["COMPLETED"] * 3
 
-
-def test_overwrite_replaces_another_search(classifier, shapes, tmp_path, capsys):
-    args = ["--dataset", str(shapes), *TINY, "--max-trials", "1", *outputs(tmp_path)]
-    assert classifier.main(args) == 0
-    trialsDir = tmp_path / "project" / project.PROJECT_NAME
-    before = {p.name: p.stat().st_mtime_ns for p in trialsDir.glob("trial_*/trial.json")}
-    with pytest.raises(UserError, match="holds another search"):
-        classifier.main([*args, "--image-size", "20"])
-    # --overwrite: the other search (20-pixel pictures) starts afresh there
+    # another search there (20-pixel pictures) is refused, nothing touched...
+    before = {p: p.read_bytes() for p in trialsDir.glob("trial_*/*") if p.is_file()}
+    with pytest.raises(UserError, match="holds another search.*image_size"):
+        classifier.main([*args, "--image-size", "20", "--max-trials", "1"])
+    assert {p: p.read_bytes() for p in trialsDir.glob("trial_*/*") if p.is_file()} == before
+    # ...unless --overwrite: it starts afresh, the three trials gone
     capsys.readouterr()
-    assert classifier.main([*args, "--image-size", "20", "--overwrite"]) == 0
+    assert classifier.main([*args, "--image-size", "20", "--max-trials", "1",
+                            "--overwrite"]) == 0
     out = capsys.readouterr().out
     assert "resuming" not in out and re.findall(r"trial (\d) starts", out) == ["1"]
     identity = json.loads((tmp_path / "project" / project.IDENTITY_FILE).read_text())
     assert identity["image_size"] == 20
-    after = {p.name: p.stat().st_mtime_ns for p in trialsDir.glob("trial_*/trial.json")}
-    assert after.keys() == before.keys() and all(after[k] != before[k] for k in after)
+    [trial] = [json.loads(t.read_text()) for t in trialsDir.glob("trial_*/trial.json")]
+    assert trial["status"] == "COMPLETED"
+    assert (trialsDir / "trial_0000" / engine.TRIAL_MODEL).read_bytes() != firstModel
 
 
 def test_classifier_on_keras_cifar10_arrays(classifier, tmp_path, monkeypatch, capsys):
