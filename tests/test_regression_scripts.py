@@ -90,7 +90,7 @@ def mlp_in_process(houses, *flags):
 
 
 def test_same_seed_prints_same_numbers(houses):
-    last = [mlp_in_process(houses, "--epochs", 2, "--seed", seed).strip().splitlines()[-1]
+    last = [mlp_in_process(houses, "--epochs", 1, "--seed", seed).strip().splitlines()[-1]
             for seed in (7, 7, 8)]
     assert LAST_LINE.match(last[0])
     assert last[0] == last[1]
