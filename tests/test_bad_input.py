@@ -59,6 +59,28 @@ def house_main(script, *argv):
 # What a user sees (subprocesses)
 
 
+SCRIPTS = sorted(p.name for p in ROOT.glob("*.py"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_runs_its_main_through_cli_run_main(script):
+    # what a user runs is `python script.py`: cli.run_main turns errors into
+    # one line and an exit code, and quiets TensorFlow's log. The tests run
+    # some scripts that way; most call main() in-process, so each script's
+    # own last lines are checked here, for all of them
+    import ast
+
+    tree = ast.parse((ROOT / script).read_text())
+    [block] = [node for node in tree.body if isinstance(node, ast.If)
+               and ast.unparse(node.test) in ("__name__ == '__main__'",
+                                              '__name__ == "__main__"')]
+    assert [ast.unparse(line) for line in block.body] in (["cli.run_main(main)"],
+                                                         ["run_main(main)"])
+    if ast.unparse(block.body[0]) == "run_main(main)":
+        assert any(isinstance(node, ast.ImportFrom) and node.module == "pyimagesearch.cli"
+                   and "run_main" in [a.name for a in node.names] for node in tree.body)
+
+
 def test_bad_dataset_is_one_error_line_before_tensorflow_loads():
     result = run_script("cnn_regression.py", "-d", "no/such/dir")
     assert_one_error_line(result, "cnn_regression.py", "--dataset", "does not exist")
