@@ -59,14 +59,18 @@ def pytest_collection_modifyitems(items):
 # process 137 against 79, the saved models' file 66 against 50. Longer runs
 # get slower eagerly (test_boston_end_to_end, K-fold in batches of one: 10
 # against 112) and are not marked. Graphs, as users run them, everywhere else: every
-# other file; the marked files' tests that opt out (the bfloat16 runs, the
-# improved CNN's copies with batch norm on the fused kernel, the regressor
-# searches on targets.csv with the airbench and vanilla blocks and the
-# copies side by side, the distributed search and what follows it); the
-# scripts run end to end as subprocesses (test_regression_scripts,
-# test_classification_scripts, test_bad_input); and the repository's code
-# that runs inside a graph (test_fast, test_training, test_recipes,
-# test_search). The tf.data pipelines are graphs either way.
+# other file, the in-process runs of test_regression_scripts and
+# test_classification_scripts included; the marked files' tests that opt
+# out (the bfloat16 CNN of test_saved_models, loaded again in a fresh
+# Python; the regressor searches on targets.csv with the airbench and
+# vanilla blocks and the copies side by side; the distributed search and
+# what follows it); every subprocess; and the repository's code that runs
+# inside a graph (test_fast, test_training, test_recipes' schedules and
+# house ensemble, test_search). test_script_flags' bfloat16 and improved-
+# recipe runs are eager (graph against eager there, CPU s: 80 against 49):
+# their bfloat16 graph is test_saved_models', the fused batch norm's
+# test_fast's, the ensemble's test_recipes'. The tf.data pipelines are
+# graphs either way.
 @contextmanager
 def eager_steps():
     import tensorflow as tf
@@ -107,8 +111,10 @@ def run_script(script, *args, timeout=300, env=None):
 
 def run_in_process(script, *args):
     """``run_script``'s result (exit code, stdout, stderr) from ``script``'s
-    ``main(argv)`` in this process: a run without a TensorFlow start-up of
-    its own, for the scripts whose start-up another test runs."""
+    ``main(argv)`` in this process, without a TensorFlow start-up of its
+    own. Its stderr holds what the script itself writes there (cli.warn,
+    the skipped files); library warnings and TensorFlow's log do not reach
+    it, and ``cli.run_main`` is not run: the subprocess runs check those."""
     (out, err) = (StringIO(), StringIO())
     with redirect_stdout(out), redirect_stderr(err), scripts_globals_put_back():
         code = load_script(script).main([str(a) for a in args]) or 0

@@ -28,8 +28,8 @@ def train_argv(dataset, out, epochs):
 @pytest.fixture(scope="module")
 def trained(shapes3, tmp_path_factory):
     """Both networks trained briefly on the 3-class shapes: the first as a
-    user runs it, the second in this process (what a subprocess adds, a
-    TensorFlow start-up and its log, is the same for both)."""
+    user runs it (its stderr: nothing from TensorFlow or the libraries
+    either), the second in this process (conftest.run_in_process)."""
     runs = {}
     for (script, run) in zip(TRAINERS, (run_script, run_in_process)):
         out = tmp_path_factory.mktemp(script.split(".")[0])

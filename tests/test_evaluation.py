@@ -1,6 +1,7 @@
 """K-fold evaluation, held-out validation (--val-split, --patience) and
 the files a run leaves for a learner (plots, results.json). The scripts
-run in-process; flag mistakes are in test_bad_input.py, the improved
+run in-process, except the MLP's 5 folds: a subprocess, as a user runs it
+(its stderr and its log as a file); flag mistakes are in test_bad_input.py, the improved
 recipes in test_recipes.py."""
 
 import csv

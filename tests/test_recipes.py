@@ -48,7 +48,6 @@ def test_schedule_reaches_its_end_when_training_ends_with_val_split(script, shap
     assert float(schedule(steps // 2)) > 0.1 * config["warmup_target"]
 
 
-@pytest.mark.eager_steps  # a few steps of tiny models: tracing them costs more (10 CPU s against 3)
 def test_house_ensemble_trains_independent_copies_and_predicts_their_mean(capsys):
     from pyimagesearch import models, recipes, training
 

@@ -1,7 +1,7 @@
 """The three house-price scripts: one end-to-end run of each (the CNN as a
 user runs it, a subprocess with stdout a log file; the MLP and the mixed
-model in-process, as the MLP's 5-fold run in test_evaluation.py is a
-subprocess), and in-process runs for what the numbers must do."""
+model in-process: the MLP's subprocess is test_evaluation's 5-fold run),
+and in-process runs for what the numbers must do."""
 
 import csv
 import json
@@ -25,7 +25,8 @@ def mlp_run(houses, tmp_path_factory):
     result = run_in_process("mlp_regression.py", "--dataset", houses, "--epochs", 3,
                             "--output", out)
     assert result.returncode == 0, result.stderr
-    # a run that went well says nothing on stderr (no library warnings)
+    # a run that went well warns of nothing (in this process: the script's
+    # own warnings; test_evaluation's 5-fold subprocess checks the rest)
     assert result.stderr == ""
     return result, out
 

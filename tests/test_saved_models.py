@@ -1,4 +1,5 @@
-"""Every kind of model the training scripts save opens with plain
+"""Every kind of model the training scripts save (the CNN's in bfloat16;
+its float32 network is the mixed model's image branch) opens with plain
 ``keras.models.load_model`` in a Python that cannot import this repository,
 and predicts there what the script predicted (issue 15).
 
