@@ -19,7 +19,8 @@ import pytest
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import train_test_split
 
-from conftest import eager_steps, load_script, predict_many_in_fresh_python
+from conftest import (eager_steps, load_script, predict_many_in_fresh_python,
+                      scripts_globals_put_back)
 from pyimagesearch import datasets
 
 # kind -> (script, extra flags); the CNN's float32 network is the mixed
@@ -39,10 +40,8 @@ KINDS = list(HOUSE_KINDS) + list(CLASSIFIER_KINDS)
 
 
 def train(script, argv):
-    try:
+    with scripts_globals_put_back():  # --mixed-precision is global
         load_script(script).main(argv)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")  # --mixed-precision is global
 
 
 @pytest.fixture(scope="module")
