@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import info_lines, load_script, run_script
+from conftest import CLASSIFIERS, info_lines, load_script, run_main, run_script, script_argv
 
 
 def run_mlp(*argv):
@@ -184,37 +184,45 @@ def test_patience_stops_early():
     assert len(history.epoch) == 3
 
 
-def test_val_split_keeps_the_best_epochs_weights(houses, tmp_path, monkeypatch):
+class SpoilFromEpoch4:
+    """A callback (made by ``make``) that knocks the weights far off at the
+    start of each epoch from the fourth on: the best epoch is among the
+    first three, and a run that kept the last epoch's weights keeps a
+    worse model."""
+
+    @staticmethod
+    def make():
+        import keras
+
+        class Spoil(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                if epoch >= 3:
+                    self.model.set_weights([w * 5.0 for w in self.model.get_weights()])
+
+        return Spoil()
+
+
+@pytest.mark.parametrize("script", ["mlp_regression.py", "cnn_regression.py",
+                                    "mixed_regression.py", *CLASSIFIERS])
+def test_val_split_keeps_the_best_epochs_weights(script, houses, shapes3, tmp_path, fits):
     import keras
 
-    # every fit of the script, with its validation data and history
-    (fit, fits) = (keras.Model.fit, [])
-
-    class SpoilFromEpoch4(keras.callbacks.Callback):
-        # from the fourth epoch on, the weights are knocked far off at the
-        # start of each epoch: the best epoch is among the first three
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch >= 3:
-                self.model.set_weights([w * 5.0 for w in self.model.get_weights()])
-
-    def recorded_fit(model, *args, **kwargs):
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), SpoilFromEpoch4()]
-        history = fit(model, *args, **kwargs)
-        fits.append((model, kwargs.get("validation_data"), history.history["val_loss"]))
-        return history
-
-    monkeypatch.setattr(keras.Model, "fit", recorded_fit)
-    run_mlp("-d", houses, "--epochs", 8, "--val-split", "0.2", "--output", tmp_path)
-    (model, val, losses) = fits[-1]
+    fits.extra = [SpoilFromEpoch4.make()]
+    if script in CLASSIFIERS:
+        (argv, saved) = (script_argv(script, shapes3, tmp_path), tmp_path / "net.model.keras")
+    else:
+        (argv, saved) = (["-d", houses, "--output", tmp_path], tmp_path / "model.keras")
+    run_main(script, *argv, "--epochs", 5, "--batch-size", 8, "--val-split", "0.2", fits=fits)
+    [call] = fits.calls
+    (model, val, losses) = (call.model, call.kwargs["validation_data"],
+                            call.history.history["val_loss"])
     assert int(np.argmin(losses)) < len(losses) - 1, losses   # the test means something
     # the model the script saved has the best epoch's weights, not the last's
     scores = model.evaluate(val, verbose=0)
     loss = scores[0] if isinstance(scores, list) else scores
     assert loss == pytest.approx(min(losses), rel=1e-4)
-    valX = np.concatenate([np.asarray(x) for (x, _) in val])
-    saved = keras.models.load_model(tmp_path / "model.keras")
-    np.testing.assert_allclose(saved.predict(valX, verbose=0), model.predict(valX, verbose=0),
-                               rtol=1e-5)
+    np.testing.assert_allclose(keras.models.load_model(saved).predict(val, verbose=0),
+                               model.predict(val, verbose=0), rtol=1e-5)
 
 
 def test_val_split_end_to_end(houses, tmp_path):
