@@ -170,14 +170,32 @@ def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys, m
     assert regressor.main(["--dataset", str(targets_folder), "--max-trials", "1", *TINY, *argv,
                            *outputs(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^\[INFO\] test MAE: \d+\.\d\d$", out, re.M), out
+    printed = re.search(r"^\[INFO\] test MAE: (\d+\.\d\d)$", out, re.M)
+    assert printed, out
     results = json.loads((tmp_path / "m_results.json").read_text())
     assert results["kind"] == "csv" and len(results["trials"]) == 1
     assert (tmp_path / "m.png").stat().st_size > 0
     import keras
+    from sklearn.model_selection import train_test_split
 
     model = keras.models.load_model(tmp_path / "m.keras")
     assert results["copies"] == 1 and not [l for l in model.layers if isinstance(l, keras.Model)]
+    # the error recomputed from the saved model on the 75/25 split
+    # (random_state=42): the model predicts in the targets' units, and its
+    # error is the one printed
+    args = regressor.parse_args(["--dataset", str(targets_folder), *TINY, *outputs(tmp_path)])
+    (images, targets, _) = regressor.load_csv_images(args)
+    (_, testX, trainY, testY) = train_test_split(images, targets, test_size=0.25,
+                                                 random_state=42)
+    preds = model.predict(testX.astype("float32") / 255.0, verbose=0).reshape(-1)
+    assert float(printed.group(1)) == pytest.approx(np.mean(np.abs(preds - testY)), abs=0.01)
+    # one epoch on 18 pictures learns little, so its predictions say little
+    # of their units: the saved model's last layer, a stock Rescaling, takes
+    # its outputs back to the training targets' mean and spread (2 to 23.5),
+    # not to the 0-1 of a head that forgot their scale
+    units = model.get_layer("target_units")
+    assert units.scale == pytest.approx(np.std(trainY, dtype="float64"), rel=1e-5)
+    assert units.offset == pytest.approx(np.mean(trainY, dtype="float64"), rel=1e-5)
 
 
 def test_regressor_on_grey_houses(regressor, houses, tmp_path, capsys):
