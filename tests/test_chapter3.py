@@ -280,10 +280,11 @@ def test_imdb_end_to_end(data, tmp_path, capsys, source):
     assert (tmp_path / "imdb_loss.png").exists() and (tmp_path / "imdb_accuracy.png").exists()
 
 
-def test_imdb_accuracy_is_the_models_on_the_test_labels(data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("source", ["npz/imdb.npz", "aclImdb"])
+def test_imdb_accuracy_is_the_models_on_the_test_labels(data, tmp_path, monkeypatch, source):
     import keras
 
-    from pyimagesearch.chapter3_datasets import load_imdb_npz, multi_hot
+    from pyimagesearch.chapter3_datasets import load_imdb_folder, load_imdb_npz, multi_hot
 
     (fit, fitted) = (keras.Model.fit, [])
 
@@ -293,17 +294,19 @@ def test_imdb_accuracy_is_the_models_on_the_test_labels(data, tmp_path, monkeypa
 
     monkeypatch.setattr(keras.Model, "fit", recorded_fit)
     load_script("imdb_reviews.py").main([
-        "--dataset", str(data / "npz/imdb.npz"), "--validation-size", "20",
+        "--dataset", str(data / source), "--validation-size", "20",
         "--validation-epochs", "1", "--epochs", "8", "--batch-size", "16",
         "--output", str(tmp_path)])
     results = json.loads((tmp_path / "results.json").read_text())
     # the final model's accuracy on the test reviews and labels of the file
-    test = load_imdb_npz(str(data / "npz/imdb.npz"))
+    # or of the folder's test/neg and test/pos
+    test = (load_imdb_npz if source.endswith(".npz") else load_imdb_folder)(str(data / source))
     probs = fitted[-1].predict(multi_hot(test.testSeqs), verbose=0)[:, 0]
     accuracy = float(np.mean((probs > 0.5) == (test.testLabels == 1)))
     assert results["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
     # the reviews' class shows in a few words: a working model is well
-    # above chance (scored on flipped labels it would be as far below)
+    # above chance (scored on flipped labels it would be as far below, on
+    # labels out of step with their reviews near chance)
     assert accuracy > 0.65
 
 
