@@ -217,16 +217,7 @@ def test_both_kfold_loops_report_the_same_figures(data, tmp_path, capsys):
         assert report["val_mae_per_epoch"][-1] < report["val_mae_per_epoch"][0]
 
 
-def test_boston_end_to_end(data, tmp_path, capsys, monkeypatch):
-    import keras
-
-    (fit, fitted) = (keras.Model.fit, [])
-
-    def recorded_fit(model, *args, **kwargs):
-        fitted.append(model)
-        return fit(model, *args, **kwargs)
-
-    monkeypatch.setattr(keras.Model, "fit", recorded_fit)
+def test_boston_end_to_end(data, tmp_path, capsys, fits):
     out = tmp_path / "boston"
     load_script("boston_housing.py").main([
         "--dataset", str(data / "boston.npz"), "--folds", "3", "--kfold-epochs", "14",
@@ -249,7 +240,7 @@ def test_boston_end_to_end(data, tmp_path, capsys, monkeypatch):
     split = int(len(x) * 0.8)
     (trainX, trainY, testX, testY) = (x[:split], y[:split], x[split:], y[split:])
     testX = (testX - trainX.mean(axis=0)) / trainX.std(axis=0)
-    preds = fitted[-1].predict(testX.astype("float32"), verbose=0)[:, 0]
+    preds = fits.calls[-1].model.predict(testX.astype("float32"), verbose=0)[:, 0]
     assert results["test_mae"] == pytest.approx(np.mean(np.abs(preds - testY)), rel=1e-4)
     # ...which beats always guessing the training houses' mean price
     assert results["test_mae"] < np.mean(np.abs(testY - trainY.mean()))
@@ -304,18 +295,9 @@ def test_imdb_end_to_end(data, tmp_path, capsys, source):
 
 
 @pytest.mark.parametrize("source", ["npz/imdb.npz", "aclImdb"])
-def test_imdb_accuracy_is_the_models_on_the_test_labels(data, tmp_path, monkeypatch, source):
-    import keras
-
+def test_imdb_accuracy_is_the_models_on_the_test_labels(data, tmp_path, fits, source):
     from pyimagesearch.chapter3_datasets import load_imdb_folder, load_imdb_npz, multi_hot
 
-    (fit, fitted) = (keras.Model.fit, [])
-
-    def recorded_fit(model, *args, **kwargs):
-        fitted.append(model)
-        return fit(model, *args, **kwargs)
-
-    monkeypatch.setattr(keras.Model, "fit", recorded_fit)
     load_script("imdb_reviews.py").main([
         "--dataset", str(data / source), "--validation-size", "20",
         "--validation-epochs", "1", "--epochs", "8", "--batch-size", "16",
@@ -324,7 +306,7 @@ def test_imdb_accuracy_is_the_models_on_the_test_labels(data, tmp_path, monkeypa
     # the final model's accuracy on the test reviews and labels of the file
     # or of the folder's test/neg and test/pos
     test = (load_imdb_npz if source.endswith(".npz") else load_imdb_folder)(str(data / source))
-    probs = fitted[-1].predict(multi_hot(test.testSeqs), verbose=0)[:, 0]
+    probs = fits.calls[-1].model.predict(multi_hot(test.testSeqs), verbose=0)[:, 0]
     accuracy = float(np.mean((probs > 0.5) == (test.testLabels == 1)))
     assert results["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
     # the reviews' class shows in a few words: a working model is well
