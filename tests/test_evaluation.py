@@ -184,22 +184,18 @@ def test_patience_stops_early():
     assert len(history.epoch) == 3
 
 
-class SpoilFromEpoch4:
-    """A callback (made by ``make``) that knocks the weights far off at the
-    start of each epoch from the fourth on: the best epoch is among the
-    first three, and a run that kept the last epoch's weights keeps a
-    worse model."""
+def spoil_from_epoch_4():
+    """A callback that knocks the weights far off at the start of each epoch
+    from the fourth on: the best epoch is among the first three, and a run
+    that kept the last epoch's weights keeps a worse model."""
+    import keras
 
-    @staticmethod
-    def make():
-        import keras
+    class Spoil(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch >= 3:
+                self.model.set_weights([w * 5.0 for w in self.model.get_weights()])
 
-        class Spoil(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                if epoch >= 3:
-                    self.model.set_weights([w * 5.0 for w in self.model.get_weights()])
-
-        return Spoil()
+    return Spoil()
 
 
 @pytest.mark.parametrize("script", ["mlp_regression.py", "cnn_regression.py",
@@ -207,7 +203,7 @@ class SpoilFromEpoch4:
 def test_val_split_keeps_the_best_epochs_weights(script, houses, shapes3, tmp_path, fits):
     import keras
 
-    fits.extra = [SpoilFromEpoch4.make()]
+    fits.extra = [spoil_from_epoch_4()]
     if script in CLASSIFIERS:
         (argv, saved) = (script_argv(script, shapes3, tmp_path), tmp_path / "net.model.keras")
     else:
