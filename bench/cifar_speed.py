@@ -20,25 +20,26 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def measure(policy, widths, batchSize, steps):
+def measure(policy, widths, batch_size, steps):
     import keras
     import numpy as np
 
     sys.path.insert(0, ROOT)
-    from pyimagesearch.search import airbench, trials
+    from pyimagesearch.search import airbench
+    from pyimagesearch.training import batches
 
     keras.mixed_precision.set_global_policy(policy)
     inputs = keras.Input((32, 32, 3))
     x = airbench.features(keras, inputs, [0.5] * 3, [0.25] * 3, widths=widths)
     model = keras.Model(inputs, airbench.classifier_head(keras, x, 10))
-    model.compile(optimizer=airbench.optimizer(keras, batchSize, steps=3 * steps),
+    model.compile(optimizer=airbench.optimizer(keras, batch_size, steps=3 * steps),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.2))
     airbench.scale_bias_steps(model)
     rng = np.random.default_rng(0)
-    n = batchSize * steps
+    n = batch_size * steps
     images = rng.integers(0, 256, (n, 32, 32, 3), dtype="uint8")
-    labels = rng.integers(0, 10, n)
-    data = trials.batches(images, labels, batchSize, seed=0, repeat=True, classes=10)
+    labels = np.eye(10, dtype="float32")[rng.integers(0, 10, n)]
+    data = batches(images, labels, batch_size, shuffle=True, seed=0, repeat=True)
     model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
     start = time.perf_counter()
     model.fit(data, epochs=2, steps_per_epoch=steps, verbose=0)

@@ -8,7 +8,7 @@ pictures alone, averaged with their mirror images, after recomputing its
 batch-norm statistics on 10,000 training pictures
 (``airbench.recalibrate_batch_norm``), and with the pictures moved a pixel
 up-left and down-right averaged in too (``ImageHyperModel.predict(...,
-shifted=True)``'s views). The search itself does the last two since
+test=True)``'s views). The search itself does the last two since
 2026-12-02; on a model saved before, this shows what they were worth
 (bench/README.md).
 """
@@ -22,12 +22,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def accuracy(model, x, y, mirrored, shifted):
     """Test accuracy of ``model``, each picture's probabilities averaged over
-    the search's test views (``trials.views``)."""
+    the search's test views (``hypermodel.views``)."""
     import numpy as np
 
-    from pyimagesearch.search import trials
+    from pyimagesearch.search import hypermodel
 
-    probs = trials.average_views(model, x, trials.views(mirrored, shifted))
+    probs = hypermodel.averaged(model, x, hypermodel.views(mirrored, shifted))
     return float(np.mean(probs.argmax(axis=1) == y))
 
 
@@ -39,9 +39,10 @@ def main():
     sys.path.insert(0, ROOT)
     import keras
 
-    from pyimagesearch.search import airbench, data
+    from pyimagesearch import imagesets
+    from pyimagesearch.search import airbench
 
-    (trainX, _, testX, testY, _) = data.load(args.dataset, "split", 32, seed=42)
+    (trainX, _, testX, testY, _) = imagesets.load(args.dataset, "split", 32, seed=42)
     model = keras.models.load_model(args.model)
     print(f"pictures alone:           {accuracy(model, testX, testY, False, False):.2%}")
     print(f"with their mirror images: {accuracy(model, testX, testY, True, False):.2%}")

@@ -135,3 +135,31 @@ def classifier_results(script, record, accuracy, classNames, confusion, seconds)
         "classes": list(classNames), "confusion_matrix": np.asarray(confusion).tolist(),
         "seconds": round(seconds, 1),
     }
+
+
+def format_seconds(seconds):
+    """``42s``, ``3m05s`` or ``1h02m``."""
+    seconds = int(round(float(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
+
+
+def peak_memory():
+    """The process's peak resident memory in GB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+
+def class_counts(names, labels):
+    """How many of ``labels`` (class numbers) fall in each class of ``names``."""
+    counts = np.bincount(np.asarray(labels, dtype=int), minlength=len(names))
+    return {str(name): int(n) for name, n in zip(names, counts)}
+
+
+def seeded_indices(count, seed, size=16):
+    """Which test pictures a grid shows: up to ``size``, chosen with ``seed``."""
+    return np.sort(np.random.default_rng(seed).permutation(count)[:min(size, count)])

@@ -82,14 +82,17 @@ _NO_AUTOTUNER = tf.data.Options()
 _NO_AUTOTUNER.autotune.enabled = False
 
 
-def batches(x, y, batch_size, shuffle=False, seed=None, augment=None, mix=None,
+def batches(x, y=None, batch_size=32, shuffle=False, seed=None, augment=None, mix=None,
             repeat=False):
-    """An in-memory ``tf.data`` pipeline of ``(x, y)`` batches.
+    """An in-memory ``tf.data`` pipeline of ``(x, y)`` batches (of ``x``
+    alone when ``y`` is None).
 
-    ``x`` may be a list of arrays (a multi-input model). With ``shuffle``
-    the examples are reshuffled every epoch (seeded). With ``repeat`` the
-    data never ends and every batch is full: an epoch is then the
-    ``steps_per_epoch`` given to ``fit`` (the post's generator training).
+    ``x`` may be a list of arrays (a multi-input model). uint8 pictures stay
+    uint8 in memory (a quarter of float32's) and are scaled to [0, 1] as
+    each batch is drawn. With ``shuffle`` the examples are reshuffled every
+    epoch (seeded). With ``repeat`` the data never ends and every batch is
+    full: an epoch is then the ``steps_per_epoch`` given to ``fit`` (the
+    post's generator training).
 
     ``augment``, a function of a batch of images and a seed (a pair of
     integers, so every batch of every epoch differs and a seeded run
@@ -97,12 +100,21 @@ def batches(x, y, batch_size, shuffle=False, seed=None, augment=None, mix=None,
     training, as in the keras-io examples. ``mix``, a function of a batch
     ``(images, labels)`` that returns a new one, is mapped after it.
     """
-    ds = tf.data.Dataset.from_tensor_slices((_float32(x), _float32(y))).cache()
+    first = np.asarray(x[0] if isinstance(x, (list, tuple)) else x)
+    data = _float32(x) if y is None else (_float32(x), _float32(y))
+    ds = tf.data.Dataset.from_tensor_slices(data).cache()
     if shuffle:
-        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(first), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=repeat)
+
+    def scaled(images, *targets):
+        images = tf.cast(images, tf.float32) / 255.0
+        return (images, *targets) if targets else images
+
+    if first.dtype == np.uint8 and not isinstance(x, (list, tuple)):
+        ds = ds.map(scaled, num_parallel_calls=tf.data.AUTOTUNE)
     if augment is not None:
         if repeat:
             # one endless pass: a batch's number in it never recurs
@@ -114,9 +126,14 @@ def batches(x, y, batch_size, shuffle=False, seed=None, augment=None, mix=None,
             # one pass to the next instead
             numbers = tf.data.Dataset.random(seed=int(seed or 0),
                                              rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip(ds, numbers).map(
-            lambda batch, i: (augment(batch[0], tf.stack([int(seed or 0), i])), batch[1]),
-            num_parallel_calls=tf.data.AUTOTUNE)
+
+        def augmented(batch, i):
+            pair = tf.stack([tf.constant(int(seed or 0), tf.int64), i])
+            if y is None:
+                return augment(batch, pair)
+            return augment(batch[0], pair), batch[1]
+
+        ds = tf.data.Dataset.zip(ds, numbers).map(augmented, num_parallel_calls=tf.data.AUTOTUNE)
     if mix is not None:
         ds = ds.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_NO_AUTOTUNER)

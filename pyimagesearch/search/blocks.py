@@ -1,0 +1,164 @@
+"""The networks searched: AutoKeras' ``ImageBlock``, its ``block_type`` one
+of these families.
+
+* ``airbench``: the fast CIFAR-10 family (``airbench.py``); searched: the
+  widths, convolutions per group, activation, a residual connection, the
+  peak learning rate, the translation.
+* ``vanilla``: conv stacks of the SmallVGGNet family; searched: blocks,
+  filters, convolutions per block, batch normalization, dropout, pooling,
+  the head's width and dropout, Adam's learning rate. Its defaults are
+  close to SmallVGGNet for a classifier, to the house CNN for a regressor.
+* ``resnet`` / ``xception`` / ``efficient``: Keras' ResNet50V2, Xception
+  and EfficientNetB0, untrained, on pictures enlarged to the smallest side
+  each accepts.
+
+Augmentation is done to the training batches in the input pipeline, so the
+exported model holds only the network. Nothing here imports Keras at module
+level: the scripts check their flags against ``FAMILIES`` first.
+"""
+
+from . import airbench
+
+FAMILIES = ("airbench", "vanilla", "resnet", "xception", "efficient")
+# pictures this small or smaller get the airbench family by default
+SMALL_IMAGE = 32
+MIN_SIDE = {"resnet": 32, "xception": 71, "efficient": 32}
+# the first trial of a vanilla search, by task: small networks, what a few
+# hundred pictures can train
+VANILLA_DEFAULTS = {
+    "classification": {"blocks": 3, "filters": 32, "convs": 1, "dropout": 0.25,
+                       "units": 256, "head_dropout": 0.5},
+    "regression": {"blocks": 3, "filters": 16, "convs": 1, "dropout": 0.0,
+                   "units": 16, "head_dropout": 0.5},
+}
+
+
+class ImageBlock:
+    """``block_type``: one of ``FAMILIES``, ``"any"`` (the family is searched
+    too) or None (airbench for pictures of ``SMALL_IMAGE`` pixels or less,
+    vanilla for larger ones); ``augment``: True, False or None (searched)."""
+
+    def __init__(self, block_type=None, augment=None):
+        if block_type not in FAMILIES + ("any", None):
+            raise ValueError(f"block_type must be one of {', '.join(FAMILIES)}, 'any' or "
+                             f"None, got {block_type!r}")
+        if augment not in (True, False, None):
+            raise TypeError(f"augment must be True, False or None (searched), got {augment!r}")
+        (self.block_type, self.augment) = (block_type, augment)
+
+    def __call__(self, node):
+        """``ImageBlock(...)(ImageInput())``: the AutoModel form."""
+        return node.joined(block=self)
+
+    def resolved(self, side):
+        """The block type for pictures of ``side`` pixels."""
+        return self.block_type or ("airbench" if side <= SMALL_IMAGE else "vanilla")
+
+    def family(self, hp, side):
+        chosen = self.resolved(side)
+        return hp.Choice("block", list(FAMILIES), default="airbench") if chosen == "any" \
+            else chosen
+
+    def augments(self, hp, task):
+        if self.augment is None:
+            return hp.Boolean("augment", default=task == "classification")
+        return self.augment
+
+    def augmentation(self, hp, family, task):
+        """A function of a batch of pictures in [0, 1] and a seed, or None."""
+        if not self.augments(hp, task):
+            return None
+        if family == "airbench":
+            translate = hp.Choice("airbench_translate", [2, 4], default=2)
+            return lambda images, seed: airbench.flip_and_translate(images, seed, translate)
+        return affine_augmentation(task)
+
+
+def affine_augmentation(task):
+    """A classifier's batches get the post's ``ImageDataGenerator`` ranges
+    (train_vgg.py); a regressor's pictures, whose target may depend on their
+    framing, milder zooms and mirrored edges."""
+    from functools import partial
+
+    from ..augmentation import image_data_generator, random_affine
+
+    if task == "classification":
+        return image_data_generator(rotation_range=30, width_shift_range=0.1,
+                                    height_shift_range=0.1, shear_range=0.2, zoom_range=0.2,
+                                    horizontal_flip=True, fill_mode="nearest")
+    return partial(random_affine, rotation=28.8, width_shift=0.1, height_shift=0.1, zoom=0.1,
+                   horizontal_flip=True, fill_mode="REFLECT")
+
+
+def airbench_features(hp, x, mean, std):
+    import keras
+
+    widths = hp.Choice("airbench_widths", list(airbench.WIDTHS), default="64-256-256")
+    convs = hp.Int("airbench_convs", 2, 3, default=2)
+    activation = hp.Choice("airbench_activation", ["gelu", "relu"], default="gelu")
+    residual = hp.Boolean("airbench_residual", default=False)
+    hp.Choice("airbench_peak", [0.5, 1.0, 2.0], default=1.0)
+    return airbench.features(keras, x, mean, std, widths=airbench.WIDTHS[widths], convs=convs,
+                             activation=activation, residual=residual)
+
+
+def vanilla_features(hp, x, task):
+    """(CONV => BN => RELU) * k => POOL => DROPOUT blocks, the width doubling
+    from block to block, then FC => BN => RELU => DROPOUT."""
+    import keras
+
+    layers = keras.layers
+    d = VANILLA_DEFAULTS[task]
+    blocks = hp.Int("vanilla_blocks", 2, 4, default=d["blocks"])
+    filters = hp.Choice("vanilla_filters", [16, 32, 64], default=d["filters"])
+    convs = hp.Int("vanilla_convs_per_block", 1, 2, default=d["convs"])
+    batch_norm = hp.Boolean("vanilla_batch_norm", default=True)
+    dropout = hp.Choice("vanilla_dropout", [0.0, 0.25], default=d["dropout"])
+    pooling = hp.Choice("vanilla_pooling", ["flatten", "global_average"], default="flatten")
+    units = hp.Choice("vanilla_units", [16, 64, 256, 512], default=d["units"])
+    head_dropout = hp.Choice("vanilla_head_dropout", [0.0, 0.25, 0.5],
+                             default=d["head_dropout"])
+    for b in range(blocks):
+        for _ in range(convs):
+            x = layers.Conv2D(filters * 2 ** b, (3, 3), padding="same",
+                              use_bias=not batch_norm)(x)
+            if batch_norm:
+                x = layers.BatchNormalization(momentum=0.9)(x)
+            x = layers.Activation("relu")(x)
+        # no pooling past 2x2: very small pictures, deep stacks
+        if x.shape[1] >= 4 and x.shape[2] >= 4:
+            x = layers.MaxPooling2D(pool_size=(2, 2))(x)
+        if dropout > 0:
+            x = layers.Dropout(dropout)(x)
+    x = layers.Flatten()(x) if pooling == "flatten" else layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(units, use_bias=not batch_norm)(x)
+    if batch_norm:
+        x = layers.BatchNormalization(momentum=0.9)(x)
+    x = layers.Activation("relu")(x)
+    return layers.Dropout(head_dropout)(x) if head_dropout > 0 else x
+
+
+def application_features(hp, family, x):
+    """Keras' application, untrained, on the pictures enlarged to the
+    smallest side it accepts (grey pictures repeated into three channels)."""
+    import keras
+
+    layers = keras.layers
+    if x.shape[-1] == 1:
+        x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
+    side = max(MIN_SIDE[family], int(x.shape[1]), int(x.shape[2]))
+    if (int(x.shape[1]), int(x.shape[2])) != (side, side):
+        x = layers.Resizing(side, side, name=f"{family}_resize")(x)
+    options = {"include_top": False, "weights": None, "input_shape": (side, side, 3),
+               "pooling": "avg"}
+    if family == "resnet":
+        base = keras.applications.ResNet50V2(**options)
+    elif family == "xception":
+        base = keras.applications.Xception(**options)
+    else:
+        # EfficientNet rescales [0, 255] pixels itself; ours are in [0, 1]
+        x = layers.Rescaling(255.0, name="to_0_255")(x)
+        base = keras.applications.EfficientNetB0(**options)
+    x = base(x)
+    dropout = hp.Choice(f"{family}_dropout", [0.0, 0.25, 0.5], default=0.25)
+    return layers.Dropout(dropout)(x) if dropout > 0 else x

@@ -1,0 +1,231 @@
+"""Successive halving on KerasTuner's ``Oracle``, against a clock.
+
+The first rung holds the ``max_trials`` candidate networks (the first the
+space's defaults, the others drawn at random), each trained briefly: a third
+of the longest trial's epochs, a ninth a rung further down. When a rung is
+done, its best third (at least one) goes up a rung, trained from scratch on
+a schedule three times as long, until one network is trained in full:
+Hyperband's idea, one bracket. With a time limit, the top rung gets three
+quarters of the time and each trial its share of what is left.
+"""
+
+import math
+import time
+
+import keras_tuner
+import numpy as np
+from keras_tuner.engine.trial import TrialStatus
+
+from . import reporting
+
+FACTOR = 3
+LOW_SHARE = 0.25        # of a time-limited search, for the rungs below the top
+MIN_TRIAL_SECONDS = 5.0
+
+# what the oracle adds to a trial's hyperparameter values
+RUNG, EPOCHS, SECONDS, PARENT, STEP_SECONDS = (
+    "tuner/rung", "tuner/epochs", "tuner/seconds", "tuner/parent", "tuner/step_seconds")
+
+
+class Clock:
+    """``minutes`` (None: no limit) from now, less ``reserve`` seconds kept
+    for what follows the training."""
+
+    def __init__(self, minutes, reserve=0.0):
+        self.start = time.monotonic()
+        self.limit = None if minutes is None else float(minutes) * 60.0
+        self.reserve = reserve
+
+    def elapsed(self):
+        return time.monotonic() - self.start
+
+    def left(self):
+        """Seconds left for training, or None without a limit."""
+        return None if self.limit is None else self.limit - self.reserve - self.elapsed()
+
+    def deadline(self):
+        """The ``time.monotonic()`` by which training must end, or None."""
+        return None if self.limit is None else self.start + self.limit - self.reserve
+
+
+def rung_sizes(candidates):
+    """How many networks each rung trains: ``[n, ceil(n/3), ..., 1]``."""
+    sizes = [max(1, int(candidates))]
+    while sizes[-1] > 1:
+        sizes.append(math.ceil(sizes[-1] / FACTOR))
+    return sizes
+
+
+def value(trial, key, default=None):
+    return trial.hyperparameters.values.get(key, default)
+
+
+class HalvingOracle(keras_tuner.Oracle):
+    """Successive halving over ``candidates`` networks; ``full_epochs`` for
+    the top rung; with a ``clock`` every trial also gets ``SECONDS``."""
+
+    def __init__(self, candidates, full_epochs, clock=None, seed=None, **kwargs):
+        super().__init__(objective=keras_tuner.Objective("val_loss", "min"),
+                         max_trials=None, seed=seed, **kwargs)
+        (self.candidates, self.full_epochs, self.clock) = (candidates, full_epochs, clock)
+        self.recorded_top = None
+        self.stop_message = None
+        self.distributed = False
+
+    # --- the rungs, read from the trials (so a resumed search knows them)
+
+    def rung(self, r):
+        return [t for t in self.trials.values() if value(t, RUNG, 0) == r]
+
+    def top(self):
+        """The top rung: as deep as the candidates need, or as the search was
+        when it began (a resumed search)."""
+        if self.recorded_top is not None:
+            return self.recorded_top
+        return len(rung_sizes(self.candidates)) - 1
+
+    def sizes(self):
+        sizes = rung_sizes(self.candidates) + [1] * (self.top() + 1)
+        return sizes[:self.top()] + [1]
+
+    def scored(self, r):
+        """The completed trials of rung ``r``, best first."""
+        done = [t for t in self.rung(r) if t.status == TrialStatus.COMPLETED
+                and reporting.metric(t, "val_loss") is not None]
+        return sorted(done, key=lambda t: (reporting.metric(t, "val_loss"), int(t.trial_id)))
+
+    def best_trial(self):
+        """The best completed trial of the highest rung reached, or None."""
+        for r in reversed(range(self.top() + 1)):
+            if self.scored(r):
+                return self.scored(r)[0]
+        return None
+
+    # --- the clock's share of each trial
+
+    def budget(self, r):
+        """Seconds for the next trial of rung ``r``: what is left, shared out
+        over the trials still to start (the top rung three quarters, each
+        lower rung an equal part of the rest)."""
+        (sizes, top) = (self.sizes(), self.top())
+
+        def share(k):
+            if k == top:
+                return (1.0 if top == 0 else 1.0 - LOW_SHARE) / sizes[k]
+            return LOW_SHARE / top / sizes[k]
+
+        waiting = sum(share(k) * max(0, sizes[k] - len(self.rung(k)))
+                      for k in range(r, top + 1))
+        return self.clock.left() * share(r) / max(waiting, share(r))
+
+    def fits(self, r):
+        """Whether the time left pays for a trial of rung ``r``."""
+        return self.clock is None or self.clock.limit is None or \
+            self.budget(r) >= MIN_TRIAL_SECONDS
+
+    def stop(self, why):
+        if self.stop_message is None:
+            self.stop_message = f"[INFO] {why}"
+            print(self.stop_message, flush=True)
+        return {"status": TrialStatus.STOPPED, "values": None}
+
+    # --- KerasTuner's hooks
+
+    def populate_space(self, trial_id):
+        (top, sizes) = (self.top(), self.sizes())
+        if len(self.rung(0)) < sizes[0]:
+            values = self.random_values() if self.trials else self.hyperparameters.values
+            if values is not None and (top == 0 or self.fits(0)):
+                return self.schedule(dict(values), 0, parent=None)
+            if values is not None and not self.trials:
+                # no time to search: the defaults get all of it
+                return self.schedule(dict(values), top, parent=None)
+        for r in range(top):
+            if any(t.status == TrialStatus.RUNNING for t in self.rung(r)):
+                # the rung is still being trained (by other workers): wait
+                return {"status": TrialStatus.IDLE, "values": None}
+            best = self.to_promote(r, sizes)
+            if best is not None:
+                # a rung the time cannot pay for is skipped: straight to the top
+                target = next((k for k in range(r + 1, top) if self.fits(k)), top)
+                return self.schedule(reporting.network_values(best.hyperparameters.values),
+                                     target, parent=best)
+        if self.distributed and any(t.status == TrialStatus.RUNNING
+                                    for t in self.trials.values()):
+            # a trial still training may yet come back (distributed.py): stay
+            return {"status": TrialStatus.IDLE, "values": None}
+        return {"status": TrialStatus.STOPPED, "values": None}
+
+    def random_values(self, attempts=100):
+        """Values drawn at random for the space's active hyperparameters,
+        none of the trials' so far, or None when none is left."""
+        tried = [reporting.network_values(t.hyperparameters.values)
+                 for t in self.trials.values()]
+        rng = np.random.default_rng([int(self.seed or 0), len(self.trials)])
+        for _ in range(attempts):
+            hp = keras_tuner.HyperParameters()
+            for p in self.hyperparameters.space:
+                hp.merge([p])
+                if hp.is_active(p):
+                    hp.values[p.name] = p.random_sample(int(rng.integers(2 ** 31)))
+            if hp.values not in tried:
+                return hp.values
+        return None
+
+    def to_promote(self, r, sizes):
+        """The trial of rung ``r`` to train next a rung up, or None: the best
+        not yet promoted while the rung above has fewer than a third of rung
+        ``r``'s scored trials; or, once it has, a later candidate (a resumed
+        search with more of them) that beats every one promoted."""
+        scored = self.scored(r)
+        promoted = {value(t, PARENT) for k in range(r + 1, self.top() + 1) for t in self.rung(k)}
+        waiting = [t for t in scored if t.trial_id not in promoted]
+        if not waiting:
+            return None
+        if len(promoted) < min(sizes[r + 1], math.ceil(len(scored) / FACTOR)):
+            return waiting[0]
+        beaten = [reporting.metric(t, "val_loss") for t in scored if t.trial_id in promoted]
+        if beaten and reporting.metric(waiting[0], "val_loss") < min(beaten):
+            return waiting[0]
+        return None
+
+    def schedule(self, values, r, parent):
+        """The trial's values with its rung, epochs and (with a clock) its
+        seconds; a STOPPED answer when the time is spent."""
+        epochs = max(1, int(round(self.full_epochs / FACTOR ** (self.top() - r))))
+        values.update({RUNG: r, EPOCHS: epochs, PARENT: parent.trial_id if parent else "",
+                       SECONDS: 0.0, STEP_SECONDS: 0.0})
+        if parent is not None:
+            values[STEP_SECONDS] = reporting.metric(parent, "step_seconds") or 0.0
+        trained = [reporting.metric(t, "epochs") for t in self.rung(r)
+                   if t.status == TrialStatus.COMPLETED and reporting.metric(t, "epochs")]
+        if r < self.top() and trained:
+            # a rung compares its networks at the same epochs: those its first
+            # trained in its time (a faster network would train more, and
+            # look better for it)
+            values[EPOCHS] = min(float(values[EPOCHS]), max(trained))
+        if self.clock is not None and self.clock.limit is not None:
+            seconds = self.budget(r)
+            if seconds < MIN_TRIAL_SECONDS:
+                return self.stop(f"time limit: {reporting.format_seconds(self.clock.elapsed())}"
+                                 " used, no time left for another trial")
+            values[SECONDS] = float(seconds)
+        return {"status": TrialStatus.RUNNING, "values": values}
+
+    @keras_tuner.synchronized
+    def end_trial(self, trial):
+        super().end_trial(trial)
+        # KerasTuner saves the oracle before it forgets the ended trial as
+        # running: save the finished state, or a resumed search redoes it
+        self.save()
+        print(reporting.progress_line(self, self.trials[trial.trial_id]), flush=True)
+
+    # --- a resumed search keeps the depth it began with, whatever
+    # max_trials says now (more candidates join the first rung)
+
+    def get_state(self):
+        return {**super().get_state(), "halving_top": self.top()}
+
+    def set_state(self, state):
+        super().set_state(state)
+        self.recorded_top = state.get("halving_top")

@@ -1,0 +1,106 @@
+"""KerasTuner's ``Tuner`` for the search: a trial is its network built and
+trained (``ImageHyperModel.build`` / ``fit``) for the epochs its share of the
+time pays for, the trained network kept in the trial's folder; ``export``
+makes the model the search ends with.
+"""
+
+import os
+import time
+
+import keras
+import keras_tuner
+
+from ..models import side_by_side
+from ..storage import save_model
+from . import reporting
+from .oracle import EPOCHS, SECONDS, STEP_SECONDS
+
+TRIAL_MODEL = "model.keras"
+
+
+class SearchTuner(keras_tuner.Tuner):
+    """``role``: "single", or a distributed search's "chief" or "worker";
+    ``verbose``: Keras' ``fit`` verbosity while a trial trains."""
+
+    def __init__(self, oracle, hypermodel, role="single", verbose=2, **kwargs):
+        self.role = role   # before KerasTuner's __init__, which may resume
+        super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+        self.fit_verbose = verbose
+        self.asked = self.began = False
+
+    def pre_create_trial(self):
+        # an IDLE answer (a rung still training elsewhere) comes back at once:
+        # ask again in a second rather than in a busy loop
+        if self.asked and not self.began:
+            time.sleep(1.0)
+        self.asked, self.began = True, False
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self.began = True
+        who = "" if self.role == "single" else f" on {self.tuner_id}"
+        print(f"[INFO] trial {int(trial.trial_id) + 1} starts{who}: "
+              f"{reporting.describe_trial(trial)}", flush=True)
+
+    def run_trial(self, trial, x, y, validation_data=None, callbacks=()):
+        hm = self.hypermodel
+        hp = trial.hyperparameters
+        (epochs, seconds) = (float(hp.values.get(EPOCHS, 1)), float(hp.values.get(SECONDS, 0)))
+        deadline = None
+        if seconds:
+            # the network is scored after its training: keep time for that
+            scoring = hm.scoring_seconds(len(validation_data[1]) if validation_data else 0)
+            deadline = time.monotonic() + seconds - scoring
+            step = float(hp.values.get(STEP_SECONDS, 0.0)) or hm.step_seconds(hp, x, y)
+            epochs = hm.epochs_within(seconds, step, len(y), epochs)
+        model = hm.build(hp)
+        metrics = hm.fit(hp, model, x, y, validation_data, epochs=epochs, deadline=deadline,
+                         callbacks=list(callbacks), verbose=self.fit_verbose)
+        save_model(model, os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_MODEL))
+        return metrics
+
+    def trained_model(self, trial):
+        """The network a trial trained, from its folder, or None where it is
+        not (a worker on another machine kept it)."""
+        path = os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_MODEL)
+        return keras.models.load_model(path) if os.path.isfile(path) else None
+
+    def export(self, best, x, y, clock, copies=1):
+        """The model the search ends with: ``best`` retrained from scratch on
+        all of ``x``, ``y``, as the chapter's searcher does, when the time
+        left pays for it (judged from the trial's own seconds); as ``copies``
+        copies from their own random starts, predicting their mean, for a
+        regressor trained with Adam when those fit too; otherwise the network
+        as its trial trained it. Returns ``(model, retrained, epochs, copies)``."""
+        hm, hp = self.hypermodel, best.hyperparameters
+        if hm.head.task != "regression" or hm.schedule(hp) == "onecycle":
+            copies = 1   # SGD's steps would shrink with the copies' shared gradient
+        epochs = reporting.metric(best, "epochs") or 1.0
+        per_copy = (reporting.metric(best, "seconds") or 0.0) * len(y) / \
+            max(1.0, reporting.metric(best, "samples") or len(y))
+        left = clock.left()
+        if left is not None and copies * per_copy > left:
+            copies = 1
+        model = None
+        if left is not None and per_copy > left:
+            model = self.trained_model(best)
+        number = int(best.trial_id) + 1
+        if model is not None:
+            print(f"[INFO] keeping trial {number}'s network as the search trained it on "
+                  f"{int(reporting.metric(best, 'samples') or 0)} images: retraining on all "
+                  f"{len(y)} would take about {reporting.format_seconds(per_copy)}, with "
+                  f"{reporting.format_seconds(max(0, left))} left", flush=True)
+            return model, False, epochs, 1
+        several = f", {copies} copies side by side, predicting their mean" if copies > 1 else ""
+        print(f"[INFO] retraining trial {number} on all {len(y)} training images for "
+              f"{epochs:g} epoch(s){several}...", flush=True)
+        keras.utils.set_random_seed(hm.settings.seed)
+        model = kept = hm.build(hp)
+        if copies > 1:
+            (model, kept) = side_by_side([kept] + [hm.build(hp) for _ in range(copies - 1)],
+                                         kept.name, dtype="float32")
+        deadline = clock.deadline()
+        if deadline is not None and hm.schedule(hp) == "onecycle":
+            deadline -= hm.scoring_seconds(0)   # batch norm's statistics, after training
+        hm.fit(hp, model, x, y, epochs=epochs, deadline=deadline, verbose=self.fit_verbose)
+        return kept, True, epochs, copies
