@@ -49,6 +49,16 @@ def parse_args(argv):
     return flags.check_output_flags(args)
 
 
+def search_options(args):
+    """The searcher's settings from the flags; the houses train as the post
+    (conv stacks like its CNN, batches of 8, up to its 200 epochs)."""
+    options = flags.search_options(args)
+    if args.kind == "houses":
+        options.update(block_type=args.block or "vanilla", batch_size=args.batch_size or 8,
+                       max_epochs=args.max_epochs or 200)
+    return options
+
+
 def main(argv=None):
     started = time.monotonic()
     args = parse_args(argv)
@@ -86,7 +96,7 @@ def main(argv=None):
     loss = "mean_absolute_percentage_error" if args.kind == "houses" else "mean_squared_error"
     reg = ImageRegressor(loss=loss, time_limit=flags.fit_minutes(args.time_limit, started,
                                                                  len(testX), views=1),
-                         **flags.search_options(args))
+                         **search_options(args))
     reg.fit(trainX, trainY, epochs=args.epochs, validation_split=args.val_split,
             verbose=fit_verbosity())
     if reg.role == "worker":

@@ -9,14 +9,19 @@ import csv
 import json
 import re
 import socket
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 from conftest import free_port, outputs, write_split_folder
 
-from pyimagesearch.search import data, engine, export, flags, project, reporting, trials
+from pyimagesearch import imagesets
 from pyimagesearch.cli import UserError
+from pyimagesearch.search import distributed, flags, project, reporting
+from pyimagesearch.search import hypermodel as hypermodels
+from pyimagesearch.search.oracle import EPOCHS, PARENT, RUNG, SECONDS, rung_sizes
+from pyimagesearch.training import batches
 
 # the scripts set Keras' global precision: put back after each test
 pytestmark = pytest.mark.usefixtures("float32_after")
@@ -71,7 +76,7 @@ def test_targets_csv_saved_by_a_spreadsheet(regressor, tmp_path):
     folder = write_csv(tmp_path / "data", [["a.png", str(k)] for k in range(8)])
     text = (folder / "targets.csv").read_text()
     (folder / "targets.csv").write_text("\ufeff" + text, encoding="utf-8")
-    rows = regressor.read_targets(str(folder))
+    rows = imagesets.read_targets(str(folder))
     assert [t for (_, t) in rows] == list(range(8)) and rows[0][0].endswith("a.png")
 
 
@@ -81,43 +86,55 @@ def test_regressor_needs_houses_or_targets(regressor, tmp_path):
         regressor.main(["--dataset", str(tmp_path / "empty"), *outputs(tmp_path)])
 
 
+def chosen(options, side, samples):
+    """The settings a search resolves from the scripts' options."""
+    from pyimagesearch.search.blocks import ImageBlock
+
+    options = {k: v for (k, v) in options.items()
+               if k not in ("directory", "project_name", "overwrite")}
+    block = ImageBlock(options.pop("block_type"), options.pop("augment"))
+    return flags.resolve(block, side, samples, **options)
+
+
 def test_training_defaults_follow_the_block_and_the_data(regressor, classifier, houses,
-                                                       targets_folder, shapes, tmp_path):
-    def chosen(args):
-        s = args.settings
-        return (s.block, s.batch_size, s.max_epochs, s.schedule)
+                                                       shapes, tmp_path):
+    def picked(settings):
+        return (settings.block, settings.batch_size, settings.max_epochs, settings.schedule)
 
     # the houses train as the post: batches of 8, up to its 200 epochs, in float32
     args = regressor.parse_args(["--dataset", str(houses), *outputs(tmp_path)])
-    assert chosen(args) == ("vanilla", 8, 200, "plateau")
-    assert args.settings.precision == "float32" and args.settings.val_split == 0.2
+    settings = chosen(regressor.search_options(args), 64, 75)
+    assert picked(settings) == ("vanilla", 8, 200, "cosine")
+    assert settings.precision == "float32" and settings.val_split == 0.2
     # 64-pixel pictures: SmallVGGNet-like stacks, annealed over 100 epochs
     args = classifier.parse_args(["--dataset", str(shapes), "--image-size", "64",
                                   *outputs(tmp_path)])
-    assert chosen(args) == ("vanilla", 32, 100, "cosine")
-    # small pictures get the airbench family, bfloat16 where it is native
+    assert picked(chosen(flags.search_options(args), 64, 45)) == ("vanilla", 32, 100, "cosine")
+    # small pictures get the airbench family, bfloat16 where it is native, in
+    # batches of 512 for CIFAR-10's 45,000, fewer for the 45 shapes (eight
+    # steps an epoch); a tenth of 10,000 pictures or more scores the trials
     args = classifier.parse_args(["--dataset", str(shapes), "--image-size", "32",
                                   *outputs(tmp_path)])
-    # (in batches of 512 for CIFAR-10's 45,000, fewer for the 45 shapes:
-    # eight steps an epoch)
-    assert chosen(args) == ("airbench", 16, 40, "onecycle")
-    assert flags.settings_from(args, 32, samples=45000).batch_size == 512
-    assert flags.settings_from(args, 32, samples=2000).batch_size == 128
-    assert args.settings.precision == ("mixed_bfloat16" if flags.native_bfloat16()
-                                       else "float32")
+    settings = chosen(flags.search_options(args), 32, 45)
+    assert picked(settings) == ("airbench", 16, 40, "onecycle")
+    assert chosen(flags.search_options(args), 32, 45000).batch_size == 512
+    assert chosen(flags.search_options(args), 32, 45000).val_split == 0.1
+    assert chosen(flags.search_options(args), 32, 2000).batch_size == 128
+    assert settings.precision == ("mixed_bfloat16" if flags.native_bfloat16() else "float32")
     # what the user gives wins
     args = regressor.parse_args(["--dataset", str(houses), "--batch-size", "16",
-                                 "--max-epochs", "50", "--patience", "5", "--block", "airbench",
+                                 "--max-epochs", "50", "--block", "airbench",
                                  "--schedule", "cosine", "--precision", "float32",
                                  *outputs(tmp_path)])
-    assert chosen(args) == ("airbench", 16, 50, "cosine")
-    assert (args.settings.patience, args.settings.precision) == (5, "float32")
+    settings = chosen(regressor.search_options(args), 64, 75)
+    assert picked(settings) == ("airbench", 16, 50, "cosine")
+    assert settings.precision == "float32"
 
 
 def test_split_folder_layout_is_checked(classifier, tmp_path):
     root = write_split_folder(tmp_path / "cifar")
-    assert data.layout(str(root)) == "split" and data.image_side(str(root), "split") == 12
-    assert data.layout(None) == "keras" and data.image_side(None, "keras") == 32
+    assert imagesets.layout(str(root)) == "split" and imagesets.image_side(str(root), "split") == 12
+    assert imagesets.layout(None) == "keras" and imagesets.image_side(None, "keras") == 32
     (root / "test" / "frog").rename(root / "test" / "toad")
     with pytest.raises(UserError, match="different class folders.*frog"):
         classifier.main(["--dataset", str(root), *outputs(tmp_path)])
@@ -207,26 +224,6 @@ def test_distributed_variables_checked(classifier, shapes, tmp_path, monkeypatch
 # How trials are judged, halved and timed
 
 
-def test_a_lucky_epoch_does_not_win_the_trial():
-    # one epoch's loss dips by chance at epoch 2; the sustained low comes later
-    history = {"val_loss": [1.0, 0.2, 1.0, 1.0, 0.9, 0.5, 0.45, 0.4, 0.45, 0.5, 0.6],
-               "val_accuracy": [0.5, 0.9, 0.5, 0.5, 0.55, 0.7, 0.72, 0.75, 0.72, 0.7, 0.68]}
-    metrics = trials.averaged_metrics(history)
-    means = [np.mean(history["val_loss"][max(0, i - 4):i + 1]) for i in range(11)]
-    assert metrics["best_epoch"] == int(np.argmin(means)) + 1 == 10
-    assert metrics["val_loss"] == pytest.approx(min(means))
-    assert metrics["val_accuracy"] == pytest.approx(np.mean(history["val_accuracy"][5:10]))
-    # nor does a lucky first epoch, averaged with nothing
-    first = trials.averaged_metrics({"val_loss": [0.1] + [1.0] * 4 + [0.6] * 5 + [0.9]})
-    assert first["best_epoch"] == 10
-    # a diverged epoch counts as infinitely bad for the epochs it is averaged into
-    diverged = trials.averaged_metrics({"val_loss": [0.5, float("nan"), 0.6, 0.7, 0.8, 0.9,
-                                                     0.9, 0.9, 0.9]})
-    assert diverged["best_epoch"] == 7
-    # a trial shorter than the window is judged on what it has
-    assert trials.averaged_metrics({"val_loss": [0.9, 0.4, 0.8]})["best_epoch"] == 2
-
-
 class FakeClock:
     """A clock whose time left the test sets."""
 
@@ -241,7 +238,7 @@ class FakeClock:
 
 
 def halving_oracle(tmp_path, candidates, fullEpochs, clock=None):
-    oracle = engine.HalvingOracle(candidates, fullEpochs, clock=clock, seed=0)
+    oracle = distributed.Oracle(candidates, fullEpochs, clock=clock, seed=0)
     oracle._set_project_dir(str(tmp_path), "trials")
     oracle.hyperparameters.Choice("width", [8, 16, 32, 64], default=16)
     oracle.hyperparameters.Float("rate", 1e-4, 1e-1, sampling="log", default=1e-3)
@@ -256,12 +253,12 @@ def finish(oracle, trial, loss):
 
 def test_successive_halving_promotes_the_best_third(tmp_path, capsys):
     oracle = halving_oracle(tmp_path, candidates=4, fullEpochs=10)
-    assert engine.rung_sizes(4) == [4, 2, 1] and engine.rung_sizes(2) == [2, 1]
+    assert rung_sizes(4) == [4, 2, 1] and rung_sizes(2) == [2, 1]
     # rung 1: four candidates at a ninth of the epochs, the first the defaults
     for (k, loss) in enumerate([0.9, 0.3, 0.7, 0.5]):
         trial = oracle.create_trial("tuner0")
         values = trial.hyperparameters.values
-        assert values[engine.RUNG] == 0 and values[engine.EPOCHS] == 1
+        assert values[RUNG] == 0 and values[EPOCHS] == 1
         if k == 0:
             assert (values["width"], values["rate"]) == (16, 1e-3)
         finish(oracle, trial, loss)
@@ -270,15 +267,15 @@ def test_successive_halving_promotes_the_best_third(tmp_path, capsys):
     for _ in range(2):
         trial = oracle.create_trial("tuner0")
         values = trial.hyperparameters.values
-        assert values[engine.RUNG] == 1 and values[engine.EPOCHS] == 3
-        second.append(values[engine.PARENT])
-        finish(oracle, trial, {"0001": 0.4, "0003": 0.2}[values[engine.PARENT]])
+        assert values[RUNG] == 1 and values[EPOCHS] == 3
+        second.append(values[PARENT])
+        finish(oracle, trial, {"0001": 0.4, "0003": 0.2}[values[PARENT]])
     assert second == ["0001", "0003"]
     # the top: the best of rung 2, for all ten epochs; then the search is done
     top = oracle.create_trial("tuner0")
-    assert top.hyperparameters.values[engine.EPOCHS] == 10
-    promotedFrom = oracle.trials[top.hyperparameters.values[engine.PARENT]]
-    assert promotedFrom.hyperparameters.values[engine.PARENT] == "0003"
+    assert top.hyperparameters.values[EPOCHS] == 10
+    promotedFrom = oracle.trials[top.hyperparameters.values[PARENT]]
+    assert promotedFrom.hyperparameters.values[PARENT] == "0003"
     assert reporting.network_values(top.hyperparameters.values) == \
         reporting.network_values(oracle.trials["0003"].hyperparameters.values)
     finish(oracle, top, 0.25)
@@ -294,29 +291,27 @@ def test_a_rung_compares_its_networks_at_the_same_epochs(tmp_path):
     # others get no more, however fast they are; the top gets them all
     oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=9, clock=FakeClock(1000.0))
     first = oracle.create_trial("tuner0")
-    assert first.hyperparameters.values[engine.EPOCHS] == 3
+    assert first.hyperparameters.values[EPOCHS] == 3
     oracle.update_trial(first.trial_id, {"val_loss": 0.5, "epochs": 2.5})
     first.status = "COMPLETED"
     oracle.end_trial(first)
     second = oracle.create_trial("tuner0")
-    assert second.hyperparameters.values[engine.EPOCHS] == 2.5
+    assert second.hyperparameters.values[EPOCHS] == 2.5
     finish(oracle, second, 0.4)
-    assert oracle.create_trial("tuner0").hyperparameters.values[engine.EPOCHS] == 9
+    assert oracle.create_trial("tuner0").hyperparameters.values[EPOCHS] == 9
 
 
 def test_a_silent_workers_trial_goes_to_the_next_worker(tmp_path, capsys):
-    from pyimagesearch.search import workers
-
     oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=6)
     (a, b) = (oracle.create_trial("tuner0"), oracle.create_trial("tuner1"))
     finish(oracle, b, 0.4)
-    heard = oracle.lastHeard[a.trial_id]
+    heard = oracle.last_heard[a.trial_id]
     # tuner0's heartbeats keep its trial; then it falls silent
     oracle.get_trial(a.trial_id)
-    assert oracle.lastHeard[a.trial_id] >= heard
-    now = oracle.lastHeard[a.trial_id]
-    assert workers.requeue_silent(oracle, now=now + 30, silent=60) == []
-    assert workers.requeue_silent(oracle, now=now + 61, silent=60) == [a.trial_id]
+    assert oracle.last_heard[a.trial_id] >= heard
+    now = oracle.last_heard[a.trial_id]
+    assert oracle.requeue_silent(now=now + 30, silent=60) == []
+    assert oracle.requeue_silent(now=now + 61, silent=60) == [a.trial_id]
     assert "tuner0" not in oracle.ongoing_trials and "tuner0" not in oracle.tuner_ids
     assert "tuner0 has sent nothing for 61s: trial 1 handed to the next worker" in \
         capsys.readouterr().out
@@ -326,20 +321,18 @@ def test_a_silent_workers_trial_goes_to_the_next_worker(tmp_path, capsys):
     assert again.trial_id == a.trial_id and again.status == "RUNNING"
     finish(oracle, again, 0.3)
     top = oracle.create_trial("tuner1")
-    assert top.hyperparameters.values[engine.PARENT] == a.trial_id
+    assert top.hyperparameters.values[PARENT] == a.trial_id
     # a trial whose workers keep dying is recorded as failed, not retried forever
-    for k in range(workers.RETRIES):
-        assert workers.requeue_silent(oracle, now=1e9 + k, silent=60) == [top.trial_id]
+    for k in range(distributed.RETRIES):
+        assert oracle.requeue_silent(now=1e9 + k, silent=60) == [top.trial_id]
         assert oracle.create_trial("tuner1").trial_id == top.trial_id
-    workers.requeue_silent(oracle, now=2e9, silent=60)
+    oracle.requeue_silent(now=2e9, silent=60)
     assert oracle.trials[top.trial_id].status == "FAILED"
     assert oracle.ongoing_trials == {} and oracle.tuner_ids == set()
 
 
 def test_a_worker_beats_while_it_works_and_stops_after(monkeypatch):
     import time
-
-    from pyimagesearch.search import workers
 
     class Chief:
         calls = []
@@ -350,7 +343,7 @@ def test_a_worker_beats_while_it_works_and_stops_after(monkeypatch):
     # silence 2 s: a beat at once, then every half second
     monkeypatch.setenv("SEARCH_WORKER_SILENCE", "2")
     chief = Chief()
-    with workers.Heartbeat(chief, "0003"):
+    with distributed.Heartbeat(chief, "0003"):
         time.sleep(1.2)
     count = len(chief.calls)
     assert count >= 2 and {t for (t, _) in chief.calls} == {"0003"}
@@ -363,30 +356,30 @@ def test_a_worker_beats_while_it_works_and_stops_after(monkeypatch):
 def test_a_workers_trial_beats_for_as_long_as_it_trains(tmp_path, monkeypatch):
     import time
 
-    from pyimagesearch.search import workers
-
     # a worker's tuner, its chief's oracle in this process: a trial that
     # trains for longer than the silence limit is heard from throughout,
     # and can be stopped if the chief goes; a single process does not beat
     monkeypatch.setenv("SEARCH_WORKER_SILENCE", "1")    # a beat every 0.25 s
     settings = flags.SearchSettings(max_trials=2, epochs=1, batch_size=8)
-    tuner = engine.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), False, None,
-                              verbose=0)
+    tuner = distributed.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), False,
+                                   None, verbose=0)
     trial = tuner.oracle.create_trial("tuner0")
     beats = []
     heard = tuner.oracle.get_trial
     monkeypatch.setattr(tuner.oracle, "get_trial",
                         lambda trialId: (beats.append(time.monotonic()), heard(trialId))[1])
 
-    def train_trial(trial, x, y, validation_data, callbacks=()):
+    def train_trial(self, trial, x, y, validation_data=None, callbacks=()):
         assert [type(c) for c in callbacks] == expected
         (began, done) = (time.monotonic(), time.monotonic() + 1.5)
         while time.monotonic() < done:
             time.sleep(0.05)
         return [b - began for b in beats]
 
-    monkeypatch.setattr(tuner, "train_trial", train_trial)
-    (expected, tuner.role) = ([workers.StopIfChiefGone], "worker")
+    from pyimagesearch.search.tuner import SearchTuner
+
+    monkeypatch.setattr(SearchTuner, "run_trial", train_trial)
+    (expected, tuner.role) = ([distributed.Heartbeat], "worker")
     when = tuner.run_trial(trial, None, None)
     assert len(when) >= 5 and np.diff([0.0, *when, 1.5]).max() < 1.0, when
     beats.clear()
@@ -397,8 +390,6 @@ def test_a_workers_trial_beats_for_as_long_as_it_trains(tmp_path, monkeypatch):
 def test_a_worker_stops_its_trial_when_the_chief_stops_answering(tmp_path, monkeypatch):
     import grpc
     import keras
-
-    from pyimagesearch.search import workers
 
     class Refused(grpc.RpcError):
         # the chief answered, with an error of its own
@@ -441,20 +432,20 @@ def test_a_worker_stops_its_trial_when_the_chief_stops_answering(tmp_path, monke
 
     # the second beat goes unanswered: training stops soon after, not at
     # the end of its 400 steps, and the trial reports nothing
-    with pytest.raises(workers.ChiefGone):
-        workers.train_with_heartbeat(GoneChief(NoAnswer), "0001", train)
+    with pytest.raises(distributed.ChiefGone):
+        distributed.train_with_heartbeat(GoneChief(NoAnswer), "0001", train)
     assert 0 < len(steps) < 100
     # a chief that answers with an error is alive: the trial goes on
-    assert workers.train_with_heartbeat(GoneChief(Refused), "0001", train) == "metrics"
+    assert distributed.train_with_heartbeat(GoneChief(Refused), "0001", train) == "metrics"
     assert len(steps) == 400
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
     monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8123")
     with pytest.raises(UserError, match="the chief at 127.0.0.1:8123 has not answered for "
                                         "10m00s: .*rerun the chief"):
-        with workers.one_line_if_the_chief_is_gone("worker"):
+        with distributed.one_line_if_the_chief_is_gone("worker"):
             raise NoAnswer()
     with pytest.raises(Refused):
-        with workers.one_line_if_the_chief_is_gone("worker"):
+        with distributed.one_line_if_the_chief_is_gone("worker"):
             raise Refused()
 
 
@@ -465,8 +456,6 @@ def test_a_worker_whose_chief_stops_gives_up_in_bounded_time(tmp_path, monkeypat
     import grpc
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_chief, oracle_client
-
-    from pyimagesearch.search import workers
 
     port = free_port()
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
@@ -482,19 +471,22 @@ def test_a_worker_whose_chief_stops_gives_up_in_bounded_time(tmp_path, monkeypat
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     settings = flags.SearchSettings(max_trials=3, epochs=1, batch_size=8)
-    tuner = engine.make_tuner(default_hypermodel(side=16), settings, str(tmp_path / "worker"),
-                              False, None, role="worker", verbose=0)
-    (x, y) = (np.zeros((16, 16, 16, 3), "uint8"), np.zeros(16, "int64"))
+    tuner = distributed.make_tuner(default_hypermodel(side=16), settings,
+                                   str(tmp_path / "worker"), False, None, role="worker", verbose=0)
+    (x, y) = (np.zeros((16, 16, 16, 3), "uint8"), np.eye(3, dtype="float32")[[0] * 16])
     # the worker takes a trial; the chief dies while it trains: its report
     # goes unanswered, which ends the search (no failed trial, whose
     # traceback KerasTuner would print, and no second wait to report it)
     trial = tuner.oracle.create_trial("tuner0")
     server.stop(0)
 
-    class Quiet:
+    import keras
+
+    class Quiet(keras.callbacks.Callback):
         # no heartbeats (tested above): the trial trains to its end, and
         # the chief's silence is met at the report
         def __init__(self, oracle, trialId):
+            super().__init__()
             self.lost = None
 
         def __enter__(self):
@@ -503,9 +495,9 @@ def test_a_worker_whose_chief_stops_gives_up_in_bounded_time(tmp_path, monkeypat
         def __exit__(self, *exc):
             return False
 
-    monkeypatch.setattr(workers, "Heartbeat", Quiet)
+    monkeypatch.setattr(distributed, "Heartbeat", Quiet)
     started = time.monotonic()
-    with pytest.raises(workers.ChiefGone):
+    with pytest.raises(distributed.ChiefGone):
         tuner._try_run_and_update_trial(trial, x, y, validation_data=(x, y))
     assert time.monotonic() - started < 40 and "Traceback" not in capsys.readouterr().err
     # a worker between trials asks for one: the same one line
@@ -516,19 +508,17 @@ def test_a_worker_whose_chief_stops_gives_up_in_bounded_time(tmp_path, monkeypat
 
 
 def test_a_worker_taken_for_dead_that_finishes_keeps_its_result(tmp_path):
-    from pyimagesearch.search import workers
-
     oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=6)
     oracle.distributed = True
     (a, b) = (oracle.create_trial("tuner0"), oracle.create_trial("tuner1"))
     finish(oracle, b, 0.4)
-    assert workers.requeue_silent(oracle, now=oracle.lastHeard[a.trial_id] + 61,
+    assert oracle.requeue_silent(now=oracle.last_heard[a.trial_id] + 61,
                                   silent=60) == [a.trial_id]
     # tuner0 was only slow: its result arrives, and the trial is not redone
     finish(oracle, a, 0.3)
     assert oracle._retry_queue == []
     top = oracle.create_trial("tuner1")
-    assert top.hyperparameters.values[engine.PARENT] == a.trial_id
+    assert top.hyperparameters.values[PARENT] == a.trial_id
     # a second result for a finished trial changes nothing
     again = oracle.trials[a.trial_id]
     oracle.update_trial(a.trial_id, {"val_loss": 9.0})
@@ -548,7 +538,7 @@ def test_a_rung_still_training_elsewhere_makes_workers_wait(tmp_path):
     assert oracle.create_trial("tuner0").status == "IDLE"
     finish(oracle, b, 0.4)
     top = oracle.create_trial("tuner0")
-    assert top.status == "RUNNING" and top.hyperparameters.values[engine.PARENT] == b.trial_id
+    assert top.status == "RUNNING" and top.hyperparameters.values[PARENT] == b.trial_id
     # nothing is left for the other worker: it stops, it does not wait
     assert oracle.create_trial("tuner1").status == "STOPPED"
 
@@ -558,20 +548,20 @@ def test_the_clock_is_shared_out_top_rung_first(tmp_path, capsys):
     oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=40, clock=clock)
     # two candidates share a quarter of the time; the top rung gets the rest
     first = oracle.create_trial("tuner0")
-    assert first.hyperparameters.values[engine.SECONDS] == pytest.approx(125.0)
+    assert first.hyperparameters.values[SECONDS] == pytest.approx(125.0)
     clock.leftSeconds = 900.0   # the first trial overran a little
     finish(oracle, first, 0.6)
     second = oracle.create_trial("tuner0")
-    assert second.hyperparameters.values[engine.SECONDS] == pytest.approx(900 * 0.125 / 0.875)
+    assert second.hyperparameters.values[SECONDS] == pytest.approx(900 * 0.125 / 0.875)
     clock.leftSeconds = 700.0
     finish(oracle, second, 0.5)
     top = oracle.create_trial("tuner0")
-    assert top.hyperparameters.values[engine.SECONDS] == pytest.approx(700.0)
+    assert top.hyperparameters.values[SECONDS] == pytest.approx(700.0)
     # with no time left no trial starts, and the search says why
     oracle = halving_oracle(tmp_path / "late", candidates=2, fullEpochs=40,
                             clock=FakeClock(left=2.0))
     assert oracle.create_trial("tuner0").status == "STOPPED"
-    assert "--time-limit" in capsys.readouterr().out
+    assert re.search(r"time limit: .* used, no time left", capsys.readouterr().out)
 
 
 def test_short_time_skips_the_search_not_the_model(tmp_path):
@@ -580,8 +570,8 @@ def test_short_time_skips_the_search_not_the_model(tmp_path):
     oracle = halving_oracle(tmp_path, candidates=30, fullEpochs=27, clock=FakeClock(100.0))
     trial = oracle.create_trial("tuner0")
     values = trial.hyperparameters.values
-    assert trial.status == "RUNNING" and values[engine.RUNG] == oracle.top() == 4
-    assert (values["width"], values[engine.EPOCHS], values[engine.SECONDS]) == (16, 27, 100.0)
+    assert trial.status == "RUNNING" and values[RUNG] == oracle.top() == 4
+    assert (values["width"], values[EPOCHS], values[SECONDS]) == (16, 27, 100.0)
 
 
 def test_a_resumed_search_keeps_its_rungs(tmp_path):
@@ -596,14 +586,14 @@ def test_a_resumed_search_keeps_its_rungs(tmp_path):
     resumed.reload()
     assert resumed.top() == 1
     third = resumed.create_trial("tuner0")
-    assert (third.hyperparameters.values[engine.RUNG],
-            third.hyperparameters.values[engine.EPOCHS]) == (0, 3)
+    assert (third.hyperparameters.values[RUNG],
+            third.hyperparameters.values[EPOCHS]) == (0, 3)
     finish(resumed, third, 0.2)    # better than the one promoted
     fourth = resumed.create_trial("tuner0")
     finish(resumed, fourth, 0.9)
     # the late better candidate goes up too; the worse one does not
     top = resumed.create_trial("tuner0")
-    assert top.hyperparameters.values[engine.PARENT] == third.trial_id
+    assert top.hyperparameters.values[PARENT] == third.trial_id
     finish(resumed, top, 0.1)
     assert resumed.create_trial("tuner0").status == "STOPPED"
     assert resumed.best_trial().trial_id == top.trial_id
@@ -616,89 +606,99 @@ def test_one_process_resumes_whichever_tuners_saved_the_search(tmp_path, monkeyp
     # worker tuner0 was killed before its first trial (chief.json and
     # tuner1.json only): one process resumes either
     settings = flags.SearchSettings(max_trials=2, epochs=3, batch_size=8)
-    first = engine.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), False, None,
-                              verbose=0)
+    first = distributed.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), False,
+                                   None, verbose=0)
     for loss in (0.5, 0.4):
         finish(first.oracle, first.oracle.create_trial("tuner0"), loss)
     first.oracle.save()
-    projectDir = tmp_path / project.PROJECT_NAME
+    projectDir = tmp_path / project.TRIALS
     for name in tunerFiles:
         (projectDir / name).write_text("{}")
-    again = engine.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), False, None,
-                              verbose=0)
+    again = distributed.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), False,
+                                   None, verbose=0)
     assert sorted(again.oracle.trials) == ["0000", "0001"]
     top = again.oracle.create_trial("tuner0")
-    assert top.trial_id == "0002" and top.hyperparameters.values[engine.RUNG] == 1
+    assert top.trial_id == "0002" and top.hyperparameters.values[RUNG] == 1
     # --overwrite starts afresh
-    fresh = engine.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), True, None,
-                              verbose=0)
+    fresh = distributed.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), True,
+                                   None, verbose=0)
     assert fresh.oracle.trials == {}
 
 
-def test_the_best_is_retrained_only_when_it_fits():
-    settings = flags.SearchSettings(schedule="onecycle")
+class FakeTrial:
+    """A finished trial's metrics, as the export reads them."""
 
-    class Trial:
-        def __init__(self, **metrics):
-            self.metrics = FakeMetrics(metrics)
+    trial_id = "2"
+    hyperparameters = None
 
-    class FakeMetrics:
-        def __init__(self, values):
-            self.values = values
+    def __init__(self, **values):
+        self.metrics = SimpleNamespace(exists=values.__contains__,
+                                       get_last_value=values.__getitem__)
 
-        def exists(self, name):
-            return name in self.values
 
-        def get_last_value(self, name):
-            return self.values[name]
+def export_with(left, best, copies=1, task="regression", schedule="cosine", kept="kept"):
+    """``SearchTuner.export`` of ``best`` with ``left`` seconds on the clock,
+    its network and training stood in for: returns what export returned and
+    the copies each retraining built."""
+    from pyimagesearch.search import tuner as tuners
 
-    best = Trial(epochs=9.5, best_epoch=9.5, seconds=900.0, samples=45000.0)
-    # no time limit: retrained as the chapter does, for all its epochs
-    assert export.export_plan(best, settings, 50000, None)[:2] == (True, 9.5)
-    # 1,000 s needed for 50,000 pictures: kept when less is left
-    (retrain, _, why) = export.export_plan(best, settings, 50000, FakeClock(left=600.0))
-    assert not retrain and "16m40s" in why
-    assert export.export_plan(best, settings, 50000, FakeClock(left=1200.0))[0]
-    # an adaptive trial is retrained for the epochs of its lowest loss
-    plateau = flags.SearchSettings(schedule="plateau")
-    assert export.export_plan(Trial(epochs=50.0, best_epoch=30.0, seconds=1.0, samples=10.0),
-                              plateau, 10, None)[1] == 30.0
+    (built, rule) = ([], schedule)
+
+    class Hypermodel:
+        head = SimpleNamespace(task=task)
+        settings = flags.SearchSettings(schedule=rule)
+
+        def schedule(self, hp):
+            return rule
+
+        def build(self, hp):
+            import keras
+
+            return keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)], name="n")
+
+        def fit(self, hp, model, x, y, **kwargs):
+            built.append(model.output_shape[-1])
+
+        scoring_seconds = staticmethod(lambda pictures: 0.0)
+
+    fake = SimpleNamespace(hypermodel=Hypermodel(), fit_verbose=0,
+                           trained_model=lambda trial: kept)
+    clock = FakeClock(left)
+    clock.deadline = lambda: None
+    x = np.zeros((100, 2), "float32")
+    result = tuners.SearchTuner.export(fake, best, x, x[:, :1], clock, copies=copies)
+    return result, built
+
+
+def test_the_best_is_retrained_only_when_it_fits(capsys):
+    best = FakeTrial(epochs=9.5, seconds=900.0, samples=90.0)
+    # 1,000 s needed for the 100 training pictures: kept when less is left,
+    # and it says so
+    (result, fits) = export_with(600.0, best, task="classification", schedule="onecycle")
+    assert result == ("kept", False, 9.5, 1) and fits == []
+    assert "retraining on all 100 would take about 16m40s, with 10m00s left" in \
+        capsys.readouterr().out
+    # retrained, as the chapter does, for all its epochs, when it fits
+    (result, fits) = export_with(1200.0, best, task="classification", schedule="onecycle")
+    assert result[1:] == (True, 9.5, 1) and fits == [1]
+    # no time limit: retrained
+    assert export_with(None, best)[0][1] is True
+    # the trial's network is not here (a worker elsewhere kept it): retrained anyway
+    assert export_with(600.0, best, kept=None)[0][1] is True
 
 
 def test_the_copies_are_retrained_when_they_fit():
-    class Trial:
-        trial_id = "2"
-        hyperparameters = None
-
-        class metrics:
-            values = {"epochs": 10.0, "best_epoch": 10.0, "seconds": 100.0, "samples": 100.0}
-            metrics = {}
-            exists = values.__contains__
-            get_last_value = values.__getitem__
-
-    asked = []
-
-    class Tuner:
-        class hypermodel:
-            copies_train_alone = staticmethod(lambda hp: True)
-
-            @staticmethod
-            def train(*args, **kwargs):
-                asked.append(kwargs["copies"])
-                return "model", {}
-
-    settings = flags.SearchSettings(schedule="plateau")
-    x = np.zeros(100)
-    clock = FakeClock(left=450.0)
-    clock.deadline = lambda: None
-    # four copies need 400 s: they fit in 450
-    assert export.export_model(Tuner, Trial, settings, x, x, clock, copies=4, verbose=0) == \
-        ("model", True, 10.0, 4)
+    best = FakeTrial(epochs=10.0, seconds=100.0, samples=100.0)
+    # four copies need 400 s: they fit in 450, one model with four outputs
+    (result, fits) = export_with(450.0, best, copies=4)
+    assert result[1:] == (True, 10.0, 4) and fits == [4]
     # in 250 s one copy does, and is retrained
-    clock.leftSeconds = 250.0
-    assert export.export_model(Tuner, Trial, settings, x, x, clock, copies=4, verbose=0)[1:] == \
-        (True, 10.0, 1)
-    assert asked == [4, 1]
+    (result, fits) = export_with(250.0, best, copies=4)
+    assert result[1:] == (True, 10.0, 1) and fits == [1]
+    # never for a classifier, nor for SGD's one-cycle, whose steps would
+    # shrink with the copies' shared gradient
+    assert export_with(450.0, best, copies=4, task="classification")[0][3] == 1
+    assert export_with(450.0, best, copies=4, schedule="onecycle")[0][3] == 1
 
 
 def test_the_schedule_follows_the_steps_or_the_clock():
@@ -714,8 +714,14 @@ def test_the_schedule_follows_the_steps_or_the_clock():
     # the last hundred steps of a long one
     assert airbench.ema_momentum(88) == pytest.approx(1 - 20 / 88)
     assert airbench.ema_momentum(5000) == 0.99
-    assert trials.warmup_cosine(0.1, 0.2) == pytest.approx(0.5)
-    assert trials.warmup_cosine(1.0, 0.2) == pytest.approx(0.0)
+    # Adam's rate: up over the warm-up, then a cosine to zero, as a share of
+    # the trial's steps (the vanilla blocks')
+    hypermodel = default_hypermodel("classification", side=16)
+    hp = keras_tuner_hp(hypermodel)
+    (peak, fraction) = hypermodel.rate(hp, steps=100, per_epoch=2)   # a 10-step warm-up
+    assert peak == hp.get("learning_rate") and fraction(0.05) == pytest.approx(0.5)
+    assert fraction(0.1) == pytest.approx(1.0) and fraction(1.0) == pytest.approx(0.0)
+    assert fraction(0.55) == pytest.approx(0.5, abs=1e-6)
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="mse")
@@ -727,7 +733,7 @@ def test_the_schedule_follows_the_steps_or_the_clock():
             rates.append(float(self.model.optimizer.learning_rate))
 
     # by the steps: ten steps, the rate at each step's start, then stopped
-    schedule = trials.ScheduleByProgress(2.0, airbench.onecycle, totalSteps=10)
+    schedule = hypermodels.ScheduleByProgress(2.0, airbench.onecycle, steps=10)
     model.fit(x, x[:, :1], batch_size=4, epochs=5, callbacks=[schedule, Record()], verbose=0)
     assert len(rates) == 10
     np.testing.assert_allclose(rates, [2.0 * airbench.onecycle(k / 10) for k in range(10)],
@@ -737,91 +743,39 @@ def test_the_schedule_follows_the_steps_or_the_clock():
     rates.clear()
     import time
 
-    schedule = trials.ScheduleByProgress(2.0, airbench.onecycle, totalSteps=1000,
-                                         deadline=time.monotonic())
+    schedule = hypermodels.ScheduleByProgress(2.0, airbench.onecycle, steps=1000,
+                                              deadline=time.monotonic())
     model.fit(x, x[:, :1], batch_size=4, epochs=5, callbacks=[schedule, Record()], verbose=0)
     assert len(rates) == 1
-
-
-def test_the_winner_is_retrained_at_its_trials_plateau_rates():
-    import keras
-    import keras_tuner
-
-    from pyimagesearch.search import space
-
-    settings = flags.SearchSettings(batch_size=8, schedule="plateau", patience=4)
-    head = {"kind": "regression", "loss": "mean_squared_error", "mean": 0.0, "std": 1.0}
-    sample = np.random.default_rng(3).integers(0, 256, (16, 8, 8, 3), dtype="uint8")
-    hypermodel = space.ImageHyperModel(settings, (8, 8, 3), head, sample)
-    hp = keras_tuner.HyperParameters()
-    hypermodel.build(hp)
-    # the rate each epoch trained at, seen from outside the code under test
-    seen = []
-
-    class Record(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            seen.append(None)
-
-        def on_train_batch_end(self, batch, logs=None):
-            seen[-1] = float(self.model.optimizer.learning_rate)
-
-    # trained towards +1 and scored against -1, the validation loss only
-    # grows: the plateau rule halves the rate every other epoch and the
-    # trial stops at its patience; the changes up to its best epoch are kept
-    ones = np.ones(16, "float32")
-    (_, metrics) = hypermodel.train(hp, sample, ones, (sample[:8], -ones[:8]), 40, verbose=0,
-                                    callbacks=[Record()])
-    best = int(metrics["best_epoch"])
-    expected = {f"rate_from_epoch_{k + 1}": seen[k] for k in range(1, best)
-                if seen[k] != seen[k - 1]}
-    recorded = {k: v for (k, v) in metrics.items() if k.startswith("rate_from_epoch_")}
-    assert expected and recorded == pytest.approx(expected)
-
-    # the export hands the winner's recorded changes to its retraining
-    trial = keras_tuner.engine.trial.Trial(hp, trial_id="0")
-    for (name, value) in {**metrics, "samples": 16.0}.items():
-        trial.metrics.update(name, value)
-    given = {}
-
-    class Tuner:
-        class hypermodel:
-            copies_train_alone = staticmethod(lambda hp: False)
-
-            @staticmethod
-            def train(*args, **kwargs):
-                given.update(kwargs["rates"])
-                return None, {}
-
-        @staticmethod
-        def trained_model(trial):
-            return None
-
-    clock = FakeClock(left=3600.0)
-    clock.deadline = lambda: None
-    export.export_model(Tuner, trial, settings, sample, ones, clock, verbose=0)
-    assert given == pytest.approx(expected)
-
-    # the retraining, with no validation pictures, repeats given changes
-    peak = hp.get("learning_rate")
-    seen.clear()
-    hypermodel.train(hp, sample, ones, None, 6, verbose=0, callbacks=[Record()],
-                     rates={"rate_from_epoch_3": peak / 2, "rate_from_epoch_5": peak / 8})
-    assert seen == pytest.approx([peak, peak, peak / 2, peak / 2, peak / 8, peak / 8])
 
 
 # --------------------------------------------------------------------------
 # The networks: stock layers, the defaults first
 
 
-def default_hypermodel(kind="classification", block="vanilla", side=64, channels=3):
-    from pyimagesearch.search import space
+def default_hypermodel(kind="classification", block="vanilla", side=64, channels=3,
+                       augment=None):
+    """The search's hypermodel over a block, its head adapted to three classes
+    (or to prices around 1), on 64 random pictures."""
+    from pyimagesearch.search.blocks import ImageBlock
+    from pyimagesearch.search.heads import ClassificationHead, RegressionHead
 
-    head = ({"kind": kind, "classes": 3} if kind == "classification" else
-            {"kind": kind, "loss": "mean_absolute_percentage_error", "mean": 0.0, "std": 1.0})
+    head = (ClassificationHead().adapt(np.arange(30) % 3) if kind == "classification" else
+            RegressionHead("mean_absolute_percentage_error").adapt(np.linspace(0.5, 1.5, 30)))
     settings = flags.SearchSettings(block=block, batch_size=8,
                                     schedule="onecycle" if block == "airbench" else "cosine")
     sample = np.random.default_rng(0).integers(0, 256, (64, side, side, channels), dtype="uint8")
-    return space.ImageHyperModel(settings, (side, side, channels), head, sample)
+    return hypermodels.ImageHyperModel(ImageBlock(block, augment), head, settings,
+                                       (side, side, channels), sample)
+
+
+def keras_tuner_hp(hypermodel):
+    """The first trial's hyperparameters: the space's defaults, as built."""
+    import keras_tuner
+
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    return hp
 
 
 @pytest.mark.parametrize("kind, convs, units, augmented", [
@@ -842,14 +796,13 @@ def test_first_vanilla_trial_is_the_posts_network(kind, convs, units, augmented)
     assert [l.rate for l in layers if isinstance(l, keras.layers.Dropout)][-1] == 0.5
     # the model holds only the network: augmentation is done to the batches
     assert not [l for l in layers if type(l).__name__.startswith("Random")]
-    assert hypermodel.augments(hp) is augmented
+    assert hypermodel.block.augments(hp, kind) is augmented
 
     # the training batches: augmented, no picture comes out as it went in;
     # otherwise every one does (in a shuffled order)
     x = np.random.default_rng(0).random((8, 64, 64, 3), dtype="float32")
-    y = np.zeros(8, dtype="float32")
-    batch = next(iter(trials.batches(x, y, 8, seed=0, augment=hypermodel.augmentation(hp),
-                                     repeat=True, classes=hypermodel.classes())))[0].numpy()
+    batch = next(iter(batches(x, np.zeros((8, 1), "float32"), 8, shuffle=True, seed=0,
+                              augment=hypermodel.augmentation(hp), repeat=True)))[0].numpy()
     unchanged = [any(np.allclose(b, original) for original in x) for b in batch]
     assert all(unchanged) is not augmented and any(unchanged) is not augmented
 
@@ -865,14 +818,11 @@ def test_block_flag_builds_that_family(classifier, shapes, block, family):
     import keras
     import keras_tuner
 
-    from pyimagesearch.search import space
-
     args = classifier.parse_args(["--dataset", str(shapes), "--image-size", "16",
                                   "--block", block])
-    head = {"kind": "classification", "classes": 3}
-    sample = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), dtype="uint8")
-    model = space.ImageHyperModel(args.settings, (16, 16, 3), head, sample).build(
-        keras_tuner.HyperParameters())
+    hypermodel = default_hypermodel(block=args.block, side=16)
+    model = hypermodel.build(keras_tuner.HyperParameters())
+    sample = hypermodel.sample[:2]
     (marker, side) = family
     nested = [l for l in model.layers if isinstance(l, keras.Model)]
     names = [l.name for l in model.layers]
@@ -882,25 +832,23 @@ def test_block_flag_builds_that_family(classifier, shapes, block, family):
         assert marker in names
     if nested:
         assert nested[0].input_shape[1:3] == (side, side)
-    assert model.predict(sample[:2], verbose=0).shape == (2, 3)
+    assert model.predict(sample, verbose=0).shape == (2, 3)
 
 
 def test_block_any_searches_every_family(classifier, shapes):
     import keras_tuner
 
-    from pyimagesearch.search import space
+    from pyimagesearch.search.blocks import FAMILIES
 
     args = classifier.parse_args(["--dataset", str(shapes), "--image-size", "16",
                                   "--block", "any"])
-    head = {"kind": "classification", "classes": 3}
-    sample = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), dtype="uint8")
-    hypermodel = space.ImageHyperModel(args.settings, (16, 16, 3), head, sample)
+    hypermodel = default_hypermodel(block=args.block, side=16)
     hp = keras_tuner.HyperParameters()
     hypermodel.build(hp)
     # the family is a searched choice, the fast one first
     assert hp.get("block") == "airbench"
     choice = next(p for p in hp.space if p.name == "block")
-    assert set(choice.values) == set(flags.BLOCKS)
+    assert set(choice.values) == set(FAMILIES)
     hp.values["block"] = "xception"
     assert "xception" in [l.name for l in hypermodel.build(hp).layers]
 
@@ -910,27 +858,22 @@ def test_block_any_searches_every_family(classifier, shapes):
 def test_augment_flags_decide_the_augmentation(classifier, shapes, flag, augmented):
     import keras_tuner
 
-    from pyimagesearch.search import space
-
     argv = ["--dataset", str(shapes), "--image-size", "16", "--block", "vanilla"]
     args = classifier.parse_args(argv + ([flag] if flag else []))
-    head = {"kind": "classification", "classes": 3}
-    sample = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), dtype="uint8")
-    hypermodel = space.ImageHyperModel(args.settings, (16, 16, 3), head, sample)
+    hypermodel = default_hypermodel(block=args.block, side=16, augment=args.augment)
     hp = keras_tuner.HyperParameters()
     hypermodel.build(hp)
     if augmented is None:
         # searched: a choice of the space, on for a classifier's first trial
-        assert "augment" in hp.values and hypermodel.augments(hp)
+        assert "augment" in hp.values and hypermodel.block.augments(hp, "classification")
         hp.values["augment"] = False
         augmented = False
     else:
         assert "augment" not in hp.values
     # the training batches: augmented, no picture comes out as it went in
     x = np.random.default_rng(0).random((8, 16, 16, 3), dtype="float32")
-    batch = next(iter(trials.batches(x, np.zeros(8, "float32"), 8, seed=0,
-                                     augment=hypermodel.augmentation(hp), repeat=True,
-                                     classes=3)))[0].numpy()
+    batch = next(iter(batches(x, np.zeros((8, 3), "float32"), 8, shuffle=True, seed=0,
+                              augment=hypermodel.augmentation(hp), repeat=True)))[0].numpy()
     unchanged = [any(np.allclose(b, original) for original in x) for b in batch]
     assert not any(unchanged) if augmented else all(unchanged)
 
@@ -946,7 +889,7 @@ def test_first_airbench_trial_is_the_recipes_network():
     model = hypermodel.build(hp)
     convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
     assert [l.filters for l in convs] == [24, 64, 64, 256, 256, 256, 256]
-    assert model.output_shape == (None, 3) and hypermodel.flip_averaged(hp)
+    assert model.output_shape == (None, 3) and len(hypermodel.views(hp)) == 2
     # the stem whitens the pictures' 2x2 patches: its outputs on them are
     # uncorrelated, unit variance (each filter twice, with opposite signs)
     sample = hypermodel.sample
@@ -1018,7 +961,7 @@ def test_batch_norm_statistics_are_recomputed_for_the_averaged_weights():
     order = np.random.default_rng(7).permutation(len(images))[:30]
     chunks = [images[order[i:i + 10]].astype("float32") / 255 for i in (0, 10, 20)]
     inputs = [np.asarray(before(c, training=True), dtype="float64") for c in chunks]
-    airbench.recalibrate_batch_norm(model, images, seed=7, pictures=30, batchSize=10)
+    airbench.recalibrate_batch_norm(model, images, seed=7, pictures=30, batch_size=10)
     # the plain average of the three batches' means and variances
     means = np.mean([i.mean(axis=(0, 1, 2)) for i in inputs], axis=0)
     variances = np.mean([i.var(axis=(0, 1, 2)) for i in inputs], axis=0)
@@ -1047,6 +990,6 @@ def test_test_pictures_are_averaged_over_mirrors_and_shifts():
     p = views(x)
     np.testing.assert_allclose(hypermodel.predict(hp, model, x), p["base"] / 2, atol=1e-5)
     expected = 0.25 * p["base"] + 0.125 * (p["down"] + p["up"])
-    np.testing.assert_allclose(hypermodel.predict(hp, model, x, shifted=True), expected,
+    np.testing.assert_allclose(hypermodel.predict(hp, model, x, test=True), expected,
                                atol=1e-5)
-    assert hypermodel.shift_averaged(hp)
+    assert len(hypermodel.views(hp, test=True)) == 6

@@ -17,8 +17,11 @@ import pytest
 from conftest import (ROOT, TINY, free_port, load_script, outputs, predict_in_fresh_python,
                       write_split_folder)
 
-from pyimagesearch.search import data, engine, export, project
+from pyimagesearch import imagesets
 from pyimagesearch.cli import UserError
+from pyimagesearch.search import project, tasks
+from pyimagesearch.search.oracle import Clock
+from pyimagesearch.search.tuner import TRIAL_MODEL
 
 # the scripts set Keras' global precision: put back after each test; the
 # searches in this process train a few steps a trial, eagerly
@@ -32,17 +35,16 @@ pytestmark = [pytest.mark.usefixtures("float32_after"), pytest.mark.eager_steps]
 
 def test_classifier_keeps_a_train_test_split(classifier, tmp_path, capsys, monkeypatch):
     root = write_split_folder(tmp_path / "cifar")
-    # as if the time left could not pay for retraining the winner
-    plan = export.export_plan
-    monkeypatch.setattr(export, "export_plan",
-                        lambda *a: (False, plan(*a)[1], "no time left (the test says so)"))
+    # as if no time were left to retrain the winner (no limit: only the
+    # export asks the clock)
+    monkeypatch.setattr(Clock, "left", lambda self: 0.0)
     assert classifier.main(["--dataset", str(root), "--max-trials", "1", "--epochs", "1",
                             "--batch-size", "9", *outputs(tmp_path),
                             "--label-bin", str(tmp_path / "lb.pickle")]) == 0
     out = capsys.readouterr().out
     # the search's own network is exported, the same weights, and it says so
     kept = re.search(r"keeping trial 1's network as the search trained it on (\d+) images: "
-                     r"no time", out)
+                     r"retraining on all 27 would take about \d+s, with 0s left", out)
     # (27 training pictures, a fifth of them held out to score the trial)
     assert kept and int(kept.group(1)) == 27 - 6, out[-2000:]
     import keras
@@ -59,7 +61,8 @@ def test_classifier_keeps_a_train_test_split(classifier, tmp_path, capsys, monke
     results = json.loads((tmp_path / "m_results.json").read_text())
     assert results["test_images"] == 9 and results["image_size"] == 12
     assert results["best_hyperparameters"]["airbench_widths"] == "64-256-256"
-    assert "averaged with its mirror image" in out and results["flip_averaged"]
+    assert "the average of 6 views: the picture (0.25), the picture mirrored (0.25)" in out
+    assert results["test_views"] == 6
     assert results["retrained"] is False
     assert re.search(r"peak memory \d+\.\d\d GB", out)
 
@@ -84,11 +87,11 @@ def test_time_limit_bounds_the_whole_command(classifier, shapes, tmp_path, capsy
 
 def test_a_search_interrupted_mid_trial_resumes_then_another_overwrites_it(
         classifier, shapes, tmp_path, monkeypatch, capsys):
-    from pyimagesearch.search import space
+    from pyimagesearch.search.hypermodel import ImageHyperModel
 
     args = ["--dataset", str(shapes), *TINY, "--epochs", "3", "--max-trials", "2",
             *outputs(tmp_path)]
-    train = space.ImageHyperModel.train
+    train = ImageHyperModel.fit
     calls = []
 
     def ctrl_c_in_the_second_trial(self, *a, **k):
@@ -97,22 +100,22 @@ def test_a_search_interrupted_mid_trial_resumes_then_another_overwrites_it(
             raise KeyboardInterrupt
         return train(self, *a, **k)
 
-    monkeypatch.setattr(space.ImageHyperModel, "train", ctrl_c_in_the_second_trial)
+    monkeypatch.setattr(ImageHyperModel, "fit", ctrl_c_in_the_second_trial)
     with pytest.raises(KeyboardInterrupt):
         classifier.main(args)
-    trialsDir = tmp_path / "project" / project.PROJECT_NAME
+    trialsDir = tmp_path / "project" / project.TRIALS
     first = sorted(trialsDir.glob("trial_*/trial.json"))
     assert [json.loads(t.read_text())["status"] for t in first] == ["COMPLETED", "RUNNING"]
-    firstModel = (first[0].parent / engine.TRIAL_MODEL).read_bytes()
+    firstModel = (first[0].parent / TRIAL_MODEL).read_bytes()
     capsys.readouterr()
     # the same command again: trial 1 is kept as it was, trial 2 is trained
     # from the start, then the promoted one; nothing else
-    monkeypatch.setattr(space.ImageHyperModel, "train", train)
+    monkeypatch.setattr(ImageHyperModel, "fit", train)
     assert classifier.main(args) == 0
     out = capsys.readouterr().out
     assert "1 finished trial(s) kept" in out
     assert re.findall(r"trial (\d) starts", out) == ["2", "3"], out
-    assert (first[0].parent / engine.TRIAL_MODEL).read_bytes() == firstModel
+    assert (first[0].parent / TRIAL_MODEL).read_bytes() == firstModel
     statuses = [json.loads(t.read_text())["status"]
                 for t in sorted(trialsDir.glob("trial_*/trial.json"))]
     assert statuses == ["COMPLETED"] * 3
@@ -132,7 +135,7 @@ def test_a_search_interrupted_mid_trial_resumes_then_another_overwrites_it(
     assert identity["image_size"] == 20
     [trial] = [json.loads(t.read_text()) for t in trialsDir.glob("trial_*/trial.json")]
     assert trial["status"] == "COMPLETED"
-    assert (trialsDir / "trial_0000" / engine.TRIAL_MODEL).read_bytes() != firstModel
+    assert (trialsDir / "trial_0000" / TRIAL_MODEL).read_bytes() != firstModel
 
 
 def test_classifier_on_keras_cifar10_arrays(classifier, tmp_path, monkeypatch, capsys):
@@ -145,11 +148,11 @@ def test_classifier_on_keras_cifar10_arrays(classifier, tmp_path, monkeypatch, c
     (trainY, testY) = (np.arange(40).reshape(-1, 1) % 10, np.arange(20).reshape(-1, 1) % 10)
     monkeypatch.setattr(keras.datasets.cifar10, "load_data",
                         lambda: ((trainX, trainY), (testX, testY)))
-    (a, b, c, d, names) = data.load_cifar10()
+    (a, b, c, d, names) = imagesets.load_cifar10()
     assert np.array_equal(a, trainX[..., ::-1]) and np.array_equal(d, testY.ravel())
     assert names[0] == "airplane" and len(names) == 10
     # --image-size resizes them
-    assert data.load(None, "keras", 16, 0)[0].shape == (40, 16, 16, 3)
+    assert imagesets.load(None, "keras", 16, 0)[0].shape == (40, 16, 16, 3)
     assert classifier.main(["--max-trials", "1", "--epochs", "1", "--batch-size", "8",
                             "--val-split", "0.25", *outputs(tmp_path),
                             "--label-bin", str(tmp_path / "lb.pickle")]) == 0
@@ -165,7 +168,7 @@ def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys, m
     # one copy of the winner either way: 16-pixel pictures get the airbench
     # block, trained with SGD, whose steps would shrink with the copies'
     # shared gradient; the vanilla block, here on a split past SMALL_SPLIT
-    monkeypatch.setattr(regressor, "SMALL_SPLIT", smallSplit)
+    monkeypatch.setattr(tasks, "SMALL_SPLIT", smallSplit)
     argv = ["--block", block] if block else []
     assert regressor.main(["--dataset", str(targets_folder), "--max-trials", "1", *TINY, *argv,
                            *outputs(tmp_path)]) == 0
@@ -184,7 +187,7 @@ def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys, m
     # (random_state=42): the model predicts in the targets' units, and its
     # error is the one printed
     args = regressor.parse_args(["--dataset", str(targets_folder), *TINY, *outputs(tmp_path)])
-    (images, targets, _) = regressor.load_csv_images(args)
+    (images, targets) = imagesets.load_targets(str(targets_folder), args.rows, 16)
     (_, testX, trainY, testY) = train_test_split(images, targets, test_size=0.25,
                                                  random_state=42)
     preds = model.predict(testX.astype("float32") / 255.0, verbose=0).reshape(-1)
@@ -214,9 +217,7 @@ def test_regressor_on_grey_houses(regressor, houses, tmp_path, capsys):
     # the report, recomputed from the saved model on the post's test houses
     # (random_state=42): the model predicts dollars, and its error is the
     # one printed
-    args = regressor.parse_args(["--dataset", str(houses), "--grayscale", *TINY,
-                                 *outputs(tmp_path)])
-    (df, images) = regressor.load_houses(args)
+    (df, images) = imagesets.load_houses(str(houses), 16, grey=True)
     (_, test, _, testX) = train_test_split(df, images, test_size=0.25, random_state=42)
     prices = test["price"].to_numpy("float64")
     preds = model.predict(testX.astype("float32") / 255.0, verbose=0).reshape(-1)
@@ -229,7 +230,7 @@ def test_regressor_on_grey_houses(regressor, houses, tmp_path, capsys):
     # the winner was retrained as four copies from their own random starts;
     # the model predicts their mean
     copies = [l for l in model.layers if isinstance(l, keras.Model)]
-    assert len(copies) == regressor.COPIES == 4
+    assert len(copies) == tasks.COPIES == 4
     x = testX[:8].astype("float32") / 255.0
     each = [c.predict(x, verbose=0).reshape(-1) for c in copies]
     np.testing.assert_allclose(model.predict(x, verbose=0).reshape(-1), np.mean(each, axis=0),
@@ -312,7 +313,7 @@ def test_distributed_search_outlives_a_killed_worker_then_resumes_and_exports(
                         text["tuner1"])
     assert sorted(starts) == [("1", "1", "1"), ("2", "1", "1"), ("3", "2", "3")], text["tuner1"]
     assert "starts" not in text["chief"]
-    trialsDir = tmp_path / "project" / project.PROJECT_NAME
+    trialsDir = tmp_path / "project" / project.TRIALS
     trialFiles = sorted(trialsDir.glob("trial_*/trial.json"))
     assert len(trialFiles) == 3
     assert all(json.loads(t.read_text())["status"] == "COMPLETED" for t in trialFiles)

@@ -178,8 +178,10 @@ def fit_minutes(limit, started, test_pictures, views):
     the test predictions (``views`` of each picture) and the saving."""
     if limit is None:
         return None
+    from ..reports import format_seconds
     from .hypermodel import ImageHyperModel
 
+    print(f"[INFO] time limit: {format_seconds(limit * 60)} for the whole command")
     end = max(END_SECONDS, 0.02 * limit * 60) + \
         ImageHyperModel.scoring_seconds(test_pictures, views)
     left = limit * 60 - (time.monotonic() - started) - end
