@@ -18,9 +18,9 @@ tuner1, ... (train trials).
 import argparse
 import time
 
-from pyimagesearch import imagesets
+from pyimagesearch import cli, imagesets
 from pyimagesearch.cli import UserError, existing_folder, fit_verbosity, positive_int, run_main
-from pyimagesearch.search import flags, project
+from pyimagesearch.search import project
 
 
 def parse_args(argv):
@@ -35,7 +35,7 @@ def parse_args(argv):
     ap.add_argument("--label-bin", default="output/search_classifier_lb.pickle",
                     help="the class names, for predict.py "
                          "(default: output/search_classifier_lb.pickle)")
-    flags.add_search_flags(ap, "search_classifier")
+    cli.add_search_flags(ap, "search_classifier")
     args = ap.parse_args(argv)
 
     if args.dataset is not None:
@@ -44,7 +44,7 @@ def parse_args(argv):
     if args.image_size is not None and args.image_size < 8:
         raise UserError(f"--image-size {args.image_size} is too small; use 8 or more")
     args.image_size = args.image_size or imagesets.image_side(args.dataset, args.layout) or 64
-    return flags.check_output_flags(args)
+    return cli.check_output_flags(args)
 
 
 def main(argv=None):
@@ -68,7 +68,8 @@ def main(argv=None):
 
     from pyimagesearch import datasets, plots, reports
     from pyimagesearch.search import ImageClassifier
-    from pyimagesearch.search.reporting import network_values
+    from pyimagesearch.reports import network_values
+    from pyimagesearch.search.settings import cpu_info
     from pyimagesearch.storage import beside, save_labels, save_model, save_results
 
     trainCounts = reports.class_counts(classNames, trainY)
@@ -82,9 +83,9 @@ def main(argv=None):
     # best is retrained on all of it when time allows (--time-limit bounds
     # the whole command: the search gets what loading, the test and the
     # saving leave)
-    clf = ImageClassifier(time_limit=flags.fit_minutes(args.time_limit, started,
+    clf = ImageClassifier(time_limit=cli.search_minutes(args.time_limit, started,
                                                         len(testX), views=6),
-                          **flags.search_options(args))
+                          **cli.search_options(args))
     clf.fit(trainX, trainY, epochs=args.epochs, validation_split=args.val_split,
             verbose=fit_verbosity())
     if clf.role == "worker":
@@ -126,7 +127,7 @@ def main(argv=None):
     save_results(args.results, {
         "script": "search_image_classifier.py", "dataset": args.dataset or "keras:cifar10",
         "image_size": size, "classes": classNames, "precision": clf.hypermodel.settings.precision,
-        "cpu": flags.cpu_info(), "train_images": len(trainX), "test_images": len(testX),
+        "cpu": cpu_info(), "train_images": len(trainX), "test_images": len(testX),
         "train_counts": trainCounts, "test_counts": testCounts, "trials": clf.trials(),
         "best_trial": int(clf.best.trial_id) + 1,
         "best_hyperparameters": network_values(clf.best.hyperparameters.values),

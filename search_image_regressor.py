@@ -17,9 +17,9 @@ import argparse
 import os
 import time
 
-from pyimagesearch import imagesets
+from pyimagesearch import cli, imagesets
 from pyimagesearch.cli import UserError, existing_folder, fit_verbosity, positive_int, run_main
-from pyimagesearch.search import flags, project
+from pyimagesearch.search import project
 
 
 def parse_args(argv):
@@ -33,7 +33,7 @@ def parse_args(argv):
     ap.add_argument("--grayscale", action="store_true",
                     help="grey pictures, one channel (the chapter's faces: "
                          "--grayscale --image-size 128)")
-    flags.add_search_flags(ap, "search_regressor")
+    cli.add_search_flags(ap, "search_regressor")
     args = ap.parse_args(argv)
 
     existing_folder(args.dataset)
@@ -46,13 +46,13 @@ def parse_args(argv):
     else:
         raise UserError(f"--dataset {args.dataset!r} has neither {imagesets.HOUSES_FILE} (the "
                         f"Houses dataset) nor {imagesets.TARGETS_FILE} (file,target rows)")
-    return flags.check_output_flags(args)
+    return cli.check_output_flags(args)
 
 
 def search_options(args):
     """The searcher's settings from the flags; the houses train as the post
     (conv stacks like its CNN, batches of 8, up to its 200 epochs)."""
-    options = flags.search_options(args)
+    options = cli.search_options(args)
     if args.kind == "houses":
         options.update(block_type=args.block or "vanilla", batch_size=args.batch_size or 8,
                        max_epochs=args.max_epochs or 200)
@@ -86,7 +86,8 @@ def main(argv=None):
 
     from pyimagesearch import plots, reports
     from pyimagesearch.search import ImageRegressor
-    from pyimagesearch.search.reporting import network_values
+    from pyimagesearch.reports import network_values
+    from pyimagesearch.search.settings import cpu_info
     from pyimagesearch.storage import save_model, save_results
 
     # initialize the image regressor and search for the best model: the
@@ -94,7 +95,7 @@ def main(argv=None):
     # targets on the squared error; the exported model predicts in the
     # targets' own units
     loss = "mean_absolute_percentage_error" if args.kind == "houses" else "mean_squared_error"
-    reg = ImageRegressor(loss=loss, time_limit=flags.fit_minutes(args.time_limit, started,
+    reg = ImageRegressor(loss=loss, time_limit=cli.search_minutes(args.time_limit, started,
                                                                  len(testX), views=1),
                          **search_options(args))
     reg.fit(trainX, trainY, epochs=args.epochs, validation_split=args.val_split,
@@ -147,7 +148,7 @@ def main(argv=None):
         "best_hyperparameters": network_values(reg.best.hyperparameters.values),
         "retrained": reg.retrained, "copies": reg.copies, "epochs": reg.epochs,
         "seconds": round(seconds, 1), "precision": reg.hypermodel.settings.precision,
-        "cpu": flags.cpu_info(), "peak_memory_gb": round(reports.peak_memory(), 2),
+        "cpu": cpu_info(), "peak_memory_gb": round(reports.peak_memory(), 2),
         "model": args.model, "plot": args.plot})
     save_results(args.results, results)
     print(f"[INFO] wrote {args.model}, {args.plot}, {args.results}")

@@ -25,7 +25,7 @@ def measure(policy, widths, batch_size, steps):
     import numpy as np
 
     sys.path.insert(0, ROOT)
-    from pyimagesearch.search import airbench
+    from pyimagesearch import airbench
     from pyimagesearch.training import batches
 
     keras.mixed_precision.set_global_policy(policy)

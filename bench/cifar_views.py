@@ -22,12 +22,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def accuracy(model, x, y, mirrored, shifted):
     """Test accuracy of ``model``, each picture's probabilities averaged over
-    the search's test views (``hypermodel.views``)."""
+    the search's test views (``airbench.views``)."""
     import numpy as np
 
-    from pyimagesearch.search import hypermodel
+    from pyimagesearch import airbench
 
-    probs = hypermodel.averaged(model, x, hypermodel.views(mirrored, shifted))
+    probs = airbench.averaged(model, x, airbench.views(mirrored, shifted))
     return float(np.mean(probs.argmax(axis=1) == y))
 
 
@@ -40,7 +40,7 @@ def main():
     import keras
 
     from pyimagesearch import imagesets
-    from pyimagesearch.search import airbench
+    from pyimagesearch import airbench
 
     (trainX, _, testX, testY, _) = imagesets.load(args.dataset, "split", 32, seed=42)
     model = keras.models.load_model(args.model)

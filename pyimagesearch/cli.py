@@ -303,3 +303,121 @@ def check_chapter_paths(dataset, output, tensorboard):
     ensure_writable_folder(output, "--output")
     if tensorboard:
         ensure_writable_folder(tensorboard, "--tensorboard")
+
+# --------------------------------------------------------------------------
+# The search scripts' flags (part 5): the searcher's settings, the project
+# folder, the outputs, and the whole command's time
+
+# what the end of a search script needs besides the test predictions: the
+# figures and the saving (2% of the limit, at least this)
+END_SECONDS = 15.0
+
+
+def minutes(text):
+    """argparse type: a positive number of minutes."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of minutes, got {text!r}")
+    return value
+
+
+def add_search_flags(ap, name):
+    """The searcher's flags; ``name`` names the outputs under ``output/``."""
+    from .search.blocks import FAMILIES, SMALL_IMAGE
+    from .search.settings import PRECISIONS, SCHEDULES
+
+    ap.add_argument("--max-trials", type=positive_int, default=2,
+                    help="candidate networks to try (default: 2, the chapter's); rerun with "
+                         "more to continue a search")
+    ap.add_argument("--time-limit", type=minutes, default=None, metavar="MINUTES",
+                    help="finish the whole command (search, final training, test, saving) "
+                         "within this many minutes")
+    ap.add_argument("--block", choices=FAMILIES + ("any",), default=None,
+                    help="the network family (ImageBlock's block_type); 'any' searches it too "
+                         f"(default: airbench for pictures of {SMALL_IMAGE} px or less, "
+                         "vanilla otherwise)")
+    ap.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                    help="augment the training pictures (default: searched)")
+    ap.add_argument("--epochs", type=positive_int, default=None,
+                    help="epochs of the longest trial (default: --max-epochs, or what "
+                         "--time-limit pays for)")
+    ap.add_argument("--max-epochs", type=positive_int, default=None,
+                    help="the longest trial's epochs when --epochs is left out (default: 40 "
+                         "for airbench, 100 for the others)")
+    ap.add_argument("--schedule", choices=SCHEDULES, default=None,
+                    help="onecycle (Nesterov SGD, up then down) or cosine (Adam, warm-up, "
+                         "then to zero) (default: onecycle for airbench, else cosine)")
+    ap.add_argument("--batch-size", type=positive_int, default=None,
+                    help="default: 512 for airbench (less for small datasets), else 32")
+    ap.add_argument("--val-split", type=fraction, default=None, metavar="F",
+                    help="the training pictures held out to score the trials (default: 0.1 "
+                         "for 10,000 pictures or more, else 0.2)")
+    ap.add_argument("--precision", choices=PRECISIONS, default="auto",
+                    help="auto: mixed bfloat16 for the airbench block where the processor "
+                         "computes bfloat16 natively, float32 elsewhere (default: auto)")
+    add_seed_flag(ap, "the validation split, the weights and the search")
+    ap.add_argument("--project-dir", default=f"output/{name}_project",
+                    help="where the trials are kept; the same command run again there "
+                         f"continues the search (default: output/{name}_project)")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="start afresh in --project-dir, deleting the search kept there")
+    ap.add_argument("--model", default=f"output/{name}.keras",
+                    help=f"the exported best model (default: output/{name}.keras)")
+    ap.add_argument("--plot", default=f"output/{name}_predictions.png",
+                    help="grid of test pictures titled with predicted and real values "
+                         f"(default: output/{name}_predictions.png)")
+    ap.add_argument("--results", default=None,
+                    help="figures as JSON (default: beside --model, *_results.json)")
+
+
+def search_options(args):
+    """The searcher's keyword arguments from the parsed flags."""
+    return {"max_trials": args.max_trials, "block_type": args.block, "augment": args.augment,
+            "directory": os.path.dirname(os.path.abspath(args.project_dir)),
+            "project_name": os.path.basename(os.path.abspath(args.project_dir)),
+            "overwrite": args.overwrite, "seed": args.seed, "batch_size": args.batch_size,
+            "max_epochs": args.max_epochs, "schedule": args.schedule,
+            "precision": args.precision}
+
+
+def search_minutes(limit, started, test_pictures, views):
+    """What ``--time-limit`` (``limit`` minutes since ``started``, a
+    ``time.monotonic()``) leaves the search: less the time spent loading,
+    the test predictions (``views`` of each picture) and the saving."""
+    import time
+
+    if limit is None:
+        return None
+    from .reports import format_seconds
+    from .search.hypermodel import ImageHyperModel
+
+    print(f"[INFO] time limit: {format_seconds(limit * 60)} for the whole command")
+    end = max(END_SECONDS, 0.02 * limit * 60) + \
+        ImageHyperModel.scoring_seconds(test_pictures, views)
+    left = limit * 60 - (time.monotonic() - started) - end
+    if left < 10:
+        raise UserError(f"--time-limit {limit:g}: loading took {time.monotonic() - started:.0f}s, "
+                        "which leaves no time to search; give it more")
+    return left / 60
+
+
+def check_output_flags(args):
+    """Fill what --model implies; check every output folder before the search."""
+    from .storage import beside, ensure_writable_folder, model_file
+
+    args.model = model_file(args.model)
+    if args.results is None:
+        args.results = beside(args.model, "_results.json")
+    if not args.plot.lower().endswith((".png", ".jpg", ".jpeg", ".pdf", ".svg")):
+        raise UserError(f"--plot {args.plot!r} must end in .png, .jpg, .pdf or .svg")
+    for flag in ("model", "plot", "results", "label_bin"):
+        path = getattr(args, flag, None)
+        if path is None:
+            continue
+        if os.path.isdir(path):
+            raise UserError(f"--{flag.replace('_', '-')} {path!r} is a folder, expected a file")
+        ensure_writable_folder(os.path.dirname(path), f"--{flag.replace('_', '-')}")
+    return args

@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 from conftest import free_port, outputs, write_split_folder
 
-from pyimagesearch import imagesets
+from pyimagesearch import cli, imagesets, reports
 from pyimagesearch.cli import UserError
-from pyimagesearch.search import distributed, flags, project, reporting
+from pyimagesearch.search import distributed, project
 from pyimagesearch.search import hypermodel as hypermodels
 from pyimagesearch.search.oracle import EPOCHS, PARENT, RUNG, SECONDS, rung_sizes
+from pyimagesearch.search.settings import SearchSettings, native_bfloat16, resolve
 from pyimagesearch.training import batches
 
 # the scripts set Keras' global precision: put back after each test
@@ -93,7 +94,7 @@ def chosen(options, side, samples):
     options = {k: v for (k, v) in options.items()
                if k not in ("directory", "project_name", "overwrite")}
     block = ImageBlock(options.pop("block_type"), options.pop("augment"))
-    return flags.resolve(block, side, samples, **options)
+    return resolve(block, side, samples, **options)
 
 
 def test_training_defaults_follow_the_block_and_the_data(regressor, classifier, houses,
@@ -109,18 +110,18 @@ def test_training_defaults_follow_the_block_and_the_data(regressor, classifier, 
     # 64-pixel pictures: SmallVGGNet-like stacks, annealed over 100 epochs
     args = classifier.parse_args(["--dataset", str(shapes), "--image-size", "64",
                                   *outputs(tmp_path)])
-    assert picked(chosen(flags.search_options(args), 64, 45)) == ("vanilla", 32, 100, "cosine")
+    assert picked(chosen(cli.search_options(args), 64, 45)) == ("vanilla", 32, 100, "cosine")
     # small pictures get the airbench family, bfloat16 where it is native, in
     # batches of 512 for CIFAR-10's 45,000, fewer for the 45 shapes (eight
     # steps an epoch); a tenth of 10,000 pictures or more scores the trials
     args = classifier.parse_args(["--dataset", str(shapes), "--image-size", "32",
                                   *outputs(tmp_path)])
-    settings = chosen(flags.search_options(args), 32, 45)
+    settings = chosen(cli.search_options(args), 32, 45)
     assert picked(settings) == ("airbench", 16, 40, "onecycle")
-    assert chosen(flags.search_options(args), 32, 45000).batch_size == 512
-    assert chosen(flags.search_options(args), 32, 45000).val_split == 0.1
-    assert chosen(flags.search_options(args), 32, 2000).batch_size == 128
-    assert settings.precision == ("mixed_bfloat16" if flags.native_bfloat16() else "float32")
+    assert chosen(cli.search_options(args), 32, 45000).batch_size == 512
+    assert chosen(cli.search_options(args), 32, 45000).val_split == 0.1
+    assert chosen(cli.search_options(args), 32, 2000).batch_size == 128
+    assert settings.precision == ("mixed_bfloat16" if native_bfloat16() else "float32")
     # what the user gives wins
     args = regressor.parse_args(["--dataset", str(houses), "--batch-size", "16",
                                  "--max-epochs", "50", "--block", "airbench",
@@ -276,8 +277,8 @@ def test_successive_halving_promotes_the_best_third(tmp_path, capsys):
     assert top.hyperparameters.values[EPOCHS] == 10
     promotedFrom = oracle.trials[top.hyperparameters.values[PARENT]]
     assert promotedFrom.hyperparameters.values[PARENT] == "0003"
-    assert reporting.network_values(top.hyperparameters.values) == \
-        reporting.network_values(oracle.trials["0003"].hyperparameters.values)
+    assert reports.network_values(top.hyperparameters.values) == \
+        reports.network_values(oracle.trials["0003"].hyperparameters.values)
     finish(oracle, top, 0.25)
     assert oracle.create_trial("tuner0").status == "STOPPED"
     # the best is the top rung's, though a lower rung scored lower
@@ -360,7 +361,7 @@ def test_a_workers_trial_beats_for_as_long_as_it_trains(tmp_path, monkeypatch):
     # trains for longer than the silence limit is heard from throughout,
     # and can be stopped if the chief goes; a single process does not beat
     monkeypatch.setenv("SEARCH_WORKER_SILENCE", "1")    # a beat every 0.25 s
-    settings = flags.SearchSettings(max_trials=2, epochs=1, batch_size=8)
+    settings = SearchSettings(max_trials=2, epochs=1, batch_size=8)
     tuner = distributed.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), False,
                                    None, verbose=0)
     trial = tuner.oracle.create_trial("tuner0")
@@ -470,7 +471,7 @@ def test_a_worker_whose_chief_stops_gives_up_in_bounded_time(tmp_path, monkeypat
                                                            server)
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
-    settings = flags.SearchSettings(max_trials=3, epochs=1, batch_size=8)
+    settings = SearchSettings(max_trials=3, epochs=1, batch_size=8)
     tuner = distributed.make_tuner(default_hypermodel(side=16), settings,
                                    str(tmp_path / "worker"), False, None, role="worker", verbose=0)
     (x, y) = (np.zeros((16, 16, 16, 3), "uint8"), np.eye(3, dtype="float32")[[0] * 16])
@@ -605,7 +606,7 @@ def test_one_process_resumes_whichever_tuners_saved_the_search(tmp_path, monkeyp
     # a search saved by one process (tuner0.json), or by a chief whose
     # worker tuner0 was killed before its first trial (chief.json and
     # tuner1.json only): one process resumes either
-    settings = flags.SearchSettings(max_trials=2, epochs=3, batch_size=8)
+    settings = SearchSettings(max_trials=2, epochs=3, batch_size=8)
     first = distributed.make_tuner(default_hypermodel(side=16), settings, str(tmp_path), False,
                                    None, verbose=0)
     for loss in (0.5, 0.4):
@@ -646,7 +647,7 @@ def export_with(left, best, copies=1, task="regression", schedule="cosine", kept
 
     class Hypermodel:
         head = SimpleNamespace(task=task)
-        settings = flags.SearchSettings(schedule=rule)
+        settings = SearchSettings(schedule=rule)
 
         def schedule(self, hp):
             return rule
@@ -704,7 +705,7 @@ def test_the_copies_are_retrained_when_they_fit():
 def test_the_schedule_follows_the_steps_or_the_clock():
     import keras
 
-    from pyimagesearch.search import airbench
+    from pyimagesearch import airbench
 
     # airbench's one-cycle: a fifth of the peak, the peak at 23%, 7% at the end
     assert airbench.onecycle(0.0) == pytest.approx(0.2)
@@ -762,7 +763,7 @@ def default_hypermodel(kind="classification", block="vanilla", side=64, channels
 
     head = (ClassificationHead().adapt(np.arange(30) % 3) if kind == "classification" else
             RegressionHead("mean_absolute_percentage_error").adapt(np.linspace(0.5, 1.5, 30)))
-    settings = flags.SearchSettings(block=block, batch_size=8,
+    settings = SearchSettings(block=block, batch_size=8,
                                     schedule="onecycle" if block == "airbench" else "cosine")
     sample = np.random.default_rng(0).integers(0, 256, (64, side, side, channels), dtype="uint8")
     return hypermodels.ImageHyperModel(ImageBlock(block, augment), head, settings,
@@ -882,7 +883,7 @@ def test_first_airbench_trial_is_the_recipes_network():
     import keras
     import keras_tuner
 
-    from pyimagesearch.search import airbench
+    from pyimagesearch import airbench
 
     hypermodel = default_hypermodel("classification", "airbench", side=32)
     hp = keras_tuner.HyperParameters()
@@ -918,7 +919,7 @@ def test_batch_norm_offsets_step_at_64_times_the_rate():
     import keras
     import keras_tuner
 
-    from pyimagesearch.search import airbench
+    from pyimagesearch import airbench
 
     hypermodel = default_hypermodel("classification", "airbench", side=16)
     hp = keras_tuner.HyperParameters()
@@ -950,7 +951,7 @@ def test_batch_norm_statistics_are_recomputed_for_the_averaged_weights():
     import keras
     import keras_tuner
 
-    from pyimagesearch.search import airbench
+    from pyimagesearch import airbench
 
     hypermodel = default_hypermodel("classification", "airbench", side=16)
     model = hypermodel.build(keras_tuner.HyperParameters())

@@ -1,15 +1,6 @@
-"""Automated model search for pictures (the AutoKeras chapter), on KerasTuner::
-
-    from pyimagesearch.search import ImageClassifier
-
-    clf = ImageClassifier(max_trials=2)
-    clf.fit(x_train, y_train)
-    print(clf.evaluate(x_test, y_test))
-    model = clf.export_model()
-
-The classes load TensorFlow when first used, so the scripts check their
-flags with ``flags``, ``project`` and ``data`` first.
-"""
+"""Automated model search for pictures (the AutoKeras chapter) on KerasTuner:
+``ImageClassifier(max_trials=2).fit(x, y)``, then ``evaluate``, ``predict``,
+``export_model``. The classes load TensorFlow when first used."""
 
 EXPORTS = {"ImageClassifier": "tasks", "ImageRegressor": "tasks", "AutoModel": "tasks",
            "ImageInput": "tasks", "ImageBlock": "blocks", "ClassificationHead": "heads",

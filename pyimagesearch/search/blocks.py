@@ -1,30 +1,17 @@
-"""The networks searched: AutoKeras' ``ImageBlock``, its ``block_type`` one
-of these families.
+"""The networks searched, AutoKeras' ``ImageBlock``: ``block_type`` airbench
+(``pyimagesearch/airbench.py``), vanilla (conv stacks of the SmallVGGNet
+family, by default close to SmallVGGNet for a classifier, to the house CNN
+for a regressor), or Keras' untrained ResNet50V2, Xception, EfficientNetB0.
+Augmentation is done in the input pipeline: the model holds only the
+network. Keras is imported where used, so scripts check flags first."""
 
-* ``airbench``: the fast CIFAR-10 family (``airbench.py``); searched: the
-  widths, convolutions per group, activation, a residual connection, the
-  peak learning rate, the translation.
-* ``vanilla``: conv stacks of the SmallVGGNet family; searched: blocks,
-  filters, convolutions per block, batch normalization, dropout, pooling,
-  the head's width and dropout, Adam's learning rate. Its defaults are
-  close to SmallVGGNet for a classifier, to the house CNN for a regressor.
-* ``resnet`` / ``xception`` / ``efficient``: Keras' ResNet50V2, Xception
-  and EfficientNetB0, untrained, on pictures enlarged to the smallest side
-  each accepts.
-
-Augmentation is done to the training batches in the input pipeline, so the
-exported model holds only the network. Nothing here imports Keras at module
-level: the scripts check their flags against ``FAMILIES`` first.
-"""
-
-from . import airbench
+from .. import airbench
 
 FAMILIES = ("airbench", "vanilla", "resnet", "xception", "efficient")
 # pictures this small or smaller get the airbench family by default
 SMALL_IMAGE = 32
 MIN_SIDE = {"resnet": 32, "xception": 71, "efficient": 32}
-# the first trial of a vanilla search, by task: small networks, what a few
-# hundred pictures can train
+# a vanilla search's first trial, by task: small networks for few pictures
 VANILLA_DEFAULTS = {
     "classification": {"blocks": 3, "filters": 32, "convs": 1, "dropout": 0.25,
                        "units": 256, "head_dropout": 0.5},
@@ -34,9 +21,9 @@ VANILLA_DEFAULTS = {
 
 
 class ImageBlock:
-    """``block_type``: one of ``FAMILIES``, ``"any"`` (the family is searched
-    too) or None (airbench for pictures of ``SMALL_IMAGE`` pixels or less,
-    vanilla for larger ones); ``augment``: True, False or None (searched)."""
+    """``block_type``: one of ``FAMILIES``, ``"any"`` (searched) or None
+    (airbench up to ``SMALL_IMAGE`` pixels, else vanilla); ``augment``: True,
+    False or None (searched)."""
 
     def __init__(self, block_type=None, augment=None):
         if block_type not in FAMILIES + ("any", None):
@@ -47,11 +34,9 @@ class ImageBlock:
         (self.block_type, self.augment) = (block_type, augment)
 
     def __call__(self, node):
-        """``ImageBlock(...)(ImageInput())``: the AutoModel form."""
         return node.joined(block=self)
 
     def resolved(self, side):
-        """The block type for pictures of ``side`` pixels."""
         return self.block_type or ("airbench" if side <= SMALL_IMAGE else "vanilla")
 
     def family(self, hp, side):
@@ -75,9 +60,9 @@ class ImageBlock:
 
 
 def affine_augmentation(task):
-    """A classifier's batches get the post's ``ImageDataGenerator`` ranges
-    (train_vgg.py); a regressor's pictures, whose target may depend on their
-    framing, milder zooms and mirrored edges."""
+    """The post's ``ImageDataGenerator`` ranges for a classifier; milder
+    zooms and mirrored edges for a regressor, whose target may depend on
+    the framing."""
     from functools import partial
 
     from ..augmentation import image_data_generator, random_affine
@@ -139,8 +124,7 @@ def vanilla_features(hp, x, task):
 
 
 def application_features(hp, family, x):
-    """Keras' application, untrained, on the pictures enlarged to the
-    smallest side it accepts (grey pictures repeated into three channels)."""
+    """A Keras application, untrained (grey pictures as three channels)."""
     import keras
 
     layers = keras.layers

@@ -1,18 +1,9 @@
-"""What KerasTuner's resume and distributed search lack: the one module that
-reaches into KerasTuner's private parts (written for ``WRITTEN_FOR``).
-
-* A worker that dies mid-trial never tells the chief, which waits for it
-  forever. Here a worker beats while it trains (a ``get_trial`` call every
-  ``BEAT_SECONDS``), and the chief hands the trial of a worker silent for
-  ``silence_limit()`` seconds to KerasTuner's retry queue, for the next
-  worker that asks (after ``RETRIES`` retries it is recorded as failed).
-* A worker whose chief is gone gives up after ``project.chief_wait()``, not
-  KerasTuner's hour, in one line.
-* KerasTuner resumes only from the file of this process's tuner id, which a
-  distributed search may not have left: here the oracle's own file says
-  there is a search to resume, and an interrupted trial starts again with
-  this run's share of the time.
-"""
+"""What KerasTuner's resume and distributed search lack, in the one module
+that reaches into KerasTuner's private parts (written for ``WRITTEN_FOR``):
+a dead worker's trial handed to the next (the chief would wait forever),
+a worker leaving a silent chief after ``project.chief_wait()`` (not an
+hour), a search resumed from the oracle's own file (KerasTuner looks for
+this process's tuner file) and an interrupted trial given fresh time."""
 
 import contextlib
 import os
@@ -36,7 +27,6 @@ RETRIES = 2
 
 
 def check_version():
-    """One line when KerasTuner is not the version this module knows."""
     if keras_tuner.__version__ != WRITTEN_FOR:
         print(f"[WARNING] KerasTuner {keras_tuner.__version__} is installed; the search's "
               f"resume and distributed extension were written for {WRITTEN_FOR}",
@@ -44,8 +34,7 @@ def check_version():
 
 
 def silence_limit():
-    """Seconds of silence after which a worker counts as dead:
-    ``SEARCH_WORKER_SILENCE``, set alike for the chief and the workers."""
+    """``SEARCH_WORKER_SILENCE``: seconds before a silent worker counts as dead."""
     try:
         return max(1.0, float(os.environ.get("SEARCH_WORKER_SILENCE", SILENT_SECONDS)))
     except ValueError:
@@ -57,17 +46,15 @@ class ChiefGone(keras_tuner.errors.FatalError):
 
 
 def no_answer(error):
-    """Whether ``error`` means that no chief answered (one that answers with
-    an error is alive)."""
+    """No chief answered (one that answers with an error is alive)."""
     return isinstance(error, grpc.RpcError) and callable(getattr(error, "code", None)) and \
         error.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
 
 
 class Heartbeat(keras.callbacks.Callback):
-    """Tells the chief that ``trial_id`` is being worked on, at once and every
-    ``BEAT_SECONDS`` (at most a quarter of the silence limit), until the
-    ``with`` block ends; as a callback, stops training once a beat went
-    unanswered (``lost``: its error)."""
+    """Tells the chief that ``trial_id`` is worked on, every ``BEAT_SECONDS``
+    (at most a quarter of the silence limit) until the ``with`` block ends;
+    as a callback, stops training once a beat went unanswered (``lost``)."""
 
     def __init__(self, oracle, trial_id):
         super().__init__()
@@ -99,7 +86,7 @@ class Heartbeat(keras.callbacks.Callback):
 
 
 def train_with_heartbeat(oracle, trial_id, train):
-    """``train(callbacks)``, beating; ``ChiefGone`` if nobody can take the result."""
+    """``train(callbacks)``, beating; ``ChiefGone`` if no chief takes the result."""
     with Heartbeat(oracle, trial_id) as beat:
         result = train([beat])
     if beat.lost is not None:
@@ -109,7 +96,7 @@ def train_with_heartbeat(oracle, trial_id, train):
 
 @contextlib.contextmanager
 def one_line_if_the_chief_is_gone(role):
-    """Around a worker's search: a chief that stopped answering is one line."""
+    """A worker's search whose chief stopped answering ends in one line."""
     try:
         yield
     except (ChiefGone, grpc.RpcError) as error:
@@ -119,11 +106,11 @@ def one_line_if_the_chief_is_gone(role):
 
 
 class Oracle(HalvingOracle):
-    """The halving oracle, hearing from its workers."""
+    """The halving oracle, hearing from its workers (``last_heard``)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.last_heard = {}   # trial id -> when its worker last spoke
+        self.last_heard = {}
 
     def heard_from(self, trial_id, now=None):
         self.last_heard[trial_id] = time.monotonic() if now is None else now

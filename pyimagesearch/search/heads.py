@@ -1,158 +1,129 @@
-"""What the searched networks predict: a class (``ClassificationHead``) or a
-number (``RegressionHead``), as AutoKeras' heads of the same names.
-
-A head learns its targets from the training labels (``adapt``), turns them
-into what the network trains on (``encode``) and back (``decode``), builds
-the network's last layers, and scores predictions: ``scores`` with the loss
-the trials are compared by, ``evaluate`` with what the chapter prints.
-"""
+"""What a searched network predicts, AutoKeras' heads: a class or a number;
+each adapts to the targets, encodes and decodes them, builds the last layers
+and scores predictions (``scores``: the trials' loss; ``evaluate``)."""
 
 import numpy as np
 
 
-def _labels_array(y, name):
+def flat(y, name):
     y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
+    y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
     if y.ndim != 1:
-        raise ValueError(f"{name} must hold one target per picture, shape (n,) or (n, 1); "
-                         f"got shape {np.shape(y)}")
+        raise ValueError(f"{name} must hold one target per picture, shape (n,) or (n, 1), "
+                         f"got {np.shape(y)}")
     return y
 
 
 class ClassificationHead:
-    """One of ``num_classes`` classes (None: as many as the labels have),
-    labels given as class numbers or names, in any order."""
+    """One of ``num_classes`` classes (None: the labels'), given as numbers or names."""
 
-    task = "classification"
-    metric = "accuracy"
+    (task, metric) = ("classification", "accuracy")
 
     def __init__(self, num_classes=None):
-        if num_classes is not None and (not isinstance(num_classes, (int, np.integer))
-                                        or isinstance(num_classes, bool) or num_classes < 2):
-            raise ValueError(f"num_classes must be a whole number of at least 2 or None, "
-                             f"got {num_classes!r}")
-        self.num_classes = num_classes
-        self.classes = None
-        self.column = False
+        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(
+                num_classes, (int, np.integer)) or num_classes < 2):
+            raise ValueError(f"num_classes must be a whole number from 2, or None; got "
+                             f"{num_classes!r}")
+        (self.num_classes, self.classes, self.column) = (num_classes, None, False)
 
     def __call__(self, node):
-        """``ClassificationHead()(block_output)``: the AutoModel form."""
         return node.joined(head=self)
 
     def adapt(self, y, name="y"):
         y = np.asarray(y)
-        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-            raise ValueError(f"{name} holds labels that are not finite numbers")
-        if y.dtype.kind == "f" and np.any(y != np.round(y)):
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
             raise ValueError(f"{name} holds fractions; a classifier takes class numbers or "
-                             f"names (use ImageRegressor for numbers to predict)")
-        self.classes = np.unique(_labels_array(y, name))
-        self.column = y.ndim == 2
-        if len(self.classes) < 2:
-            raise ValueError(f"{name} holds {len(self.classes)} class; a classifier needs "
-                             f"two or more")
-        if self.num_classes is not None and len(self.classes) != self.num_classes:
-            raise ValueError(f"{name} holds {len(self.classes)} classes, but num_classes is "
-                             f"{self.num_classes}")
+                             "names (ImageRegressor predicts numbers)")
+        (self.classes, self.column) = (np.unique(flat(y, name)), y.ndim == 2)
+        if len(self.classes) < 2 or len(self.classes) != (self.num_classes or len(self.classes)):
+            raise ValueError(f"{name} holds {len(self.classes)} classes; expected "
+                             f"{self.num_classes or 'two or more'}")
         return self
 
-    def numbers(self, y, name="y"):
-        """Class numbers, 0 to C-1, of labels ``y``."""
-        y = _labels_array(y, name)
+    def encode(self, y, name="y"):
+        """One-hot rows of labels ``y``."""
+        y = flat(y, name)
         found = np.searchsorted(self.classes, y).clip(0, len(self.classes) - 1)
         unknown = self.classes[found] != y
         if np.any(unknown):
-            raise ValueError(f"{name} holds {y[unknown][0]!r}, a class the training labels "
-                             f"do not have ({', '.join(map(str, self.classes[:10]))})")
-        return found
-
-    def encode(self, y, name="y"):
-        return np.eye(len(self.classes), dtype="float32")[self.numbers(y, name)]
+            raise ValueError(f"{name} holds {y[unknown][0]!r}, which is not one of the "
+                             f"training labels' classes")
+        return np.eye(len(self.classes), dtype="float32")[found]
 
     def decode(self, probabilities):
         labels = self.classes[np.asarray(probabilities).argmax(axis=1)]
         return labels[:, None] if self.column else labels
 
-    def layers(self, keras, x, block):
-        if block == "airbench":
-            from . import airbench
+    def layers(self, keras, x, family):
+        if family == "airbench":
+            from ..airbench import classifier_head
 
-            return airbench.classifier_head(keras, x, len(self.classes))
+            return classifier_head(keras, x, len(self.classes))
         return keras.layers.Dense(len(self.classes), activation="softmax", dtype="float32",
                                   name="classes")(x)
 
     def loss(self, keras, smoothing):
-        # smoothed one-hot labels: a network kept from certainty has a
-        # validation loss that follows its accuracy
+        # smoothed labels: a network kept from certainty has a validation
+        # loss that follows its accuracy
         return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
 
     @staticmethod
     def scores(probabilities, onehot, smoothing=0.0):
-        """Cross-entropy against ``onehot`` smoothed by ``smoothing`` (the
-        training loss) and accuracy."""
-        probabilities = np.asarray(probabilities, dtype="float64")
-        onehot = np.asarray(onehot, dtype="float64")
+        """The cross-entropy against labels smoothed by ``smoothing``, and the accuracy."""
+        (p, onehot) = (np.asarray(probabilities, "float64"), np.asarray(onehot, "float64"))
         target = onehot * (1.0 - smoothing) + smoothing / onehot.shape[1]
-        loss = -np.mean(np.sum(target * np.log(np.clip(probabilities, 1e-7, 1.0)), axis=1))
-        accuracy = np.mean(probabilities.argmax(axis=1) == onehot.argmax(axis=1))
+        loss = -np.mean(np.sum(target * np.log(np.clip(p, 1e-7, 1.0)), axis=1))
         return {"val_loss": float(loss) if np.isfinite(loss) else float("nan"),
-                "val_accuracy": float(accuracy)}
+                "val_accuracy": float(np.mean(p.argmax(axis=1) == onehot.argmax(axis=1)))}
 
     def evaluate(self, probabilities, onehot):
-        """``[loss, accuracy]``, as Keras' ``evaluate`` prints them."""
-        s = self.scores(probabilities, onehot)
-        return [s["val_loss"], s["val_accuracy"]]
+        """``[loss, accuracy]``, as Keras' ``evaluate``."""
+        return list(self.scores(probabilities, onehot).values())
 
 
 class RegressionHead:
-    """A number per picture, predicted in the targets' own units: the network
-    learns them standardised, or (``loss`` the mean absolute percentage
-    error: prices) divided by the largest, and its last layer, a stock
-    ``Rescaling``, takes its output back."""
+    """A number per picture, in the targets' units: the network learns them
+    standardised (or, with the percentage error, over the largest) and its
+    last layer, a stock ``Rescaling``, takes its output back."""
 
-    task = "regression"
-    metric = "mae"
+    (task, metric) = ("regression", "mae")
     LOSSES = ("mean_squared_error", "mean_absolute_percentage_error")
 
     def __init__(self, loss="mean_squared_error"):
         if loss not in self.LOSSES:
             raise ValueError(f"loss must be one of {', '.join(self.LOSSES)}, got {loss!r}")
-        self.loss_name = loss
-        (self.mean, self.std, self.start) = (0.0, 1.0, 0.0)
+        (self.loss_name, self.mean, self.std, self.start) = (loss, 0.0, 1.0, 0.0)
 
     def __call__(self, node):
         return node.joined(head=self)
 
     def adapt(self, y, name="y"):
-        y = _labels_array(y, name)
+        y = flat(y, name)
         if y.dtype.kind not in "iuf":
-            raise TypeError(f"{name} must hold numbers, got {y.dtype} values")
+            raise TypeError(f"{name} must hold numbers, got {y.dtype}")
         y = y.astype("float64")
-        if not np.all(np.isfinite(y)) or np.any(np.abs(y) > np.finfo("float32").max):
+        if not np.all(np.isfinite(y) & (np.abs(y) <= np.finfo("float32").max)):
             raise ValueError(f"{name} holds targets that are not finite float32 numbers")
         if self.loss_name == "mean_squared_error":
-            (self.mean, self.std, self.start) = (float(y.mean()), float(y.std()) or 1.0, 0.0)
+            (self.mean, self.std) = (float(y.mean()), float(y.std()) or 1.0)
+        elif np.any(y <= 0):
+            raise ValueError(f"{name}: a percentage error needs targets above zero")
         else:
-            if np.any(y <= 0):
-                raise ValueError(f"{name}: a percentage error needs targets above zero")
-            # the output starts at the typical target, not at a value many
-            # times too large, which a percentage error punishes hard
-            (self.mean, self.std) = (0.0, float(y.max()))
-            self.start = float(np.median(y)) / self.std
+            # the output starts at the typical target, not at one many times
+            # too large, which a percentage error punishes hard
+            (self.std, self.start) = (float(y.max()), float(np.median(y) / y.max()))
         return self
 
     def encode(self, y, name="y"):
-        return _labels_array(y, name).astype("float32").reshape(-1, 1)
+        return flat(y, name).astype("float32").reshape(-1, 1)
 
     @staticmethod
     def decode(predictions):
         return np.asarray(predictions, dtype="float64").reshape(-1)
 
-    def layers(self, keras, x, block):
-        x = keras.layers.Dense(1, kernel_initializer="zeros", dtype="float32",
-                               bias_initializer=keras.initializers.Constant(self.start),
-                               name="regression")(x)
+    def layers(self, keras, x, family):
+        x = keras.layers.Dense(1, kernel_initializer="zeros", dtype="float32", name="regression",
+                               bias_initializer=keras.initializers.Constant(self.start))(x)
         return keras.layers.Rescaling(self.std, offset=self.mean, dtype="float32",
                                       name="target_units")(x)
 
@@ -161,14 +132,11 @@ class RegressionHead:
 
     def scores(self, predictions, targets, smoothing=0.0):
         """The training loss (squared or percentage error) and the MAE."""
-        errors = self.decode(predictions) - self.decode(targets)
-        if self.loss_name == "mean_squared_error":
-            loss = np.mean(errors ** 2)
-        else:
-            loss = np.mean(np.abs(errors / self.decode(targets))) * 100
-        return {"val_loss": float(loss), "val_mae": float(np.mean(np.abs(errors)))}
+        (p, t) = (self.decode(predictions), self.decode(targets))
+        loss = np.mean((p - t) ** 2) if self.loss_name == "mean_squared_error" \
+            else np.mean(np.abs((p - t) / t)) * 100
+        return {"val_loss": float(loss), "val_mae": float(np.mean(np.abs(p - t)))}
 
     def evaluate(self, predictions, targets):
-        """``[loss, mae]``: the squared (or percentage) error and the MAE."""
-        s = self.scores(predictions, targets)
-        return [s["val_loss"], s["val_mae"]]
+        """``[loss, mae]``."""
+        return list(self.scores(predictions, targets).values())

@@ -1,14 +1,7 @@
 """The search space as a KerasTuner ``HyperModel``: ``build(hp)`` makes a
-candidate network, ``fit(hp, model, ...)`` trains it and scores it, the one
-place where a network is fed, scheduled, timed, averaged over views and
-scored.
-
-A trial trains on a schedule that ends with the time it was given: the
-learning rate follows the share of the steps or of the time done, whichever
-is further, so a machine that slows down still ends the schedule (small
-rates, settled weights), not halfway down. It is scored once, at the end,
-on the held-out pictures, as the exported network will be used.
-"""
+network, ``fit(hp, model, ...)`` trains and scores it, following the share
+of its steps or of its time done, whichever is further (a slow machine
+still ends the schedule on time); scored once, at the end, as exported."""
 
 import math
 import time
@@ -17,10 +10,11 @@ import keras
 import keras_tuner
 import numpy as np
 
+from .. import airbench
 from ..fast import use_fused_kernels
 from ..recipes import warmup_cosine
 from ..training import batches, steps_per_epoch
-from . import airbench, blocks
+from . import blocks
 
 # Adam-trained classifiers smooth their one-hot labels by this much
 LABEL_SMOOTHING = 0.1
@@ -31,9 +25,8 @@ PREDICT_RATE = 700.0
 
 
 class ImageHyperModel(keras_tuner.HyperModel):
-    """Networks of ``block`` (an ``ImageBlock``) ending in ``head`` (an
-    adapted head) for pictures of ``input_shape``, trained as ``settings``
-    (a ``SearchSettings``) says; ``sample``, a few thousand training
+    """Networks of ``block`` ending in ``head`` for pictures of ``input_shape``,
+    trained as ``settings`` says; ``sample``, a few thousand training
     pictures, sets the normalisation and the airbench stem."""
 
     def __init__(self, block, head, settings, input_shape, sample):
@@ -45,8 +38,6 @@ class ImageHyperModel(keras_tuner.HyperModel):
             self.sample = self.sample / 255.0
         flat = self.sample.reshape(-1, self.input_shape[-1])
         (self.mean, self.std) = (flat.mean(axis=0), flat.std(axis=0) + 1e-3)
-
-    # --- what a trial's hyperparameters say
 
     def family(self, hp):
         return self.block.family(hp, self.input_shape[0])
@@ -61,14 +52,10 @@ class ImageHyperModel(keras_tuner.HyperModel):
         return self.block.augmentation(hp, self.family(hp), self.head.task)
 
     def views(self, hp, test=False):
-        """The views of a picture its prediction averages: a classifier that
-        learned mirrored pictures averages each with its mirror image; at
-        test time an airbench network also with both moved a pixel up-left
-        and down-right (airbench's test)."""
+        """A classifier that learned mirrored pictures averages each with its
+        mirror image; an airbench network tests as airbench does."""
         mirrored = self.head.task == "classification" and self.block.augments(hp, "classification")
-        return views(mirrored, test and mirrored and self.family(hp) == "airbench")
-
-    # --- the network
+        return airbench.views(mirrored, test and mirrored and self.family(hp) == "airbench")
 
     def build(self, hp):
         family = self.family(hp)
@@ -102,8 +89,7 @@ class ImageHyperModel(keras_tuner.HyperModel):
         return use_fused_kernels(model)
 
     def rate(self, hp, steps, per_epoch):
-        """``(peak, fraction)``: the peak rate, and the rate as a fraction of
-        it at a given share of the ``steps`` done."""
+        """The peak rate, and the rate's fraction of it by the share done."""
         if self.schedule(hp) == "onecycle":
             peak = airbench.peak_rate(self.settings.batch_size, hp.get("airbench_peak"))
             return peak, airbench.onecycle
@@ -111,14 +97,11 @@ class ImageHyperModel(keras_tuner.HyperModel):
         schedule = warmup_cosine(peak, steps, WARMUP_EPOCHS * per_epoch)
         return peak, lambda progress: float(schedule(progress * steps)) / peak
 
-    # --- training and scoring
-
     def fit(self, hp, model, x, y, validation_data=None, epochs=1.0, deadline=None,
             callbacks=(), verbose=2):
-        """Train ``model`` for ``epochs`` (a fraction allowed) on pictures
-        ``x`` (uint8, or floats in [0, 1]) and encoded targets ``y``, ending
-        by ``deadline`` (a ``time.monotonic()``); then score it on
-        ``validation_data``. Returns the trial's metrics."""
+        """Train ``model`` ``epochs`` (a fraction allowed) on pictures ``x``
+        and encoded targets ``y`` by ``deadline`` (a ``time.monotonic()``),
+        then score it on ``validation_data``; returns the trial's metrics."""
         started = time.perf_counter()
         per_epoch = max(1, steps_per_epoch(len(y), self.settings.batch_size))
         total = max(1, int(round(epochs * per_epoch)))
@@ -126,94 +109,56 @@ class ImageHyperModel(keras_tuner.HyperModel):
         self.compile(model, hp, steps=total)
         data = batches(x, y, self.settings.batch_size, shuffle=True, seed=self.settings.seed,
                        augment=self.augmentation(hp), repeat=True)
-        timer = StepTimer()
         schedule = ScheduleByProgress(*self.rate(hp, total, per_epoch), total, deadline)
         model.fit(data, epochs=fit_epochs, steps_per_epoch=math.ceil(total / fit_epochs),
-                  shuffle=False, verbose=verbose, callbacks=[timer, schedule, *callbacks])
+                  shuffle=False, verbose=verbose, callbacks=[schedule, *callbacks])
         if self.schedule(hp) == "onecycle":
             # the weights are now a running average of the last steps'
             # (use_ema): batch norm's statistics must describe those
             airbench.recalibrate_batch_norm(model, x, self.settings.seed or 0)
         metrics = self.score(hp, model, *validation_data) if validation_data else {}
-        metrics.update({"epochs": timer.steps / per_epoch, "samples": float(len(y)),
+        metrics.update({"epochs": schedule.done / per_epoch, "samples": float(len(y)),
                         "seconds": time.perf_counter() - started,
-                        "step_seconds": timer.step_seconds()})
+                        "step_seconds": schedule.step_seconds()})
         return metrics
 
     def predict(self, hp, model, x, test=False):
         """``model``'s outputs for ``x``, averaged over the ``views``."""
-        return averaged(model, x, self.views(hp, test))
+        return airbench.averaged(model, x, self.views(hp, test))
 
     def score(self, hp, model, x, y):
-        """The validation loss (the training loss, as the trials compare) and
-        accuracy or MAE of ``predict``."""
+        """The training loss (what trials are compared by) and accuracy or MAE."""
         return self.head.scores(self.predict(hp, model, x), y, self.smoothing(hp))
 
-    # --- time
-
     def step_seconds(self, hp, x, y, steps=2):
-        """A training step's seconds for the network of ``hp``, timed on a
-        throwaway copy after a first step that builds the graph."""
+        """A step's seconds, timed on a throwaway copy after a first step."""
         model = self.compile(self.build(hp), hp)
-        timer = StepTimer()
+        timer = ScheduleByProgress(0.0, lambda progress: 0.0, steps + 1)
         model.fit(batches(x, y, self.settings.batch_size, repeat=True), epochs=1,
                   steps_per_epoch=steps + 1, shuffle=False, verbose=0, callbacks=[timer])
         return timer.step_seconds()
 
     def epochs_within(self, seconds, step_seconds, samples, most):
-        """As many epochs, to a tenth, as ``seconds`` pay for at
-        ``step_seconds`` a step, with time to build the network; at most
-        ``most``, at least a tenth."""
+        """The epochs, to a tenth, that ``seconds`` pay for (at most ``most``)."""
         per_epoch = max(1, steps_per_epoch(samples, self.settings.batch_size))
         epochs = (0.97 * seconds - 10.0) / max(1e-6, step_seconds * per_epoch)
         return float(min(most, max(0.1, math.floor(epochs * 10) / 10)))
 
     @staticmethod
     def scoring_seconds(pictures, views=2):
-        """About how long scoring ``pictures`` takes, with room to spare: batch
-        norm's statistics recomputed, then ``views`` of each predicted."""
+        """Scoring's seconds, with room: batch norm's statistics, then ``views``."""
         return (airbench.RECALIBRATION_PICTURES + views * pictures) / PREDICT_RATE
 
 
-def views(mirrored, shifted):
-    """``(shift, mirrored, weight)`` of each view a prediction averages."""
-    shifts = [(0, 0.5), (-1, 0.25), (1, 0.25)] if shifted else [(0, 1.0)]
-    flips = [(False, 0.5), (True, 0.5)] if mirrored else [(False, 1.0)]
-    return [(s, f, w * v) for (s, w) in shifts for (f, v) in flips]
-
-
-def averaged(model, x, chosen):
-    """``model``'s outputs for ``x`` averaged over the views ``chosen``."""
-    preds = 0.0
-    for (shift, mirrored, weight) in chosen:
-        transform = None if not (shift or mirrored) else \
-            (lambda images, seed, s=shift, m=mirrored: view(images, s, m))
-        preds = preds + weight * model.predict(batches(x, batch_size=500, augment=transform),
-                                               verbose=0)
-    return preds
-
-
-def view(images, shift=0, mirrored=False):
-    """A batch of pictures moved ``shift`` pixels down and right (up and left
-    when negative), the edges mirrored, then with ``mirrored`` flipped."""
-    import tensorflow as tf
-
-    if shift:
-        (s, h, w) = (abs(shift), tf.shape(images)[1], tf.shape(images)[2])
-        padded = tf.pad(images, [[0, 0], [s, s], [s, s], [0, 0]], mode="REFLECT")
-        images = padded[:, s - shift:s - shift + h, s - shift:s - shift + w]
-    return tf.reverse(images, axis=[2]) if mirrored else images
-
-
 class ScheduleByProgress(keras.callbacks.Callback):
-    """Sets the rate before every step to ``peak * fraction(progress)`` and
-    stops training when ``progress`` reaches 1: the share of ``steps`` done
-    or, with a ``deadline``, of the time until it, whichever is further."""
+    """The rate at ``peak * fraction(progress)``, training stopped at progress
+    1: the share of ``steps`` or of the time to ``deadline``, the further.
+    It times the steps too, the first (a graph's build) left out."""
 
     def __init__(self, peak, fraction, steps, deadline=None):
         super().__init__()
         (self.peak, self.fraction, self.steps, self.deadline) = (peak, fraction, steps, deadline)
-        (self.done, self.began) = (0, None)
+        (self.done, self.began, self.first, self.last) = (0, None, None, None)
 
     def progress(self):
         share = self.done / self.steps
@@ -229,24 +174,10 @@ class ScheduleByProgress(keras.callbacks.Callback):
         self.model.optimizer.learning_rate.assign(self.peak * self.fraction(self.progress()))
 
     def on_train_batch_end(self, batch, logs=None):
-        self.done += 1
+        (self.done, self.last) = (self.done + 1, time.perf_counter())
+        self.first = self.first or self.last
         if self.progress() >= 1.0:
             self.model.stop_training = True
 
-
-class StepTimer(keras.callbacks.Callback):
-    """Counts the training steps and times them, the first (which builds the
-    graph) left out."""
-
-    def __init__(self):
-        super().__init__()
-        (self.steps, self.first, self.last) = (0, None, None)
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        self.last = time.perf_counter()
-        if self.steps == 1:
-            self.first = self.last
-
     def step_seconds(self):
-        return 0.0 if self.steps < 2 else (self.last - self.first) / (self.steps - 1)
+        return 0.0 if self.done < 2 else (self.last - self.first) / (self.done - 1)

@@ -1,13 +1,7 @@
-"""Successive halving on KerasTuner's ``Oracle``, against a clock.
-
-The first rung holds the ``max_trials`` candidate networks (the first the
-space's defaults, the others drawn at random), each trained briefly: a third
-of the longest trial's epochs, a ninth a rung further down. When a rung is
-done, its best third (at least one) goes up a rung, trained from scratch on
-a schedule three times as long, until one network is trained in full:
-Hyperband's idea, one bracket. With a time limit, the top rung gets three
-quarters of the time and each trial its share of what is left.
-"""
+"""Successive halving on KerasTuner's ``Oracle`` (Hyperband's idea, one
+bracket): every candidate (the defaults first) trains briefly, each rung's
+best third three times as long, from scratch, until one trains in full;
+with a time limit, the top rung gets three quarters of it."""
 
 import math
 import time
@@ -16,7 +10,7 @@ import keras_tuner
 import numpy as np
 from keras_tuner.engine.trial import TrialStatus
 
-from . import reporting
+from .. import reports
 
 FACTOR = 3
 LOW_SHARE = 0.25        # of a time-limited search, for the rungs below the top
@@ -28,8 +22,7 @@ RUNG, EPOCHS, SECONDS, PARENT, STEP_SECONDS = (
 
 
 class Clock:
-    """``minutes`` (None: no limit) from now, less ``reserve`` seconds kept
-    for what follows the training."""
+    """``minutes`` from now (None: no limit), less a ``reserve`` of seconds."""
 
     def __init__(self, minutes, reserve=0.0):
         self.start = time.monotonic()
@@ -40,16 +33,14 @@ class Clock:
         return time.monotonic() - self.start
 
     def left(self):
-        """Seconds left for training, or None without a limit."""
         return None if self.limit is None else self.limit - self.reserve - self.elapsed()
 
     def deadline(self):
-        """The ``time.monotonic()`` by which training must end, or None."""
         return None if self.limit is None else self.start + self.limit - self.reserve
 
 
 def rung_sizes(candidates):
-    """How many networks each rung trains: ``[n, ceil(n/3), ..., 1]``."""
+    """Each rung's networks: ``[n, ceil(n/3), ..., 1]``."""
     sizes = [max(1, int(candidates))]
     while sizes[-1] > 1:
         sizes.append(math.ceil(sizes[-1] / FACTOR))
@@ -61,8 +52,7 @@ def value(trial, key, default=None):
 
 
 class HalvingOracle(keras_tuner.Oracle):
-    """Successive halving over ``candidates`` networks; ``full_epochs`` for
-    the top rung; with a ``clock`` every trial also gets ``SECONDS``."""
+    """Successive halving of ``candidates``, ``full_epochs`` at the top."""
 
     def __init__(self, candidates, full_epochs, clock=None, seed=None, **kwargs):
         super().__init__(objective=keras_tuner.Objective("val_loss", "min"),
@@ -72,17 +62,15 @@ class HalvingOracle(keras_tuner.Oracle):
         self.stop_message = None
         self.distributed = False
 
-    # --- the rungs, read from the trials (so a resumed search knows them)
+    # --- the rungs, read from the trials (a resumed search knows them)
 
     def rung(self, r):
         return [t for t in self.trials.values() if value(t, RUNG, 0) == r]
 
     def top(self):
-        """The top rung: as deep as the candidates need, or as the search was
-        when it began (a resumed search)."""
-        if self.recorded_top is not None:
-            return self.recorded_top
-        return len(rung_sizes(self.candidates)) - 1
+        """The top rung: as the candidates need, or as a resumed search began."""
+        return self.recorded_top if self.recorded_top is not None \
+            else len(rung_sizes(self.candidates)) - 1
 
     def sizes(self):
         sizes = rung_sizes(self.candidates) + [1] * (self.top() + 1)
@@ -91,22 +79,19 @@ class HalvingOracle(keras_tuner.Oracle):
     def scored(self, r):
         """The completed trials of rung ``r``, best first."""
         done = [t for t in self.rung(r) if t.status == TrialStatus.COMPLETED
-                and reporting.metric(t, "val_loss") is not None]
-        return sorted(done, key=lambda t: (reporting.metric(t, "val_loss"), int(t.trial_id)))
+                and reports.trial_metric(t, "val_loss") is not None]
+        return sorted(done, key=lambda t: (reports.trial_metric(t, "val_loss"), int(t.trial_id)))
 
     def best_trial(self):
-        """The best completed trial of the highest rung reached, or None."""
+        """The best of the highest rung reached, or None."""
         for r in reversed(range(self.top() + 1)):
             if self.scored(r):
                 return self.scored(r)[0]
         return None
 
-    # --- the clock's share of each trial
-
     def budget(self, r):
-        """Seconds for the next trial of rung ``r``: what is left, shared out
-        over the trials still to start (the top rung three quarters, each
-        lower rung an equal part of the rest)."""
+        """Seconds for the next trial of rung ``r``: what is left, shared by the
+        trials still to start (the top rung three quarters, the others the rest)."""
         (sizes, top) = (self.sizes(), self.top())
 
         def share(k):
@@ -119,7 +104,6 @@ class HalvingOracle(keras_tuner.Oracle):
         return self.clock.left() * share(r) / max(waiting, share(r))
 
     def fits(self, r):
-        """Whether the time left pays for a trial of rung ``r``."""
         return self.clock is None or self.clock.limit is None or \
             self.budget(r) >= MIN_TRIAL_SECONDS
 
@@ -148,7 +132,7 @@ class HalvingOracle(keras_tuner.Oracle):
             if best is not None:
                 # a rung the time cannot pay for is skipped: straight to the top
                 target = next((k for k in range(r + 1, top) if self.fits(k)), top)
-                return self.schedule(reporting.network_values(best.hyperparameters.values),
+                return self.schedule(reports.network_values(best.hyperparameters.values),
                                      target, parent=best)
         if self.distributed and any(t.status == TrialStatus.RUNNING
                                     for t in self.trials.values()):
@@ -157,9 +141,8 @@ class HalvingOracle(keras_tuner.Oracle):
         return {"status": TrialStatus.STOPPED, "values": None}
 
     def random_values(self, attempts=100):
-        """Values drawn at random for the space's active hyperparameters,
-        none of the trials' so far, or None when none is left."""
-        tried = [reporting.network_values(t.hyperparameters.values)
+        """Random values, none of the trials' so far (None: none are left)."""
+        tried = [reports.network_values(t.hyperparameters.values)
                  for t in self.trials.values()]
         rng = np.random.default_rng([int(self.seed or 0), len(self.trials)])
         for _ in range(attempts):
@@ -173,10 +156,9 @@ class HalvingOracle(keras_tuner.Oracle):
         return None
 
     def to_promote(self, r, sizes):
-        """The trial of rung ``r`` to train next a rung up, or None: the best
-        not yet promoted while the rung above has fewer than a third of rung
-        ``r``'s scored trials; or, once it has, a later candidate (a resumed
-        search with more of them) that beats every one promoted."""
+        """Rung ``r``'s next to go up: its best not yet promoted, while fewer
+        than a third went up; then a later candidate (a resumed search with
+        more) that beats every one promoted. None: nothing to promote."""
         scored = self.scored(r)
         promoted = {value(t, PARENT) for k in range(r + 1, self.top() + 1) for t in self.rung(k)}
         waiting = [t for t in scored if t.trial_id not in promoted]
@@ -184,30 +166,29 @@ class HalvingOracle(keras_tuner.Oracle):
             return None
         if len(promoted) < min(sizes[r + 1], math.ceil(len(scored) / FACTOR)):
             return waiting[0]
-        beaten = [reporting.metric(t, "val_loss") for t in scored if t.trial_id in promoted]
-        if beaten and reporting.metric(waiting[0], "val_loss") < min(beaten):
+        beaten = [reports.trial_metric(t, "val_loss") for t in scored if t.trial_id in promoted]
+        if beaten and reports.trial_metric(waiting[0], "val_loss") < min(beaten):
             return waiting[0]
         return None
 
     def schedule(self, values, r, parent):
-        """The trial's values with its rung, epochs and (with a clock) its
-        seconds; a STOPPED answer when the time is spent."""
+        """A trial's values, its rung, epochs and seconds added; STOPPED when
+        the time is spent."""
         epochs = max(1, int(round(self.full_epochs / FACTOR ** (self.top() - r))))
         values.update({RUNG: r, EPOCHS: epochs, PARENT: parent.trial_id if parent else "",
                        SECONDS: 0.0, STEP_SECONDS: 0.0})
         if parent is not None:
-            values[STEP_SECONDS] = reporting.metric(parent, "step_seconds") or 0.0
-        trained = [reporting.metric(t, "epochs") for t in self.rung(r)
-                   if t.status == TrialStatus.COMPLETED and reporting.metric(t, "epochs")]
+            values[STEP_SECONDS] = reports.trial_metric(parent, "step_seconds") or 0.0
+        trained = [reports.trial_metric(t, "epochs") for t in self.rung(r)
+                   if t.status == TrialStatus.COMPLETED and reports.trial_metric(t, "epochs")]
         if r < self.top() and trained:
-            # a rung compares its networks at the same epochs: those its first
-            # trained in its time (a faster network would train more, and
-            # look better for it)
+            # a rung compares its networks at the epochs its first trained (a
+            # faster network would train more, and look better for it)
             values[EPOCHS] = min(float(values[EPOCHS]), max(trained))
         if self.clock is not None and self.clock.limit is not None:
             seconds = self.budget(r)
             if seconds < MIN_TRIAL_SECONDS:
-                return self.stop(f"time limit: {reporting.format_seconds(self.clock.elapsed())}"
+                return self.stop(f"time limit: {reports.format_seconds(self.clock.elapsed())}"
                                  " used, no time left for another trial")
             values[SECONDS] = float(seconds)
         return {"status": TrialStatus.RUNNING, "values": values}
@@ -218,11 +199,10 @@ class HalvingOracle(keras_tuner.Oracle):
         # KerasTuner saves the oracle before it forgets the ended trial as
         # running: save the finished state, or a resumed search redoes it
         self.save()
-        print(reporting.progress_line(self, self.trials[trial.trial_id]), flush=True)
+        print(reports.progress_line(self, self.trials[trial.trial_id]), flush=True)
 
-    # --- a resumed search keeps the depth it began with, whatever
-    # max_trials says now (more candidates join the first rung)
-
+    # a resumed search keeps the depth it began with, more candidates
+    # joining the first rung
     def get_state(self):
         return {**super().get_state(), "halving_top": self.top()}
 

@@ -1,15 +1,12 @@
-"""A search's folder, and who holds it (nothing here imports TensorFlow).
-
-``search.json`` names what is searched, so the same search run again
-resumes and another one there is refused. A distributed search is
-KerasTuner's own: every process runs the same command;
-``KERASTUNER_TUNER_ID=chief`` holds the oracle (a gRPC server at
-``KERASTUNER_ORACLE_IP:KERASTUNER_ORACLE_PORT``), any other id is a worker.
-"""
+"""A search's folder and who holds it; no TensorFlow. ``search.json`` names
+the search there: the same is resumed, another refused. KerasTuner's
+distributed roles: ``KERASTUNER_TUNER_ID=chief`` serves the oracle, any
+other id is a worker."""
 
 import functools
 import json
 import os
+from dataclasses import asdict
 
 from ..cli import UserError
 from ..reports import format_seconds
@@ -17,8 +14,7 @@ from ..reports import format_seconds
 TRIALS = "trials"                # KerasTuner's project folder inside the search's
 IDENTITY_FILE = "search.json"
 CHIEF_WAIT = 600.0               # seconds a worker waits for its chief to answer
-# how trials are trained and scored: a folder whose trials were scored
-# another way (an earlier version) is not resumed, its scores would not compare
+# how trials are scored: a search scored another way is not resumed
 SCORING = "successive halving by 3, v5"
 # what may change between runs of one search: more candidates, more time
 RESUMABLE = ("max_trials", "time_limit")
@@ -26,23 +22,20 @@ RESUMABLE = ("max_trials", "time_limit")
 
 def identity(settings, **data):
     """What defines a search, for ``search.json``: the same values resume it."""
-    recorded = {k: v for k, v in settings.as_dict().items() if k not in RESUMABLE}
+    recorded = {k: v for k, v in asdict(settings).items() if k not in RESUMABLE}
     return {**recorded, **data, "scoring": SCORING}
 
 
 def check_project(folder, identity, overwrite, role):
-    """Check that ``folder`` holds this search (``identity``; None: any search
-    of ours, the check a script makes before loading anything) or nothing,
-    and that the files of a search to resume are whole. Returns how many
-    trials have finished there. Workers only read: the chief owns it."""
+    """Check that ``folder`` holds nothing or this search (``identity``; None:
+    any of ours), its files whole; returns how many trials finished there."""
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise UserError(f"--project-dir {folder!r} is a file, expected a folder")
     if overwrite:
         return 0
-    trials = os.path.join(folder, TRIALS)
     path = os.path.join(folder, IDENTITY_FILE)
     if role != "worker" and os.path.isfile(path):
-        recorded = read_identity(folder, path)
+        recorded = whole_json(path)
         if identity is not None and recorded != identity:
             changed = sorted(k for k in set(recorded) | set(identity)
                              if recorded.get(k) != identity.get(k))
@@ -53,55 +46,28 @@ def check_project(folder, identity, overwrite, role):
     elif role != "worker" and os.path.isdir(folder) and os.listdir(folder):
         raise UserError(f"--project-dir {folder!r} is not empty and holds no search of these "
                         "scripts; pass --overwrite to use it anyway, or choose another folder")
-    check_tuner_files(trials)
-    return 0 if role == "worker" else count_trials(trials)
+    # KerasTuner's own files (the oracle's, each tuner's, each trial's): one
+    # cut short by a full disk or a kill would end the rerun in a traceback
+    trials = os.path.join(folder, TRIALS)
+    names = sorted(os.listdir(trials)) if os.path.isdir(trials) else []
+    for name in (n for n in names if n.endswith(".json")):
+        whole_json(os.path.join(trials, name))
+    paths = (os.path.join(trials, n, "trial.json") for n in names if n.startswith("trial_"))
+    ended = [whole_json(p).get("status") for p in paths if os.path.isfile(p)]
+    return 0 if role == "worker" else sum(s in ("COMPLETED", "FAILED", "INVALID") for s in ended)
 
 
-def read_identity(folder, path):
+def whole_json(path):
+    """The dict a JSON file of a search holds, or one line saying it is damaged."""
     try:
         with open(path, encoding="utf-8") as f:
-            recorded = json.load(f)
-    except OSError as error:
-        raise UserError(f"--project-dir {folder!r}: {IDENTITY_FILE} cannot be read "
-                        f"({error.strerror}); pass --overwrite to start a new search there"
-                        ) from None
-    except ValueError:
-        recorded = None
-    if not isinstance(recorded, dict):
-        raise UserError(f"--project-dir {folder!r}: {IDENTITY_FILE} is damaged (cut short?); "
-                        "pass --overwrite to start a new search there")
-    return recorded
-
-
-def check_tuner_files(trials):
-    """KerasTuner's files of a search to resume (``oracle.json``, each
-    tuner's, each trial's ``trial.json``) must be whole: one cut short by a
-    full disk or a kill would end the rerun in a traceback from KerasTuner."""
-    if not os.path.isdir(trials):
-        return
-    names = sorted(os.listdir(trials))
-    paths = [os.path.join(trials, n) for n in names if n.endswith(".json")]
-    paths += [os.path.join(trials, n, "trial.json") for n in names if n.startswith("trial_")]
-    for path in filter(os.path.isfile, paths):
-        try:
-            with open(path, encoding="utf-8") as f:
-                state = json.load(f)
-        except (OSError, ValueError):
-            state = None
-        if not isinstance(state, dict):
-            raise UserError(f"{path} is damaged (cut short?), so the search there cannot be "
-                            "resumed; pass --overwrite to start it afresh")
-
-
-def count_trials(trials):
-    """How many trials of a KerasTuner project folder have finished."""
-    finished = 0
-    for name in os.listdir(trials) if os.path.isdir(trials) else []:
-        path = os.path.join(trials, name, "trial.json")
-        if name.startswith("trial_") and os.path.isfile(path):
-            with open(path, encoding="utf-8") as f:
-                finished += json.load(f).get("status") in ("COMPLETED", "FAILED", "INVALID")
-    return finished
+            state = json.load(f)
+    except (OSError, ValueError):
+        state = None
+    if not isinstance(state, dict):
+        raise UserError(f"{path} is damaged (cut short?), so the search there cannot be "
+                        "resumed; pass --overwrite to start it afresh")
+    return state
 
 
 def write_identity(folder, identity):
@@ -115,31 +81,25 @@ def write_identity(folder, identity):
 
 
 def announce(settings, folder, role, finished):
-    """Say what this process does: a new search, a resumed one, or a worker."""
+    """Say what this process does."""
     address = f"{os.environ.get('KERASTUNER_ORACLE_IP')}:{os.environ.get('KERASTUNER_ORACLE_PORT')}"
     if role == "chief":
         print(f"[INFO] chief: serving the search at {address}; the workers train the trials")
     elif role == "worker":
         print(f"[INFO] worker {os.environ['KERASTUNER_TUNER_ID']}: training the trials the "
               f"chief at {address} hands out")
-    if role != "worker" and finished:
-        print(f"[INFO] resuming the search in {folder}: {finished} finished trial(s) kept, "
-              f"up to {settings.max_trials} candidate(s) in all")
-    elif role != "worker":
-        print(f"[INFO] searching {settings.max_trials} candidate network(s), kept in {folder}")
+    if role != "worker":
+        print(f"[INFO] resuming the search in {folder}: {finished} finished trial(s) kept, up "
+              f"to {settings.max_trials} candidate(s) in all" if finished else
+              f"[INFO] searching {settings.max_trials} candidate network(s), kept in {folder}")
     if settings.time_limit is not None:
         print(f"[INFO] time limit: {format_seconds(settings.time_limit * 60)} for the search "
               "and the final training")
 
 
-# --------------------------------------------------------------------------
-# Distributed roles
-
-
 def distributed_role():
     """``"single"``, ``"chief"`` or ``"worker"``, from KerasTuner's variables,
-    checked here with a clear message (KerasTuner raises a RuntimeError deep
-    inside the tuner for a missing one); a worker waits for its chief."""
+    checked here in one line (KerasTuner raises deep inside its tuner)."""
     ip = os.environ.get("KERASTUNER_ORACLE_IP")
     if ip is None:
         return "single"
@@ -159,8 +119,7 @@ def distributed_role():
 
 @functools.lru_cache(maxsize=None)
 def role_for(ip, port, tuner_id):
-    """A script and its search ask alike: the chief's port is checked, and a
-    worker waits for its chief, once."""
+    """Once per process: the chief's port must be free, a worker waits."""
     if "chief" in tuner_id:
         check_port_free(ip, port)
         return "chief"
@@ -169,8 +128,7 @@ def role_for(ip, port, tuner_id):
 
 
 def check_port_free(ip, port):
-    """A chief's port must be free: gRPC would report a taken one only after
-    the chief has loaded everything, as a traceback."""
+    """gRPC would say so only after loading everything, in a traceback."""
     import socket
 
     try:
@@ -185,8 +143,7 @@ def check_port_free(ip, port):
 
 
 def chief_wait():
-    """Seconds a worker waits for its chief: ``SEARCH_CHIEF_WAIT``, default
-    ``CHIEF_WAIT`` (KerasTuner's own client waits an hour)."""
+    """``SEARCH_CHIEF_WAIT`` seconds (KerasTuner's client waits an hour)."""
     try:
         wait = float(os.environ.get("SEARCH_CHIEF_WAIT", CHIEF_WAIT))
     except ValueError:
@@ -205,7 +162,7 @@ def chief_gone_message():
 
 
 def wait_for_chief(ip, port, tuner_id):
-    """Wait, saying so, until the chief answers, at most ``chief_wait()``."""
+    """Wait, saying so, at most ``chief_wait()`` for the chief to answer."""
     import grpc
 
     wait = chief_wait()

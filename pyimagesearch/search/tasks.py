@@ -1,15 +1,6 @@
-"""The chapter's searchers, as AutoKeras calls them::
-
-    clf = ImageClassifier(max_trials=2)
-    clf.fit(x_train, y_train)
-    print(clf.evaluate(x_test, y_test))    # [loss, accuracy]
-    model = clf.export_model()             # a plain Keras model
-
-``ImageRegressor`` likewise for numbers, and ``AutoModel(inputs=ImageInput(),
-outputs=ClassificationHead()(ImageBlock(block_type=..., augment=...)(...)))``
-for the functional form. Each is a thin layer over KerasTuner: a hypermodel
-(``hypermodel.py``), the successive-halving oracle (``oracle.py``) and the
-tuner (``tuner.py``, ``distributed.py``).
+"""The chapter's searchers as AutoKeras names them (``ImageClassifier``,
+``ImageRegressor``, ``AutoModel``): a thin layer over KerasTuner's
+hypermodel (``hypermodel.py``), oracle (``oracle.py``) and tuner (``tuner.py``).
 """
 
 import hashlib
@@ -17,10 +8,12 @@ import os
 
 import numpy as np
 
+from .. import reports
 from ..cli import UserError, fit_verbosity
-from . import flags, project, reporting
+from . import project
 from .blocks import ImageBlock
 from .heads import ClassificationHead, RegressionHead
+from .settings import PRECISIONS, SCHEDULES, cpu_info, native_bfloat16, resolve
 
 COPIES = 4            # of a regressor's winner, retrained and averaged...
 SMALL_SPLIT = 2000    # ...when it has at most this many training pictures
@@ -29,48 +22,45 @@ CHIEF_SECONDS = 25.0  # KerasTuner's chief waits up to 20 s for its workers to l
 
 def pictures(x, name="x"):
     """``x`` as ``(n, height, width, channels)`` pictures, uint8 or floats in
-    [0, 1] (floats up to 255 are scaled); the caller's array is not changed."""
+    [0, 1] (floats up to 255 are scaled); the caller's array is left as it was."""
     if not hasattr(x, "shape") and not isinstance(x, (list, tuple)):
         raise TypeError(f"{name} must be a NumPy array of pictures, got {type(x).__name__}")
     x = np.asarray(x)
-    if x.dtype.kind not in "uif":
-        raise TypeError(f"{name} must hold pixel values (uint8 or floats), got {x.dtype}")
-    if x.ndim == 3:
-        x = x[..., None]   # grey pictures without a channel axis
-    if x.ndim != 4 or x.shape[-1] not in (1, 3) or min(x.shape[1:3]) < 8:
-        raise ValueError(f"{name} must be pictures shaped (n, height, width, 1 or 3) of 8 "
-                         f"pixels or more, got shape {np.shape(x)}")
+    x = x[..., None] if x.ndim == 3 else x   # grey pictures without a channel axis
+    if x.dtype.kind not in "uif" or x.ndim != 4 or x.shape[-1] not in (1, 3) \
+            or min(x.shape[1:3]) < 8:
+        raise ValueError(f"{name} must be pictures, numbers shaped (n, height, width, 1 or 3) "
+                         f"of 8 pixels or more; got {x.dtype} shaped {np.shape(x)}")
     if x.dtype == np.uint8:
         return x
     (low, high) = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
-    if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
-        raise ValueError(f"{name} holds values from {low:g} to {high:g}; pixel values go from "
-                         "0 to 1 (floats) or 0 to 255")
+    if not 0 <= low <= high <= 255:
+        raise ValueError(f"{name} holds values from {low:g} to {high:g}; pixels go from 0 to "
+                         "1 (floats) or 0 to 255")
     if x.dtype.kind in "ui":
         return x.astype("uint8")
     return (x / 255.0 if high > 1.0 else x).astype("float32", copy=False)
 
 
-def fingerprint(x, y):
-    """A short digest of the pictures and targets, so that a folder's search
-    is resumed only on the same data."""
-    digest = hashlib.sha1(np.ascontiguousarray(x[::max(1, len(x) // 1000)]).tobytes())
-    digest.update(np.ascontiguousarray(y).tobytes())
-    return digest.hexdigest()[:16]
+def whole(value, name, least=1):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                              or value < least):
+        raise ValueError(f"{name} must be a whole number from {least}, or None; got {value!r}")
+    return None if value is None else int(value)
 
 
-def whole_number(value, name, least=1, none=True):
-    if value is None and none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a whole number, got {value!r}")
-    if value < least:
-        raise ValueError(f"{name} must be at least {least}, got {value}")
-    return int(value)
+def one_of(value, name, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value
+
+
+def digest(x):
+    return hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
 
 
 class Node:
-    """A step of ``AutoModel``'s functional form: what block and head it has."""
+    """A step of ``AutoModel``'s functional form."""
 
     def __init__(self, block=None, head=None):
         (self.block, self.head) = (block, head)
@@ -84,91 +74,83 @@ class ImageInput(Node):
 
 
 class ImageSearch:
-    """A search over the networks of ``block`` (an ``ImageBlock``) ending in
-    ``head``: ``max_trials`` candidates; ``time_limit`` minutes (None: no
-    limit) for the whole ``fit``, the final training included; kept in
-    ``directory/project_name`` (``overwrite``: start afresh there, else the
-    same search is resumed); ``seed`` (None: 42); ``batch_size``,
-    ``max_epochs``, ``schedule``, ``precision``: None or "auto", the block's
-    defaults (``flags.resolve``)."""
+    """A search of ``max_trials`` networks of ``block`` ending in ``head``, its
+    ``fit`` within ``time_limit`` minutes (None: no limit), kept (and resumed)
+    in ``directory/project_name``; ``batch_size``, ``max_epochs``,
+    ``schedule`` and ``precision`` left out: the block's (``settings.resolve``)."""
 
     def __init__(self, head, block=None, max_trials=2, time_limit=None, directory=None,
                  project_name="image_search", overwrite=False, seed=None, batch_size=None,
                  max_epochs=None, schedule=None, precision="auto"):
-        if not isinstance(head, (ClassificationHead, RegressionHead)):
-            raise TypeError(f"head must be a ClassificationHead or a RegressionHead, got {head!r}")
-        if block is not None and not isinstance(block, ImageBlock):
-            raise TypeError(f"block must be an ImageBlock, got {block!r}")
-        if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(
-                time_limit, (int, float)) or not 0 < time_limit < float("inf")):
-            raise ValueError(f"time_limit must be a positive number of minutes or None, "
-                             f"got {time_limit!r}")
+        if not isinstance(head, (ClassificationHead, RegressionHead)) or not isinstance(
+                block or ImageBlock(), ImageBlock):
+            raise TypeError(f"expected a head and an ImageBlock, got {head!r} and {block!r}")
+        if time_limit is not None and not (isinstance(time_limit, (int, float)) and
+                                           0 < time_limit < float("inf")):
+            raise ValueError(f"time_limit must be a positive number of minutes, or None; got "
+                             f"{time_limit!r}")
         if not isinstance(project_name, str) or not project_name or os.sep in project_name:
-            raise ValueError(f"project_name must be a folder name, got {project_name!r}")
-        if schedule not in flags.SCHEDULES + (None,):
-            raise ValueError(f"schedule must be one of {', '.join(flags.SCHEDULES)} or None, "
-                             f"got {schedule!r}")
-        if precision not in flags.PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(flags.PRECISIONS)}, "
-                             f"got {precision!r}")
+            raise ValueError(f"project_name must be a folder's name, got {project_name!r}")
         (self.head, self.block) = (head, block or ImageBlock())
         self.folder = os.path.join(os.fspath(directory or "."), project_name)
         self.overwrite = bool(overwrite)
-        self.options = {"max_trials": whole_number(max_trials, "max_trials", none=False),
-                        "time_limit": time_limit, "seed": 42 if seed is None else
-                        whole_number(seed, "seed", least=0),
-                        "batch_size": whole_number(batch_size, "batch_size"),
-                        "max_epochs": whole_number(max_epochs, "max_epochs"),
-                        "schedule": schedule, "precision": precision}
-        (self.tuner, self.model, self.best, self.role) = (None, None, None, None)
-        self.memo = (None, None)
+        self.options = {"max_trials": whole(max_trials, "max_trials") or 2,
+                        "time_limit": time_limit,
+                        "seed": 42 if seed is None else whole(seed, "seed", 0),
+                        "batch_size": whole(batch_size, "batch_size"),
+                        "max_epochs": whole(max_epochs, "max_epochs"),
+                        "schedule": one_of(schedule, "schedule", SCHEDULES + (None,)),
+                        "precision": one_of(precision, "precision", PRECISIONS)}
+        (self.tuner, self.model, self.best, self.role, self.memo) = (None,) * 4 + ((None, None),)
 
-    # --- the search
+    def checked(self, x, y, validation_data, validation_split):
+        """The pictures and encoded targets, and the held-out ones if given;
+        a mistake is a ValueError or TypeError before anything trains."""
+        x = pictures(x, "x")
+        if len(y) != len(x):
+            raise ValueError(f"y has {len(y)} targets for {len(x)} pictures in x")
+        y = self.head.adapt(y, "y").encode(y, "y")
+        if validation_data is None:
+            if validation_split is not None and not (isinstance(validation_split, float)
+                                                     and 0 < validation_split < 1):
+                raise ValueError(f"validation_split must be a fraction between 0 and 1; got "
+                                 f"{validation_split!r}")
+            return x, y, None
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a pair (x, y)")
+        held = (pictures(validation_data[0], "validation_data's x"),
+                self.head.encode(validation_data[1], "validation_data's y"))
+        if held[0].shape[1:] != x.shape[1:] or len(held[0]) != len(held[1]):
+            raise ValueError(f"validation_data must hold pictures shaped like x's, "
+                             f"{x.shape[1:]}, with a target each")
+        return x, y, held
 
     def fit(self, x, y, epochs=None, validation_split=0.2, validation_data=None, verbose=None):
-        """Search on pictures ``x`` and targets ``y``, scoring the candidates
-        on ``validation_data`` or on a ``validation_split`` share of ``x``
-        (None: 10% for 10,000 pictures or more, else 20%), then retrain the
-        best on all of them when the time allows; ``epochs``: the longest
-        trial's (None: the block's default, or what the time pays for).
-        Returns self; on a distributed search's worker, once no trial is left."""
+        """Search on pictures ``x`` and targets ``y``, scoring on
+        ``validation_data`` or a ``validation_split`` of ``x`` (None: 10% from
+        10,000 pictures, else 20%); then retrain the best on all of them when
+        the time allows. ``epochs``: the longest trial's (None: the block's,
+        or what the time pays for)."""
         import keras
 
+        from ..splits import hold_out
         from .distributed import make_tuner
         from .hypermodel import ImageHyperModel
         from .oracle import Clock
 
-        x = pictures(x, "x")
-        if len(y) != len(x):
-            raise ValueError(f"y has {len(y)} targets for {len(x)} pictures in x")
-        self.head.adapt(y, "y")
-        y = self.head.encode(y, "y")
-        epochs = whole_number(epochs, "epochs")
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a pair (x, y)")
-            held = (pictures(validation_data[0], "validation_data's x"),
-                    self.head.encode(validation_data[1], "validation_data's y"))
-            if held[0].shape[1:] != x.shape[1:] or len(held[0]) != len(held[1]):
-                raise ValueError(f"validation_data's pictures must be shaped like x's, "
-                                 f"{x.shape[1:]}, one target each")
-        elif validation_split is not None and not (isinstance(validation_split, float)
-                                                   and 0 < validation_split < 1):
-            raise ValueError(f"validation_split must be a fraction between 0 and 1, got "
-                             f"{validation_split!r}")
-        settings = flags.resolve(self.block, x.shape[1], len(x), epochs=epochs,
-                                 val_split=validation_split, **self.options)
+        (x, y, held) = self.checked(x, y, validation_data, validation_split)
+        settings = resolve(self.block, x.shape[1], len(x), epochs=whole(epochs, "epochs"),
+                           val_split=validation_split, **self.options)
         self.role = project.distributed_role()
         clock = Clock(settings.time_limit, reserve=CHIEF_SECONDS if self.role == "chief" else 0)
         policy = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy(settings.precision)
         try:
-            print(f"[INFO] precision: {settings.precision} "
-                  f"({flags.describe_precision(settings, self.options['precision'])})")
+            why = "as asked" if self.options["precision"] != "auto" else \
+                f"{cpu_info() or 'this CPU'}: {native_bfloat16() or 'no bfloat16'}"
+            print(f"[INFO] precision: {settings.precision} ({why})")
             keras.utils.set_random_seed(settings.seed)
-            if validation_data is None:
-                from ..splits import hold_out
-
+            if held is None:
                 (fit_x, fit_y, val_x, val_y) = hold_out(
                     x, y, settings.val_split, settings.seed,
                     stratify=self.head.task == "classification")
@@ -181,7 +163,7 @@ class ImageSearch:
                                               sample=fit_x[:5000])
             identity = project.identity(settings, task=self.head.task, image_size=x.shape[1],
                                         channels=x.shape[-1], pictures=len(x),
-                                        data=fingerprint(x, y))
+                                        data=digest(x[::max(1, len(x) // 1000)]) + digest(y))
             finished = project.check_project(self.folder, identity, self.overwrite, self.role)
             if self.role != "worker":
                 project.write_identity(self.folder, identity)
@@ -197,62 +179,51 @@ class ImageSearch:
                 raise UserError("no trial completed, so there is no model to export; the "
                                 "errors are above")
             self.results_summary()
-            copies = COPIES if self.head.task == "regression" and len(all_y) <= SMALL_SPLIT \
-                else 1
+            small = self.head.task == "regression" and len(all_y) <= SMALL_SPLIT
             (self.model, self.retrained, self.epochs, self.copies) = self.tuner.export(
-                self.best, all_x, all_y, clock, copies)
+                self.best, all_x, all_y, clock, COPIES if small else 1)
         finally:
             keras.mixed_precision.set_global_policy(policy)
         return self
 
     def results_summary(self):
-        """The trials table: rung, validation scores, epochs, seconds and
-        hyperparameters of each; the one kept marked ``*``."""
-        reporting.print_trial_table(self.trials(), int(self.best.trial_id) + 1)
+        """The trials' table, the one kept marked ``*``."""
+        reports.print_trial_table(self.trials(), int(self.best.trial_id) + 1)
 
     def trials(self):
-        return reporting.trial_rows(self.tuner.oracle)
-
-    # --- the model found
+        return reports.trial_rows(self.tuner.oracle)
 
     def export_model(self):
-        """The best network, a plain Keras model: ``model.save`` writes a file
-        ``keras.models.load_model`` opens without this repository. It takes
-        pictures as floats in [0, 1] and predicts one view of each."""
+        """The best network, a plain Keras model (floats in [0, 1], one view)."""
         if self.model is None:
             raise ValueError("there is no model yet: call fit first (a distributed search's "
                              "chief exports it, not its workers)")
         return self.model
 
     def test_views(self):
-        """The views each picture's prediction averages: ``(shift, mirrored,
-        weight)``; one view, ``(0, False, 1.0)``, where none are averaged."""
+        """The views each prediction averages, ``(shift, mirrored, weight)``."""
         self.export_model()
         return self.hypermodel.views(self.best.hyperparameters, test=True)
 
     def predict_outputs(self, x):
-        """The model's outputs for ``x``, averaged over ``test_views()``
-        (kept for the last ``x`` asked, which evaluate and predict share)."""
+        """Outputs averaged over ``test_views()``, kept for the last ``x``."""
         x = pictures(x, "x")
         if x.shape[1:] != self.export_model().input_shape[1:]:
-            raise ValueError(f"x must be pictures shaped {self.model.input_shape[1:]}, got "
+            raise ValueError(f"x must hold pictures shaped {self.model.input_shape[1:]}, got "
                              f"{x.shape[1:]}")
-        key = (x.shape, x.dtype.str, hashlib.sha1(np.ascontiguousarray(x).tobytes()).digest())
-        if self.memo[0] != key:
-            self.memo = (key, self.hypermodel.predict(self.best.hyperparameters, self.model,
-                                                      x, test=True))
+        if self.memo[0] != (x.shape, digest(x)):
+            self.memo = ((x.shape, digest(x)), self.hypermodel.predict(
+                self.best.hyperparameters, self.model, x, test=True))
         return self.memo[1]
 
     def predict(self, x):
-        """Classes (as ``y`` gave them) or numbers (shape ``(n, 1)``) for ``x``."""
+        """Classes, as ``y`` gave them, or numbers shaped ``(n, 1)``."""
         outputs = self.predict_outputs(x)
         return self.head.decode(outputs) if self.head.task == "classification" \
-            else np.asarray(outputs, dtype="float64").reshape(-1, 1)
+            else self.head.decode(outputs).reshape(-1, 1)
 
     def evaluate(self, x, y):
-        """``[loss, accuracy]`` for a classifier (cross-entropy), ``[loss,
-        mae]`` for a regressor (its training loss: squared error unless
-        told otherwise), of ``predict``'s averaged outputs."""
+        """``[loss, accuracy]`` or ``[loss, mae]`` of the averaged outputs."""
         outputs = self.predict_outputs(x)
         if len(y) != len(outputs):
             raise ValueError(f"y has {len(y)} targets for {len(outputs)} pictures in x")
@@ -260,9 +231,7 @@ class ImageSearch:
 
 
 class ImageClassifier(ImageSearch):
-    """AutoKeras' ``ImageClassifier``: ``num_classes`` (None: the labels'),
-    ``block_type`` and ``augment`` (``ImageBlock``'s), and ``ImageSearch``'s
-    settings."""
+    """AutoKeras' ``ImageClassifier``."""
 
     def __init__(self, num_classes=None, block_type=None, augment=None,
                  project_name="image_classifier", **kwargs):
@@ -271,10 +240,8 @@ class ImageClassifier(ImageSearch):
 
 
 class ImageRegressor(ImageSearch):
-    """AutoKeras' ``ImageRegressor``: ``loss`` the mean squared error, or the
-    mean absolute percentage error (prices); then as ``ImageClassifier``.
-    On a few thousand pictures or fewer the winner is retrained as four
-    copies whose mean is the prediction."""
+    """AutoKeras' ``ImageRegressor``; on ``SMALL_SPLIT`` pictures or fewer the
+    winner is retrained as ``COPIES`` copies, whose mean it predicts."""
 
     def __init__(self, loss="mean_squared_error", block_type=None, augment=None,
                  project_name="image_regressor", **kwargs):
@@ -283,21 +250,12 @@ class ImageRegressor(ImageSearch):
 
 
 class AutoModel(ImageSearch):
-    """AutoKeras' ``AutoModel`` for one picture input: ``outputs`` a head, or
-    a head called on an ``ImageBlock`` called on ``inputs``."""
+    """AutoKeras' ``AutoModel``: a head, or a head called on an ``ImageBlock``."""
 
     def __init__(self, inputs, outputs, project_name="auto_model", **kwargs):
-        (inputs, outputs) = (unlisted(inputs, "inputs"), unlisted(outputs, "outputs"))
-        if not isinstance(inputs, ImageInput):
-            raise TypeError(f"inputs must be an ImageInput(), got {inputs!r}")
-        node = outputs if isinstance(outputs, Node) else Node(head=outputs)
+        (inputs, outputs) = ([v] if isinstance(v, Node) or not isinstance(v, (list, tuple))
+                             else list(v) for v in (inputs, outputs))
+        if len(inputs) != 1 or len(outputs) != 1 or not isinstance(inputs[0], ImageInput):
+            raise ValueError("AutoModel takes one ImageInput() and one head")
+        node = outputs[0] if isinstance(outputs[0], Node) else Node(head=outputs[0])
         super().__init__(node.head, node.block, project_name=project_name, **kwargs)
-
-
-def unlisted(value, name):
-    if isinstance(value, (list, tuple)):
-        if len(value) != 1:
-            raise ValueError(f"{name}: one picture input and one head are offered, got "
-                             f"{len(value)}")
-        return value[0]
-    return value

@@ -1,8 +1,5 @@
-"""KerasTuner's ``Tuner`` for the search: a trial is its network built and
-trained (``ImageHyperModel.build`` / ``fit``) for the epochs its share of the
-time pays for, the trained network kept in the trial's folder; ``export``
-makes the model the search ends with.
-"""
+"""KerasTuner's ``Tuner``: a trial trains for what its share of the time pays
+for, its network kept; ``export`` makes the model the search ends with."""
 
 import os
 import time
@@ -10,9 +7,9 @@ import time
 import keras
 import keras_tuner
 
+from .. import reports
 from ..models import side_by_side
 from ..storage import save_model
-from . import reporting
 from .oracle import EPOCHS, SECONDS, STEP_SECONDS
 
 TRIAL_MODEL = "model.keras"
@@ -40,7 +37,7 @@ class SearchTuner(keras_tuner.Tuner):
         self.began = True
         who = "" if self.role == "single" else f" on {self.tuner_id}"
         print(f"[INFO] trial {int(trial.trial_id) + 1} starts{who}: "
-              f"{reporting.describe_trial(trial)}", flush=True)
+              f"{reports.describe_trial(trial)}", flush=True)
 
     def run_trial(self, trial, x, y, validation_data=None, callbacks=()):
         hm = self.hypermodel
@@ -66,18 +63,15 @@ class SearchTuner(keras_tuner.Tuner):
         return keras.models.load_model(path) if os.path.isfile(path) else None
 
     def export(self, best, x, y, clock, copies=1):
-        """The model the search ends with: ``best`` retrained from scratch on
-        all of ``x``, ``y``, as the chapter's searcher does, when the time
-        left pays for it (judged from the trial's own seconds); as ``copies``
-        copies from their own random starts, predicting their mean, for a
-        regressor trained with Adam when those fit too; otherwise the network
-        as its trial trained it. Returns ``(model, retrained, epochs, copies)``."""
+        """``best`` retrained on all of ``x``, ``y`` when the time left pays for
+        it (a regressor's Adam-trained ``copies`` side by side, when they fit
+        too), else as its trial trained it: ``(model, retrained, epochs, copies)``."""
         hm, hp = self.hypermodel, best.hyperparameters
         if hm.head.task != "regression" or hm.schedule(hp) == "onecycle":
             copies = 1   # SGD's steps would shrink with the copies' shared gradient
-        epochs = reporting.metric(best, "epochs") or 1.0
-        per_copy = (reporting.metric(best, "seconds") or 0.0) * len(y) / \
-            max(1.0, reporting.metric(best, "samples") or len(y))
+        epochs = reports.trial_metric(best, "epochs") or 1.0
+        per_copy = (reports.trial_metric(best, "seconds") or 0.0) * len(y) / \
+            max(1.0, reports.trial_metric(best, "samples") or len(y))
         left = clock.left()
         if left is not None and copies * per_copy > left:
             copies = 1
@@ -87,9 +81,9 @@ class SearchTuner(keras_tuner.Tuner):
         number = int(best.trial_id) + 1
         if model is not None:
             print(f"[INFO] keeping trial {number}'s network as the search trained it on "
-                  f"{int(reporting.metric(best, 'samples') or 0)} images: retraining on all "
-                  f"{len(y)} would take about {reporting.format_seconds(per_copy)}, with "
-                  f"{reporting.format_seconds(max(0, left))} left", flush=True)
+                  f"{int(reports.trial_metric(best, 'samples') or 0)} images: retraining on all "
+                  f"{len(y)} would take about {reports.format_seconds(per_copy)}, with "
+                  f"{reports.format_seconds(max(0, left))} left", flush=True)
             return model, False, epochs, 1
         several = f", {copies} copies side by side, predicting their mean" if copies > 1 else ""
         print(f"[INFO] retraining trial {number} on all {len(y)} training images for "

@@ -171,7 +171,7 @@ def recalibrate_batch_norm(model, images, seed=0, pictures=RECALIBRATION_PICTURE
     search's network this took the test accuracy from 90.20% to 90.75%."""
     import keras
 
-    from ..training import batches
+    from .training import batches
 
     norms = [layer for layer in model.layers
              if isinstance(layer, keras.layers.BatchNormalization)]
@@ -213,3 +213,41 @@ def flip_and_translate(images, seed, translate=TRANSLATE):
     dx = tf.random.stateless_uniform([n], seeds[2], 0, 2 * t + 1, dtype="int32")
     images = tf.gather(padded, dy[:, None] + tf.range(h)[None, :], axis=1, batch_dims=1)
     return tf.gather(images, dx[:, None] + tf.range(w)[None, :], axis=2, batch_dims=1)
+
+
+# --------------------------------------------------------------------------
+# The test: each picture averaged with its mirror image and with both moved a
+# pixel up-left and down-right (90.75% became 90.96% on the hour-long
+# search's network, for three times the predictions)
+
+
+def views(mirrored, shifted):
+    """``(shift, mirrored, weight)`` of each view a prediction averages."""
+    shifts = [(0, 0.5), (-1, 0.25), (1, 0.25)] if shifted else [(0, 1.0)]
+    flips = [(False, 0.5), (True, 0.5)] if mirrored else [(False, 1.0)]
+    return [(s, f, w * v) for (s, w) in shifts for (f, v) in flips]
+
+
+def averaged(model, x, chosen):
+    """``model``'s outputs for ``x`` averaged over the views ``chosen``."""
+    from .training import batches
+
+    preds = 0.0
+    for (shift, mirrored, weight) in chosen:
+        transform = None if not (shift or mirrored) else \
+            (lambda images, seed, s=shift, m=mirrored: view(images, s, m))
+        preds = preds + weight * model.predict(batches(x, batch_size=500, augment=transform),
+                                               verbose=0)
+    return preds
+
+
+def view(images, shift=0, mirrored=False):
+    """A batch of pictures moved ``shift`` pixels down and right (up and left
+    when negative), the edges mirrored, then with ``mirrored`` flipped."""
+    import tensorflow as tf
+
+    if shift:
+        (s, h, w) = (abs(shift), tf.shape(images)[1], tf.shape(images)[2])
+        padded = tf.pad(images, [[0, 0], [s, s], [s, s], [0, 0]], mode="REFLECT")
+        images = padded[:, s - shift:s - shift + h, s - shift:s - shift + w]
+    return tf.reverse(images, axis=[2]) if mirrored else images
