@@ -46,8 +46,8 @@ class ClassificationHead:
         found = np.searchsorted(self.classes, y).clip(0, len(self.classes) - 1)
         unknown = self.classes[found] != y
         if np.any(unknown):
-            raise ValueError(f"{name} holds {y[unknown][0]!r}, which is not one of the "
-                             f"training labels' classes")
+            raise ValueError(f"{name} holds {y[unknown][0].item()!r}, which is not one of "
+                             "the training labels' classes")
         return np.eye(len(self.classes), dtype="float32")[found]
 
     def decode(self, probabilities):
