@@ -119,8 +119,12 @@ def test_a_regressor_predicts_in_the_targets_units(tmp_path):
     y = levels / 10
     reg = ImageRegressor(max_trials=1, directory=tmp_path, seed=0, block_type="vanilla",
                          batch_size=8)
-    reg.fit(x[:30], y[:30], epochs=2, verbose=0)
+    # floats from 0 to 255 are pictures too; the caller's arrays stay as they were
+    (pixels, before) = (x.astype("float64"), x.astype("float64"))
+    reg.fit(pixels[:30], y[:30], epochs=2, verbose=0)
+    np.testing.assert_array_equal(pixels, before)
     predicted = reg.predict(x[30:])
+    np.testing.assert_allclose(reg.predict(pixels[30:]), predicted, rtol=1e-5)
     assert predicted.shape == (10, 1)
     (loss, mae) = reg.evaluate(x[30:], y[30:])
     assert mae == pytest.approx(np.mean(np.abs(predicted.ravel() - y[30:])))
