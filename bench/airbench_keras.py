@@ -1,0 +1,69 @@
+"""The search's default airbench network trained alone, no search: test accuracy and speed.
+
+    python bench/airbench_keras.py --dataset /tmp/cifar10 --epochs 10
+
+Trains the first trial of a CIFAR-10 search (``ImageHyperModel.build`` with
+the space's defaults, its ``fit``: the recipe's schedule over ``--epochs``)
+on all the training pictures of a ``train/``/``test/`` folder, then prints
+the test accuracy on each picture alone, averaged with its mirror image, and
+over airbench's six views, the training pictures per second (steady steps,
+the first left out) and the minutes. The figure to set beside
+``../shared/ref/airbench_cpu.py``'s, on the same machine.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", required=True, help="CIFAR-10's train/ and test/ folders")
+    ap.add_argument("--epochs", type=float, default=10.0)
+    ap.add_argument("--precision", default="auto", choices=("auto", "float32", "mixed_bfloat16"))
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    sys.path.insert(0, ROOT)
+    import keras
+    import keras_tuner
+    import numpy as np
+
+    from pyimagesearch import airbench, imagesets
+    from pyimagesearch.search.blocks import ImageBlock
+    from pyimagesearch.search.heads import ClassificationHead
+    from pyimagesearch.search.hypermodel import ImageHyperModel
+    from pyimagesearch.search.settings import resolve
+
+    started = time.perf_counter()
+    (train_x, train_y, test_x, test_y, _) = imagesets.load(args.dataset, "split", 32, 42)
+    loaded = time.perf_counter()
+    block = ImageBlock("airbench", augment=True)
+    head = ClassificationHead().adapt(train_y)
+    settings = resolve(block, 32, len(train_x), seed=args.seed, precision=args.precision)
+    keras.mixed_precision.set_global_policy(settings.precision)
+    keras.utils.set_random_seed(args.seed)
+    hypermodel = ImageHyperModel(block, head, settings, train_x.shape[1:], train_x[:5000])
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    metrics = hypermodel.fit(hp, model, train_x, head.encode(train_y), epochs=args.epochs)
+    trained = time.perf_counter()
+    accuracy = {}
+    for (name, views) in (("plain", airbench.views(False, False)),
+                          ("mirror", airbench.views(True, False)),
+                          ("6 views", airbench.views(True, True))):
+        preds = airbench.averaged(model, test_x, views)
+        accuracy[name] = float(np.mean(preds.argmax(axis=1) == test_y))
+    done = time.perf_counter()
+    rate = settings.batch_size / metrics["step_seconds"]
+    print(f"AIRBENCH_KERAS epochs={metrics['epochs']:.2f} precision={settings.precision} "
+          f"batch={settings.batch_size} plain={accuracy['plain']:.4f} "
+          f"mirror={accuracy['mirror']:.4f} tta6={accuracy['6 views']:.4f} "
+          f"pictures_per_s={rate:.0f} load_s={loaded - started:.0f} "
+          f"train_s={trained - loaded:.0f} test_s={done - trained:.0f}")
+
+
+if __name__ == "__main__":
+    main()
