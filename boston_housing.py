@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-from pyimagesearch.cli import (UserError, check_chapter_paths, fit_verbosity, positive_int,
-                               run_main)
+from pyimagesearch.cli import check_chapter_paths, fit_verbosity, positive_int, run_main
+from pyimagesearch.errors import UserError
 
 KFOLD_LOOPS = ("side-by-side", "chapter")
 

@@ -11,8 +11,9 @@ import os
 
 import numpy as np
 
-from pyimagesearch.cli import (UserError, add_chapter_flags, check_chapter_paths,
-                               fit_verbosity, positive_int, run_main)
+from pyimagesearch.cli import (add_chapter_flags, check_chapter_paths, fit_verbosity,
+                               positive_int, run_main)
+from pyimagesearch.errors import UserError
 
 
 def parse_args(argv):

@@ -14,7 +14,8 @@ import os
 
 import numpy as np
 
-from pyimagesearch.cli import UserError, existing_folder, run_main, warn
+from pyimagesearch.cli import existing_folder, run_main, warn
+from pyimagesearch.errors import UserError
 from pyimagesearch.storage import beside, find_model, load_labels, model_file, model_inputs
 from pyimagesearch.textfolders import list_text_files, load_text_folder, read_text_file
 

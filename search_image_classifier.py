@@ -22,7 +22,8 @@ KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT and KERASTUNER_TUNER_ID=chief
 import argparse
 import time
 
-from pyimagesearch.cli import UserError, existing_folder, fit_verbosity, positive_int, run_main
+from pyimagesearch.cli import existing_folder, fit_verbosity, positive_int, run_main
+from pyimagesearch.errors import UserError
 from pyimagesearch.search import data, flags, project
 
 

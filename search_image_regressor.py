@@ -21,8 +21,9 @@ import time
 
 import numpy as np
 
-from pyimagesearch.cli import (FLOAT32_MAX, UserError, existing_folder, fit_verbosity,
-                               positive_int, run_main)
+from pyimagesearch.cli import (FLOAT32_MAX, existing_folder, fit_verbosity, positive_int,
+                               run_main)
+from pyimagesearch.errors import UserError
 from pyimagesearch.search import flags, project
 
 TARGETS_FILE = "targets.csv"

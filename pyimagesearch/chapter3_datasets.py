@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import reuters21578
-from .cli import FLOAT32_MAX, UserError, warn
+from .cli import FLOAT32_MAX, warn
+from .errors import UserError
 from .storage import NUMPY_GLOBALS, RestrictedUnpickler
 from .textfolders import load_text_folder, make_vectorizer
 

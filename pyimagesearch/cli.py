@@ -13,14 +13,13 @@ import os
 import sys
 import warnings
 
+from .errors import UserError
+from .storage import ensure_writable_folder
+
 EXIT_USAGE = 2
 # the largest number the networks (float32) compute with: a larger input is refused
 FLOAT32_MAX = 3.4028234663852886e38
 EXIT_INTERRUPTED = 130
-
-
-class UserError(Exception):
-    """A problem with the user's input, reported as one line, exit code 2."""
 
 
 def warn(message):
@@ -202,8 +201,6 @@ def parse_training_args(ap, argv, recipeDefaults):
 
 def parse_house_args(description, argv, epochs, batch_size, improved=None):
     """The house-price scripts' flags; ``epochs``/``batch_size`` are the post's."""
-    from .storage import ensure_writable_folder
-
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("-d", "--dataset", type=str, required=True,
                     help="path to the Houses dataset folder (holds HousesInfo.txt)")
@@ -236,8 +233,6 @@ def parse_house_args(description, argv, epochs, batch_size, improved=None):
 def parse_classifier_args(description, argv, epochs, batch_size, improved=None):
     """The post's four required flags, plus the common training flags;
     ``epochs``/``batch_size`` are the post's."""
-    from .storage import ensure_writable_folder
-
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("-d", "--dataset", required=True,
                     help="path to input dataset of images (one sub-folder per class)")
@@ -296,8 +291,6 @@ def check_chapter_paths(dataset, output, tensorboard):
     """Before anything loads: ``dataset`` (None: Keras' download) must
     exist, and the ``output`` and ``tensorboard`` folders (None: no logs)
     must be writable."""
-    from .storage import ensure_writable_folder
-
     if dataset is not None and not os.path.exists(dataset):
         raise UserError(f"--dataset {dataset!r} does not exist")
     ensure_writable_folder(output, "--output")

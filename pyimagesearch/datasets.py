@@ -15,7 +15,8 @@ import pandas as pd
 from imutils import paths
 from sklearn.preprocessing import LabelBinarizer, MinMaxScaler
 
-from .cli import FLOAT32_MAX, UserError, warn
+from .cli import FLOAT32_MAX, warn
+from .errors import UserError
 
 # HousesInfo.txt: five space-separated numbers per line, no header.
 HOUSE_COLUMNS = ["bedrooms", "bathrooms", "area", "zipcode", "price"]

@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from .cli import UserError
+from .errors import UserError
 
 _REUTERS = re.compile(r"<REUTERS\b[^>]*>(.*?)</REUTERS>", re.S)
 _TOPICS = re.compile(r"<TOPICS>(.*?)</TOPICS>", re.S)

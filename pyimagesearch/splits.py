@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .cli import UserError
+from .errors import UserError
 
 # a 25% test split needs a handful of houses on each side to mean anything
 MIN_HOUSES = 8

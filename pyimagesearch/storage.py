@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .cli import UserError
+from .errors import UserError
 
 MODEL_SUFFIX = ".keras"
 

@@ -12,7 +12,8 @@ import os
 
 import numpy as np
 
-from .cli import UserError, warn
+from .cli import warn
+from .errors import UserError
 
 # the original IMDB release keeps 50,000 unlabelled reviews in train/unsup
 UNLABELLED_FOLDERS = ("unsup",)

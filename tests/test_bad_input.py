@@ -25,7 +25,7 @@ import pytest
 from sklearn.preprocessing import LabelBinarizer
 
 from conftest import ROOT, load_script, run_script
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 
 
 def assert_one_error_line(result, script, *fragments):

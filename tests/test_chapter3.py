@@ -18,7 +18,7 @@ import pytest
 from conftest import load_script, run_script
 
 from pyimagesearch import sample_data
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 
 
 @pytest.fixture(scope="module")

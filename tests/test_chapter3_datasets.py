@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch import chapter3_datasets, sample_data
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pyimagesearch import reuters21578, sample_data
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import free_port, outputs, write_split_folder
 
 from pyimagesearch.search import data, engine, export, flags, project, reporting, trials
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 
 # the scripts set Keras' global precision: put back after each test
 pytestmark = pytest.mark.usefixtures("float32_after")

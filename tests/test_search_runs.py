@@ -18,7 +18,7 @@ from conftest import (ROOT, TINY, free_port, load_script, outputs, predict_in_fr
                       write_split_folder)
 
 from pyimagesearch.search import data, engine, export, project
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 
 # the scripts set Keras' global precision: put back after each test; the
 # searches in this process train a few steps a trial, eagerly

@@ -4,7 +4,7 @@ unusable files, mistakes."""
 import pytest
 
 from pyimagesearch import sample_data, textfolders
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 
 
 def test_unlabelled_unsup_folder_is_not_a_class(tmp_path, capsys):

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from imutils import paths
 
-from ..cli import UserError
+from ..errors import UserError
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]

@@ -4,7 +4,7 @@ left pays for it (``export_plan``); otherwise the network as the search
 trained it, from its trial's folder.
 """
 
-from ..cli import UserError
+from ..errors import UserError
 from . import reporting, trials
 
 

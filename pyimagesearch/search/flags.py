@@ -13,7 +13,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..cli import UserError, add_seed_flag, fraction, positive_int
+from ..cli import add_seed_flag, fraction, positive_int
+from ..errors import UserError
 
 # the network families a search can explore (--block)
 BLOCKS = ("airbench", "vanilla", "resnet", "xception", "efficient")

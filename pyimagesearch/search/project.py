@@ -12,7 +12,7 @@ id is a worker that asks it for trials and trains them
 import json
 import os
 
-from ..cli import UserError
+from ..errors import UserError
 from .reporting import format_seconds
 
 PROJECT_NAME = "trials"          # KerasTuner's folder inside --project-dir

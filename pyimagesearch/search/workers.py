@@ -28,7 +28,7 @@ import keras
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 
-from ..cli import UserError
+from ..errors import UserError
 from . import project
 
 BEAT_SECONDS = 10.0
