@@ -25,7 +25,7 @@ The tricks and their stock alternatives:
 * ``one_pass_augmentation`` (``augmentation.image_data_generator``): Keras'
   RandomFlip, RandomRotation, RandomTranslation, RandomShear and RandomZoom
   layers mapped over the batches (four resamplings).
-* ``side_by_side`` (``boston_housing.py``'s default K-fold form):
+* ``folds_in_one_model`` (``boston_housing.py``'s default K-fold form):
   ``--kfold-loop chapter``, the chapter's loop, fold after fold.
 * ``threaded_decoding`` (``datasets._LOAD_WORKERS``): pictures decoded one
   after the other.
@@ -54,7 +54,7 @@ TRICKS = {
     "train_simple_nn": ["fused_optimizer", "pipeline", "no_autotuner", "threaded_decoding"],
     "train_vgg": ["fused_batch_norm", "fused_optimizer", "one_pass_augmentation",
                   "no_autotuner", "threaded_decoding"],
-    "boston_housing": ["side_by_side"],
+    "boston_housing": ["folds_in_one_model"],
 }
 
 
@@ -150,7 +150,7 @@ def replace(trick):
         from pyimagesearch import datasets
 
         datasets._LOAD_WORKERS = 1
-    elif trick == "side_by_side":
+    elif trick == "folds_in_one_model":
         sys.argv.append("--kfold-loop=chapter")
     elif trick == "gc_freeze":
         import gc

@@ -1,5 +1,5 @@
 """The chapter 3 scripts on tiny generated data: flags, outputs, the
-side-by-side K-fold against the chapter's one-fold-at-a-time loop, the text
+K folds in one model against the chapter's one-fold-at-a-time loop, the text
 model's label file, and the text model loading in a Python that has never
 seen this repository."""
 
@@ -110,11 +110,11 @@ def test_a_failed_download_is_one_line(script, name, tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------
-# Boston: the chapter's K-fold loop, and the K folds side by side computing
+# Boston: the chapter's K-fold loop, and the K folds in one model computing
 # what it computes
 
 
-def test_side_by_side_folds_train_like_separate_models():
+def test_folds_in_one_model_train_like_separate_models():
     import keras
 
     boston = load_script("boston_housing.py")
@@ -125,7 +125,7 @@ def test_side_by_side_folds_train_like_separate_models():
     np.testing.assert_array_equal(folds[1][2], x[8:16])
 
     keras.utils.set_random_seed(1)
-    (model, names) = boston.side_by_side(keras, 3, 13, stepsPerExecution=16)
+    (model, names) = boston.folds_in_one_model(keras, 3, 13, stepsPerExecution=16)
     # the chapter's model for fold 2, starting from fold 2's initial weights
     single = boston.build_model(keras)
     single.build((None, 13))
@@ -194,7 +194,7 @@ def test_chapter_loop_folds_are_the_chapters_consecutive_blocks():
 def test_both_kfold_loops_report_the_same_figures(data, tmp_path, capsys):
     boston = load_script("boston_housing.py")
     (reports, printed) = ({}, {})
-    for loop in ("chapter", "side-by-side"):
+    for loop in ("chapter", "one-model"):
         out = tmp_path / loop
         boston.main(["--dataset", str(data / "boston.npz"), "--folds", "3", "--kfold-epochs",
                      "12", "--kfold-batch-size", "4", "--epochs", "2", "--kfold-loop", loop,
@@ -204,10 +204,10 @@ def test_both_kfold_loops_report_the_same_figures(data, tmp_path, capsys):
         printed[loop] = [re.sub(r"[\d.,$]+", "#", line) for line in last_info(capsys)
                          if "processing fold" not in line]
         assert (out / "kfold_mae.png").stat().st_size > 0
-    (chapter, sideBySide) = (reports["chapter"], reports["side-by-side"])
-    assert (chapter["kfold_loop"], sideBySide["kfold_loop"]) == ("chapter", "side-by-side")
-    assert chapter.keys() == sideBySide.keys() and printed["chapter"] == printed["side-by-side"]
-    for report in (chapter, sideBySide):
+    (chapter, oneModel) = (reports["chapter"], reports["one-model"])
+    assert (chapter["kfold_loop"], oneModel["kfold_loop"]) == ("chapter", "one-model")
+    assert chapter.keys() == oneModel.keys() and printed["chapter"] == printed["one-model"]
+    for report in (chapter, oneModel):
         assert len(report["fold_val_mae"]) == 3 and len(report["val_mae_per_epoch"]) == 12
         assert len(report["smoothed_val_mae"]) == 2
         assert report["kfold_val_mae"] == pytest.approx(np.mean(report["fold_val_mae"]))

@@ -189,7 +189,7 @@ def test_reuters_flags_shape_the_model_and_labels(labels, data, tmp_path, fits):
 def test_boston_kfold_and_final_flags(data, tmp_path, fits):
     ((trainX, _), _) = load_boston_npz(str(data / "boston.npz"))
     n = len(trainX)
-    # side by side (stopped at its fit): one model of --folds networks, each
+    # in one model (stopped at its fit): one model of --folds networks, each
     # fed batches of --kfold-batch-size for --kfold-epochs
     run_main("boston_housing.py", "--dataset", data / "boston.npz", "--folds", 3,
              "--kfold-epochs", 2, "--kfold-batch-size", 4, "--output", tmp_path / "a",
