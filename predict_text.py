@@ -66,7 +66,7 @@ def main(argv=None):
         sources.append(path)
     if args.evaluate:
         (evalTexts, evalLabels, evalNames) = load_text_folder(
-            args.evaluate, "--evaluate", minClasses=1)
+            args.evaluate, "--evaluate", min_classes=1)
         unknown = [n for n in evalNames if n not in classNames]
         if unknown:
             raise UserError(f"--evaluate {args.evaluate!r}: class {unknown[0]!r} is not "
