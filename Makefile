@@ -28,8 +28,8 @@ demo-houses: $(VENV)/.installed
 	$(PY) cnn_regression.py --dataset $(OUT)/houses --output $(OUT)/cnn
 	$(PY) mixed_regression.py --dataset $(OUT)/houses --val-split 0.2 \
 		--output $(OUT)/mixed
-	$(PY) compare_house_models.py --dataset $(OUT)/houses --epochs 60 \
-		--output $(OUT)/compare_house_models
+	$(PY) compare_house_models.py --dataset $(OUT)/houses \
+		--models mlp mlp-improved mean-price boosting --output $(OUT)/compare_house_models
 
 demo-classifiers: $(VENV)/.installed
 	$(PY) -m pyimagesearch.sample_data shapes $(OUT)/shapes --per-class 100

@@ -91,10 +91,11 @@ def comparison_lines(errors):
     order = sorted(errors, key=lambda name: np.mean(errors[name]))
     best = order[0]
     width = max(len(name) for name in order)
-    lines = [f"{'model':<{width}}  {'mean':>7}  {'spread':>7}  {'per fold':<{6 * len(errors[best])}}"
+    fold_width = 6 * len(errors[best]) - 1  # the per-fold column's
+    lines = [f"{'model':<{width}}  {'mean':>7}  {'spread':>7}  {'per fold':<{fold_width}}"
              f"  against {best}"]
     for name in order:
-        folds = " ".join(f"{e:5.1f}" for e in errors[name])
+        per_fold = " ".join(f"{e:5.1f}" for e in errors[name])
         if name == best:
             against = "best"
         else:
@@ -102,7 +103,7 @@ def comparison_lines(errors):
             against = (f"{mean:+.2f} points (95% interval {low:+.2f} to {high:+.2f}), "
                        f"worse in {worse} of {len(errors[name])} folds")
         lines.append(f"{name:<{width}}  {np.mean(errors[name]):6.2f}%  "
-                     f"{np.std(errors[name]):7.2f}  {folds}  {against}")
+                     f"{np.std(errors[name]):7.2f}  {per_fold}  {against}")
     return lines
 
 
