@@ -28,8 +28,8 @@ demo-houses: $(VENV)/.installed
 	$(PY) cnn_regression.py --dataset $(OUT)/houses --output $(OUT)/cnn
 	$(PY) mixed_regression.py --dataset $(OUT)/houses --val-split 0.2 \
 		--output $(OUT)/mixed
-	$(PY) mlp_regression.py --dataset $(OUT)/houses --folds 5 --recipe improved \
-		--output $(OUT)/mlp_improved_5fold
+	$(PY) compare_house_models.py --dataset $(OUT)/houses \
+		--models mlp mlp-improved mean-price boosting --output $(OUT)/compare_house_models
 
 demo-classifiers: $(VENV)/.installed
 	$(PY) -m pyimagesearch.sample_data shapes $(OUT)/shapes --per-class 100
@@ -39,6 +39,9 @@ demo-classifiers: $(VENV)/.installed
 	$(PY) train_vgg.py --dataset $(OUT)/shapes --epochs 25 \
 		--model $(OUT)/smallvggnet.model --label-bin $(OUT)/smallvggnet_lb.pickle \
 		--plot $(OUT)/smallvggnet_plot.png
+	$(PY) train_improved_classifier.py --network simple_nn --dataset $(OUT)/shapes \
+		--epochs 40 --model $(OUT)/simple_nn_improved.model \
+		--label-bin $(OUT)/simple_nn_improved_lb.pickle --plot $(OUT)/simple_nn_improved_plot.png
 	$(PY) predict.py --image $(OUT)/shapes/triangle/triangle_00001.jpg \
 		--model $(OUT)/smallvggnet.model --label-bin $(OUT)/smallvggnet_lb.pickle \
 		--output $(OUT)/prediction.png

@@ -8,7 +8,7 @@ Without --dataset, Keras' own copy is loaded (downloaded once by Keras).
 
 The K-fold validation is the chapter's loop (``kfold_chapter_loop``: a fresh
 model per fold, one after the other). By default the K folds' models train
-side by side in one model instead (``kfold_side_by_side``): the same
+in one model instead (``kfold_in_one_model``): the same
 arithmetic per fold, without the overhead of the chapter's tiny steps
 (121,200 of them at batch 1 for 100 epochs, 606,000 for the chapter's 500);
 ``--kfold-loop chapter`` runs the chapter's loop. Both report the same
@@ -22,10 +22,10 @@ import time
 
 import numpy as np
 
-from pyimagesearch.cli import (UserError, check_chapter_paths, fit_verbosity, positive_int,
-                               run_main)
+from pyimagesearch.cli import check_chapter_paths, fit_verbosity, positive_int, run_main
+from pyimagesearch.errors import UserError
 
-KFOLD_LOOPS = ("side-by-side", "chapter")
+KFOLD_LOOPS = ("one-model", "chapter")
 
 
 def parse_args(argv):
@@ -39,9 +39,9 @@ def parse_args(argv):
                     help="epochs per fold (default: 100; the chapter's curve uses 500)")
     ap.add_argument("--kfold-batch-size", type=positive_int, default=1,
                     help="batch size per fold (default: 1, as the chapter)")
-    ap.add_argument("--kfold-loop", choices=KFOLD_LOOPS, default="side-by-side",
+    ap.add_argument("--kfold-loop", choices=KFOLD_LOOPS, default="one-model",
                     help="'chapter' trains the folds' models one after the other, as "
-                         "the chapter's loop; 'side-by-side' (default) trains them in "
+                         "the chapter's loop; 'one-model' (default) trains them in "
                          "one model, the same arithmetic, faster")
     ap.add_argument("--epochs", type=positive_int, default=80,
                     help="epochs of the final model on all training data (default: 80)")
@@ -106,7 +106,7 @@ def kfold_chapter_loop(keras, trainData, trainTargets, k, numEpochs, batchSize, 
 
 
 # --------------------------------------------------------------------------
-# The same K-fold validation, the K folds' models side by side in one model
+# The same K-fold validation, the K folds' models in one model
 
 
 def kfold_splits(data, targets, k):
@@ -120,7 +120,7 @@ def kfold_splits(data, targets, k):
                data[val], targets[val])
 
 
-def side_by_side(keras, k, features, stepsPerExecution):
+def folds_in_one_model(keras, k, features, stepsPerExecution):
     """K of the chapter's models in one, fold i's named ``fold<i>``: its own
     input, its own output and mse loss, no shared weights. Compiled so that
     one graph call runs ``stepsPerExecution`` steps for all folds and XLA
@@ -135,8 +135,8 @@ def side_by_side(keras, k, features, stepsPerExecution):
     return (model, names)
 
 
-def kfold_side_by_side(keras, trainData, trainTargets, k, numEpochs, batchSize, logDir=None):
-    """``kfold_chapter_loop`` with the K folds' models trained side by side.
+def kfold_in_one_model(keras, trainData, trainTargets, k, numEpochs, batchSize, logDir=None):
+    """``kfold_chapter_loop`` with the K folds' models trained in one model.
 
     Fold i's network sees its own training example at every step (batch
     ``batchSize`` per fold) and its loss is its own mse, so its weights and
@@ -151,7 +151,7 @@ def kfold_side_by_side(keras, trainData, trainTargets, k, numEpochs, batchSize, 
 
     folds = list(kfold_splits(trainData, trainTargets, k))
     stepsPerEpoch = -(-len(folds[0][0]) // batchSize)
-    (model, names) = side_by_side(keras, k, trainData.shape[1], stepsPerEpoch)
+    (model, names) = folds_in_one_model(keras, k, trainData.shape[1], stepsPerEpoch)
     # the training examples, reshuffled every epoch (one permutation for all
     # folds: each fold still sees its own examples in a new order each epoch)
     train = tf.data.Dataset.from_tensor_slices(
@@ -204,10 +204,10 @@ def main(argv=None):
     testData = ((testData - mean) / std).astype("float32")
 
     # K-fold validation: K fresh models, each validated on its own block of
-    # the training houses (the chapter's loop, or its models side by side)
+    # the training houses (the chapter's loop, or its models in one model)
     print(f"[INFO] {args.folds}-fold validation, {args.kfold_epochs} epochs at batch "
           f"{args.kfold_batch_size} per fold...")
-    kfold = kfold_chapter_loop if args.kfold_loop == "chapter" else kfold_side_by_side
+    kfold = kfold_chapter_loop if args.kfold_loop == "chapter" else kfold_in_one_model
     logDir = os.path.join(args.tensorboard, "kfold") if args.tensorboard else None
     start = time.time()
     (foldMAE, maeHistories) = kfold(keras, trainData, trainTargets, args.folds,

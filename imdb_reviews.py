@@ -11,8 +11,9 @@ import os
 
 import numpy as np
 
-from pyimagesearch.cli import (UserError, add_chapter_flags, check_chapter_paths,
-                               fit_verbosity, positive_int, run_main)
+from pyimagesearch.cli import (add_chapter_flags, check_chapter_paths, fit_verbosity,
+                               positive_int, run_main)
+from pyimagesearch.errors import UserError
 
 
 def parse_args(argv):
@@ -20,7 +21,7 @@ def parse_args(argv):
     ap.add_argument("--dataset", default=None,
                     help="the original release's folder (aclImdb/ with train|test/neg|pos) "
                          "or Keras' imdb.npz; default: keras.datasets.imdb.load_data()")
-    add_chapter_flags(ap, "reviews", validationSize=10000, epochs=4, output="output/imdb")
+    add_chapter_flags(ap, "reviews", validation_size=10000, epochs=4, output="output/imdb")
     ap.add_argument("--hidden-layers", type=int, choices=[1, 2, 3], default=2,
                     help="hidden Dense layers (default: 2)")
     ap.add_argument("--units", type=positive_int, default=16,
@@ -53,12 +54,12 @@ def main(argv=None):
     # load the reviews as lists of word indices (the num_words most frequent words)
     print("[INFO] loading IMDB reviews...")
     data = load_chapter_text("imdb", args.dataset, args.num_words)
-    print(f"[INFO] {len(data.trainSeqs)} training / {len(data.testSeqs)} test reviews")
-    if len(data.trainSeqs) <= args.validation_size:
+    print(f"[INFO] {len(data.train_seqs)} training / {len(data.test_seqs)} test reviews")
+    if len(data.train_seqs) <= args.validation_size:
         raise UserError(f"--validation-size {args.validation_size} leaves no training "
-                        f"review out of {len(data.trainSeqs)}")
-    print(f"[INFO] first review, decoded: {data.decode(data.trainSeqs[0])[:300]}")
-    print(f"[INFO] its label: {data.classNames[int(data.trainLabels[0])]}")
+                        f"review out of {len(data.train_seqs)}")
+    print(f"[INFO] first review, decoded: {data.decode(data.train_seqs[0])[:300]}")
+    print(f"[INFO] its label: {data.class_names[int(data.train_labels[0])]}")
 
     # TensorFlow loads only now, once the flags and the data are known
     # to be good
@@ -68,10 +69,10 @@ def main(argv=None):
 
     # turn each review into a multi-hot vector: 1.0 for every word it uses
     print("[INFO] vectorizing...")
-    xTrain = multi_hot(data.trainSeqs, args.num_words)
-    xTest = multi_hot(data.testSeqs, args.num_words)
-    yTrain = data.trainLabels.astype("float32")
-    yTest = data.testLabels.astype("float32")
+    xTrain = multi_hot(data.train_seqs, args.num_words)
+    xTest = multi_hot(data.test_seqs, args.num_words)
+    yTrain = data.train_labels.astype("float32")
+    yTest = data.test_labels.astype("float32")
 
     # first run: hold out the first reviews and watch the validation loss
     print(f"[INFO] training with {args.validation_size} reviews held out, "
@@ -111,7 +112,7 @@ def main(argv=None):
     # the probability of a positive review, for a few test reviews
     probs = model.predict(xTest[:5], verbose=0)[:, 0]
     for (p, y) in zip(probs, yTest[:5]):
-        print(f"[INFO] P(positive) = {p:.4f} (actual: {data.classNames[int(y)]})")
+        print(f"[INFO] P(positive) = {p:.4f} (actual: {data.class_names[int(y)]})")
 
     # the first run's training and validation curves, written with the
     # results once the run has succeeded (an interrupted run leaves the

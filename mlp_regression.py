@@ -9,10 +9,9 @@ import time
 import numpy as np
 
 from pyimagesearch import cli, datasets, splits
-from pyimagesearch.reports import HouseReport, format_price
+from pyimagesearch.reports import format_price, save_house_run
 
 # the post's training: 200 epochs on batches of 8 houses
-# (--recipe improved trains on batches of 16)
 EPOCHS = 200
 BATCH_SIZE = 8
 
@@ -20,7 +19,7 @@ BATCH_SIZE = 8
 def main(argv=None):
     start = time.perf_counter()
     args = cli.parse_house_args(__doc__.splitlines()[0], argv, epochs=EPOCHS,
-                                batch_size=BATCH_SIZE, improved={"batch_size": 16})
+                                batch_size=BATCH_SIZE)
 
     # construct the path to the input .txt file that contains information
     # on each house in the dataset and then load the dataset
@@ -33,100 +32,86 @@ def main(argv=None):
     from keras.optimizers import Adam
     from sklearn.model_selection import train_test_split
 
-    from pyimagesearch import models, recipes, training
+    from pyimagesearch import models, training
 
     training.setup(args.seed, args.mixed_precision)
 
     # construct a training and testing split with 75% of the data used
-    # for training and the remaining 25% for evaluation (or, with --folds K,
-    # K splits in which every house is tested once)
+    # for training and the remaining 25% for evaluation
     print("[INFO] constructing training/testing split...")
-    splits.check_enough_houses(df, args.folds)
-    if args.folds:
-        folds = splits.kfold(args.folds, df)
-    else:
-        folds = [train_test_split(df, test_size=0.25, random_state=42)]
+    splits.check_enough_houses(df)
+    (train, test) = train_test_split(df, test_size=0.25, random_state=42)
 
-    report = HouseReport("mlp_regression.py", df, args.folds, args.val_split,
-                         record={"recipe": args.recipe, "seed": args.seed,
-                                 "epochs": args.epochs})
-    for (train, test) in folds:
-        # find the largest house price in the training set and use it to
-        # scale our house prices to the range [0, 1] (leads to better
-        # training and convergence)
-        maxPrice = train["price"].max()
-        trainY = (train["price"] / maxPrice).to_numpy("float32")
-        testY = (test["price"] / maxPrice).to_numpy("float32")
+    # find the largest house price in the training set and use it to
+    # scale our house prices to the range [0, 1] (leads to better
+    # training and convergence)
+    maxPrice = train["price"].max()
+    trainY = (train["price"] / maxPrice).to_numpy("float32")
+    testY = (test["price"] / maxPrice).to_numpy("float32")
 
-        # process the house attributes data by performing min-max scaling
-        # on continuous features, one-hot encoding on categorical features,
-        # and then finally concatenating them together
-        print("[INFO] processing data...")
-        (trainX, testX) = datasets.process_house_attributes(df, train, test)
+    # process the house attributes data by performing min-max scaling
+    # on continuous features, one-hot encoding on categorical features,
+    # and then finally concatenating them together
+    print("[INFO] processing data...")
+    (trainX, testX) = datasets.process_house_attributes(df, train, test)
 
-        # validate on the test split as the post does, or (--val-split) on
-        # training houses held out, so the test split stays unseen
-        (trainX, trainY, valX, valY) = splits.validation_data(
-            trainX, trainY, testX, testY, args.val_split, args.seed)
+    # validate on the test split as the post does, or (--val-split) on
+    # training houses held out, so the test split stays unseen
+    (trainX, trainY, valX, valY) = splits.validation_data(
+        trainX, trainY, testX, testY, args.val_split, args.seed)
 
-        # fit's callbacks: Ctrl-C stops after the current step; with --val-split
-        # the weights of the best epoch are kept (--patience: stop early)
-        callbacks = training.callbacks(args.val_split is not None, args.patience,
-                                       args.resume_dir)
-        print("[INFO] training model...")
-        if args.recipe == "improved":
-            # this repository's recipe: eight MLPs, their mean is the price
-            (model, H) = recipes.train_improved(
-                "mlp", lambda: models.create_mlp(trainX.shape[1], regress=True),
-                (trainX, trainY), (valX, valY), args.epochs,
-                args.batch_size, args.seed, callbacks)
-        else:
-            # create our MLP and then compile the model using mean absolute
-            # percentage error as our loss, implying that we seek to minimize
-            # the absolute percentage difference between our price
-            # *predictions* and the *actual prices* (one graph call runs a
-            # whole epoch of steps: the same steps, less overhead)
-            model = models.create_mlp(trainX.shape[1], regress=True)
-            opt = Adam(learning_rate=training.time_based_decay(1e-3, decay=1e-3 / 200))
-            model.compile(loss="mean_absolute_percentage_error", optimizer=opt,
-                          steps_per_execution=training.steps_per_epoch(len(trainX),
-                                                                       args.batch_size))
+    # create our MLP and then compile the model using mean absolute
+    # percentage error as our loss, implying that we seek to minimize
+    # the absolute percentage difference between our price *predictions*
+    # and the *actual prices* (one graph call runs a whole epoch of steps:
+    # the same steps, less overhead)
+    model = models.create_mlp(trainX.shape[1], regress=True)
+    opt = Adam(learning_rate=training.time_based_decay(1e-3, decay=1e-3 / 200))
+    model.compile(loss="mean_absolute_percentage_error", optimizer=opt,
+                  steps_per_execution=training.steps_per_epoch(len(trainX), args.batch_size))
 
-            # train the model on batches of 8 houses; the houses come from
-            # in-memory pipelines, the training ones reshuffled every epoch
-            # (Keras would wrap NumPy arrays anew every epoch: 2.5x slower),
-            # the validation ones in batches of 256 (only evaluated: the same
-            # mean in fewer steps)
-            trainData = training.batches(trainX, trainY, args.batch_size, shuffle=True,
-                                         seed=args.seed)
-            valData = training.batches(valX, valY, batch_size=256)
-            H = model.fit(trainData, validation_data=valData, epochs=args.epochs,
-                          verbose=cli.fit_verbosity(),
-                          callbacks=callbacks)
+    # train the model on batches of 8 houses; the houses come from
+    # in-memory pipelines, the training ones reshuffled every epoch (Keras
+    # would wrap NumPy arrays anew every epoch: 2.5x slower), the validation
+    # ones in batches of 256 (only evaluated: the same mean in fewer steps);
+    # Ctrl-C stops after the current step, and with --val-split the weights
+    # of the best epoch are kept (--patience: stop early)
+    print("[INFO] training model...")
+    trainData = training.batches(trainX, trainY, args.batch_size, shuffle=True,
+                                 seed=args.seed)
+    valData = training.batches(valX, valY, batch_size=256)
+    H = model.fit(trainData, validation_data=valData, epochs=args.epochs,
+                  verbose=cli.fit_verbosity(),
+                  callbacks=training.callbacks(args.val_split, args.patience))
 
-        # make predictions on the testing data
-        print("[INFO] predicting house prices...")
-        preds = model.predict(testX, verbose=0)
+    # make predictions on the testing data
+    print("[INFO] predicting house prices...")
+    preds = model.predict(testX, verbose=0)
 
-        # compute the difference between the *predicted* house prices and the
-        # *actual* house prices, then compute the percentage difference and
-        # the absolute percentage difference
-        diff = preds.flatten() - testY
-        percentDiff = (diff / testY) * 100
-        absPercentDiff = np.abs(percentDiff)
-        report.add(absPercentDiff, test, preds.flatten() * maxPrice, H, model)
-
-    # save what a learner looks at (--output)
-    if args.output:
-        report.save(args.output, seconds=time.perf_counter() - start)
+    # compute the difference between the *predicted* house prices and the
+    # *actual* house prices, then compute the percentage difference and
+    # the absolute percentage difference
+    diff = preds.flatten() - testY
+    percentDiff = (diff / testY) * 100
+    absPercentDiff = np.abs(percentDiff)
 
     # compute the mean and standard deviation of the absolute percentage
-    # difference (with --folds, of the folds' means), then show some
-    # statistics on our model
-    (mean, std) = report.figure
+    # difference
+    mean = np.mean(absPercentDiff)
+    std = np.std(absPercentDiff)
+
+    # save what a learner looks at (--output): the model, its loss curves,
+    # the test houses' predicted prices
+    if args.output:
+        save_house_run(args.output, "mlp_regression.py", model, H, test,
+                       preds.flatten() * maxPrice, absPercentDiff,
+                       {"recipe": "posts", "seed": args.seed, "epochs": args.epochs,
+                        "val_split": args.val_split}, time.perf_counter() - start)
+
+    # finally, show some statistics on our model
     print("[INFO] avg. house price: {}, std house price: {}".format(
         format_price(df["price"].mean()), format_price(df["price"].std())))
-    print("[INFO] mean: {:.2f}%, std: {:.2f}%{}".format(mean, std, report.over_folds))
+    print("[INFO] mean: {:.2f}%, std: {:.2f}%".format(mean, std))
 
 
 if __name__ == "__main__":

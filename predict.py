@@ -17,7 +17,8 @@ import sys
 
 import numpy as np
 
-from pyimagesearch.cli import UserError, run_main, warn
+from pyimagesearch.cli import run_main, warn
+from pyimagesearch.errors import UserError
 from pyimagesearch.datasets import preprocess_image, read_image
 from pyimagesearch.storage import atomic_output
 

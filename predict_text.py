@@ -14,7 +14,8 @@ import os
 
 import numpy as np
 
-from pyimagesearch.cli import UserError, existing_folder, run_main, warn
+from pyimagesearch.cli import existing_folder, run_main, warn
+from pyimagesearch.errors import UserError
 from pyimagesearch.storage import beside, find_model, load_labels, model_file, model_inputs
 from pyimagesearch.textfolders import list_text_files, load_text_folder, read_text_file
 
@@ -65,7 +66,7 @@ def main(argv=None):
         sources.append(path)
     if args.evaluate:
         (evalTexts, evalLabels, evalNames) = load_text_folder(
-            args.evaluate, "--evaluate", minClasses=1)
+            args.evaluate, "--evaluate", min_classes=1)
         unknown = [n for n in evalNames if n not in classNames]
         if unknown:
             raise UserError(f"--evaluate {args.evaluate!r}: class {unknown[0]!r} is not "

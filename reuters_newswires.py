@@ -11,8 +11,9 @@ import os
 
 import numpy as np
 
-from pyimagesearch.cli import (UserError, add_chapter_flags, check_chapter_paths,
-                               fit_verbosity, positive_int, run_main)
+from pyimagesearch.cli import (add_chapter_flags, check_chapter_paths, fit_verbosity,
+                               positive_int, run_main)
+from pyimagesearch.errors import UserError
 
 
 def parse_args(argv):
@@ -20,7 +21,7 @@ def parse_args(argv):
     ap.add_argument("--dataset", default=None,
                     help="the Reuters-21578 folder (reut2-*.sgm) or Keras' reuters.npz; "
                          "default: keras.datasets.reuters.load_data()")
-    add_chapter_flags(ap, "newswires", validationSize=1000, epochs=9, output="output/reuters")
+    add_chapter_flags(ap, "newswires", validation_size=1000, epochs=9, output="output/reuters")
     ap.add_argument("--units", type=positive_int, default=64,
                     help="units of the middle layer (default: 64; 4 shows the "
                          "information bottleneck)")
@@ -53,14 +54,14 @@ def main(argv=None):
     # load the newswires as lists of word indices, each with one topic
     print("[INFO] loading Reuters newswires...")
     data = load_chapter_text("reuters", args.dataset, args.num_words)
-    topics = len(data.classNames)
-    print(f"[INFO] {len(data.trainSeqs) + len(data.testSeqs)} newswires, {topics} topics: "
-          f"{len(data.trainSeqs)} training / {len(data.testSeqs)} test")
-    if len(data.trainSeqs) <= args.validation_size:
+    topics = len(data.class_names)
+    print(f"[INFO] {len(data.train_seqs) + len(data.test_seqs)} newswires, {topics} topics: "
+          f"{len(data.train_seqs)} training / {len(data.test_seqs)} test")
+    if len(data.train_seqs) <= args.validation_size:
         raise UserError(f"--validation-size {args.validation_size} leaves no training "
-                        f"newswire out of {len(data.trainSeqs)}")
-    print(f"[INFO] first newswire, decoded: {data.decode(data.trainSeqs[0])[:300]}")
-    print(f"[INFO] its topic: {data.classNames[int(data.trainLabels[0])]}")
+                        f"newswire out of {len(data.train_seqs)}")
+    print(f"[INFO] first newswire, decoded: {data.decode(data.train_seqs[0])[:300]}")
+    print(f"[INFO] its topic: {data.class_names[int(data.train_labels[0])]}")
 
     # TensorFlow loads only now, once the flags and the data are known
     # to be good
@@ -71,14 +72,14 @@ def main(argv=None):
     # multi-hot vectors; one-hot labels (categorical cross-entropy) or the
     # integers themselves (sparse categorical cross-entropy: the same loss)
     print("[INFO] vectorizing...")
-    xTrain = multi_hot(data.trainSeqs, args.num_words)
-    xTest = multi_hot(data.testSeqs, args.num_words)
+    xTrain = multi_hot(data.train_seqs, args.num_words)
+    xTest = multi_hot(data.test_seqs, args.num_words)
     if args.labels == "onehot":
-        yTrain = keras.utils.to_categorical(data.trainLabels, topics)
-        yTest = keras.utils.to_categorical(data.testLabels, topics)
+        yTrain = keras.utils.to_categorical(data.train_labels, topics)
+        yTest = keras.utils.to_categorical(data.test_labels, topics)
         loss = "categorical_crossentropy"
     else:
-        (yTrain, yTest) = (data.trainLabels, data.testLabels)
+        (yTrain, yTest) = (data.train_labels, data.test_labels)
         loss = "sparse_categorical_crossentropy"
 
     # first run: hold out the first newswires and watch the validation loss
@@ -115,17 +116,17 @@ def main(argv=None):
                                               verbose=0)
 
     # what a random classifier scores: the test labels against a shuffled copy
-    shuffled = np.random.RandomState(args.seed).permutation(data.testLabels)
-    randomAccuracy = float(np.mean(shuffled == data.testLabels))
+    shuffled = np.random.RandomState(args.seed).permutation(data.test_labels)
+    randomAccuracy = float(np.mean(shuffled == data.test_labels))
     print(f"[INFO] test loss: {testLoss:.4f}; a random classifier's accuracy: "
           f"{randomAccuracy:.4f}")
 
     # the predicted topic of a few test newswires: 'topics' probabilities summing to 1
     probs = model.predict(xTest[:5], verbose=0)
-    for (p, y) in zip(probs, data.testLabels[:5]):
-        print(f"[INFO] predicted {data.classNames[int(np.argmax(p))]} "
+    for (p, y) in zip(probs, data.test_labels[:5]):
+        print(f"[INFO] predicted {data.class_names[int(np.argmax(p))]} "
               f"({p.max() * 100:.2f}%, probabilities sum to {p.sum():.3f}), "
-              f"actual {data.classNames[int(y)]}")
+              f"actual {data.class_names[int(y)]}")
 
     # the first run's training and validation curves, written with the
     # results once the run has succeeded (an interrupted run leaves the
@@ -137,7 +138,7 @@ def main(argv=None):
                  {"accuracy": "train_acc", "val_accuracy": "val_acc"})
 
     save_results(os.path.join(args.output, "results.json"), {
-        "seed": args.seed, "topics": data.classNames, "train_newswires": len(xTrain),
+        "seed": args.seed, "topics": data.class_names, "train_newswires": len(xTrain),
         "test_newswires": len(xTest), "labels": args.labels, "units": args.units,
         "history": {k: [float(v) for v in vals] for (k, vals) in h.items()},
         "lowest_val_loss_epoch": bestEpoch, "epochs": args.epochs,

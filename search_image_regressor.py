@@ -18,7 +18,8 @@ import os
 import time
 
 from pyimagesearch import cli, imagesets
-from pyimagesearch.cli import UserError, existing_folder, fit_verbosity, positive_int, run_main
+from pyimagesearch.cli import existing_folder, fit_verbosity, positive_int, run_main
+from pyimagesearch.errors import UserError
 from pyimagesearch.search import project
 
 

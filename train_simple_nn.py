@@ -51,7 +51,7 @@ def main(argv=None):
     from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.model_selection import train_test_split
 
-    from pyimagesearch import plots, recipes, reports, splits, storage, training
+    from pyimagesearch import plots, reports, splits, storage, training
 
     training.setup(args.seed, args.mixed_precision)
 
@@ -72,39 +72,30 @@ def main(argv=None):
     (trainX, trainY, valX, valY) = splits.validation_data(
         trainX, trainY, testX, testY, args.val_split, args.seed)
 
-    # fit's callbacks: Ctrl-C stops after the current step; with --val-split
-    # the weights of the best epoch are kept (--patience: stop early)
-    callbacks = training.callbacks(args.val_split is not None, args.patience,
-                                   args.resume_dir)
+    # define the 3072-1024-512-C architecture using Keras
+    model = create_simple_nn(len(lb.classes_))
+
+    # initialize our initial learning rate and # of epochs to train for
+    # (INIT_LR and EPOCHS, above), then compile the model using SGD as our
+    # optimizer and categorical cross-entropy loss (one graph call runs a
+    # whole epoch of steps: the same steps, less overhead)
     print("[INFO] training network...")
-    if args.recipe == "improved":
-        # this repository's recipe: ReLU and dropout, AdamW with a cosine
-        # decay, mirrored images (recipes.py)
-        (model, H) = recipes.train_improved(
-            "simple_nn", lambda: create_simple_nn(len(lb.classes_)), (trainX, trainY),
-            (valX, valY), args.epochs, args.batch_size, args.seed, callbacks)
-    else:
-        # define the 3072-1024-512-C architecture using Keras
-        model = create_simple_nn(len(lb.classes_))
+    opt = SGD(learning_rate=INIT_LR)
+    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"],
+                  steps_per_execution=training.steps_per_epoch(len(trainX), args.batch_size))
 
-        # compile the model using SGD as our optimizer and categorical
-        # cross-entropy loss (one graph call runs a whole epoch of steps:
-        # the same steps, less overhead)
-        opt = SGD(learning_rate=INIT_LR)
-        model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"],
-                      steps_per_execution=training.steps_per_epoch(len(trainX),
-                                                                   args.batch_size))
-
-        # train the neural network on batches of BS images; the images come
-        # from in-memory pipelines, the training ones reshuffled every epoch
-        # (Keras would wrap NumPy arrays anew every epoch), the validation
-        # ones in batches of 256 (only evaluated: the same mean in fewer steps)
-        trainData = training.batches(trainX, trainY, args.batch_size, shuffle=True,
-                                     seed=args.seed)
-        valData = training.batches(valX, valY, batch_size=256)
-        H = model.fit(trainData, validation_data=valData, epochs=args.epochs,
-                      verbose=cli.fit_verbosity(),
-                      callbacks=callbacks)
+    # train the neural network on batches of BS images; the images come
+    # from in-memory pipelines, the training ones reshuffled every epoch
+    # (Keras would wrap NumPy arrays anew every epoch), the validation ones
+    # in batches of 256 (only evaluated: the same mean in fewer steps);
+    # Ctrl-C stops after the current step, and with --val-split the weights
+    # of the best epoch are kept (--patience: stop early)
+    trainData = training.batches(trainX, trainY, args.batch_size, shuffle=True,
+                                 seed=args.seed)
+    valData = training.batches(valX, valY, batch_size=256)
+    H = model.fit(trainData, validation_data=valData, epochs=args.epochs,
+                  verbose=cli.fit_verbosity(),
+                  callbacks=training.callbacks(args.val_split, args.patience))
 
     # evaluate the network
     print("[INFO] evaluating network...")
@@ -127,7 +118,7 @@ def main(argv=None):
     print("[INFO] serializing network and label binarizer...")
     modelPath = storage.save_model(model, args.model)
     storage.save_labels(lb, args.label_bin)
-    record = {"recipe": args.recipe, "seed": args.seed, "epochs": args.epochs,
+    record = {"recipe": "posts", "seed": args.seed, "epochs": args.epochs,
               "val_split": args.val_split, "mixed_precision": args.mixed_precision}
     storage.save_results(storage.beside(args.model, "_results.json"),
                          reports.classifier_results("train_simple_nn.py", record, accuracy,

@@ -14,8 +14,9 @@ import os
 
 import numpy as np
 
-from pyimagesearch.cli import (UserError, existing_folder, fit_verbosity, fraction,
-                               positive_int, run_main, word_count)
+from pyimagesearch.cli import (existing_folder, fit_verbosity, fraction, positive_int,
+                               run_main, word_count)
+from pyimagesearch.errors import UserError
 from pyimagesearch.storage import beside, ensure_writable_folder, model_file
 from pyimagesearch.textfolders import load_text_folder, make_vectorizer, vectorize_texts
 

@@ -9,7 +9,7 @@ import time
 from pyimagesearch import cli, datasets
 
 # initialize our initial learning rate, # of epochs to train for, and
-# batch size (--recipe improved trains for 150 epochs)
+# batch size
 INIT_LR = 0.01
 EPOCHS = 75
 BS = 32
@@ -22,7 +22,7 @@ CURVES = {"loss": "train_loss", "val_loss": "val_loss",
 def main(argv=None):
     start = time.perf_counter()
     args = cli.parse_classifier_args(__doc__.splitlines()[0], argv, epochs=EPOCHS,
-                                     batch_size=BS, improved={"epochs": 150})
+                                     batch_size=BS)
 
     # grab the image paths and randomly shuffle them, then load each image,
     # resize it to 64x64 pixels (ignoring aspect ratio), scale the pixel
@@ -37,7 +37,7 @@ def main(argv=None):
     from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.model_selection import train_test_split
 
-    from pyimagesearch import fast, plots, recipes, reports, splits, storage, training
+    from pyimagesearch import fast, plots, reports, splits, storage, training
     from pyimagesearch.augmentation import image_data_generator
     from pyimagesearch.smallvggnet import SmallVGGNet
 
@@ -67,42 +67,31 @@ def main(argv=None):
                                height_shift_range=0.1, shear_range=0.2, zoom_range=0.2,
                                horizontal_flip=True, fill_mode="nearest")
 
-    # fit's callbacks: Ctrl-C stops after the current step; with --val-split
-    # the weights of the best epoch are kept (--patience: stop early)
-    callbacks = training.callbacks(args.val_split is not None, args.patience,
-                                   args.resume_dir)
+    # initialize our VGG-like Convolutional Neural Network
+    model = SmallVGGNet.build(width=64, height=64, depth=3, classes=len(lb.classes_))
+
+    # initialize the model and optimizer (the post's decay of INIT_LR /
+    # EPOCHS per step, as a learning-rate schedule)
     print("[INFO] training network...")
-    if args.recipe == "improved":
-        # this repository's recipe: Adam with warm-up and cosine decay,
-        # label smoothing, twice the epochs (recipes.py)
-        (model, H) = recipes.train_improved(
-            "smallvggnet", lambda: SmallVGGNet.build(64, 64, 3, len(lb.classes_)),
-            (trainX, trainY), (valX, valY), args.epochs,
-            args.batch_size, args.seed, callbacks, augment=aug)
-    else:
-        # initialize our VGG-like Convolutional Neural Network
-        model = SmallVGGNet.build(width=64, height=64, depth=3, classes=len(lb.classes_))
+    opt = SGD(learning_rate=training.time_based_decay(INIT_LR, decay=INIT_LR / args.epochs))
+    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+    # batch norm's training step on one fused kernel (Keras builds it from
+    # primitive operations; bench/README)
+    fast.use_fused_kernels(model, optimizer=False)
 
-        # initialize the model and optimizer (the post's decay of INIT_LR /
-        # EPOCHS per step, as a learning-rate schedule)
-        opt = SGD(learning_rate=training.time_based_decay(INIT_LR, decay=INIT_LR / args.epochs))
-        model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
-        # batch norm's training step on one fused kernel (Keras builds it
-        # from primitive operations: 43% of a SmallVGGNet step; bench/README)
-        fast.use_fused_kernels(model)
-
-        # train the network on augmented batches of BS images: the post's
-        # aug.flow(trainX, trainY, batch_size=BS), as an endless in-memory
-        # pipeline reshuffled on every pass, an epoch len(trainX) // BS of its
-        # batches; the validation images in batches of 256 (only evaluated)
-        trainData = training.batches(trainX, trainY, args.batch_size, shuffle=True,
-                                     seed=args.seed, augment=aug, repeat=True)
-        valData = training.batches(valX, valY, batch_size=256)
-        H = model.fit(trainData, validation_data=valData,
-                      steps_per_epoch=max(1, len(trainX) // args.batch_size),
-                      epochs=args.epochs,
-                      verbose=cli.fit_verbosity(),
-                      callbacks=callbacks)
+    # train the network on augmented batches of BS images: the post's
+    # aug.flow(trainX, trainY, batch_size=BS), as an endless in-memory
+    # pipeline reshuffled on every pass, an epoch len(trainX) // BS of its
+    # batches; the validation images in batches of 256 (only evaluated);
+    # Ctrl-C stops after the current step, and with --val-split the weights
+    # of the best epoch are kept (--patience: stop early)
+    trainData = training.batches(trainX, trainY, args.batch_size, shuffle=True,
+                                 seed=args.seed, augment=aug, repeat=True)
+    valData = training.batches(valX, valY, batch_size=256)
+    H = model.fit(trainData, validation_data=valData,
+                  steps_per_epoch=max(1, len(trainX) // args.batch_size),
+                  epochs=args.epochs, verbose=cli.fit_verbosity(),
+                  callbacks=training.callbacks(args.val_split, args.patience))
 
     # evaluate the network
     print("[INFO] evaluating network...")
@@ -125,7 +114,7 @@ def main(argv=None):
     print("[INFO] serializing network and label binarizer...")
     modelPath = storage.save_model(model, args.model)
     storage.save_labels(lb, args.label_bin)
-    record = {"recipe": args.recipe, "seed": args.seed, "epochs": args.epochs,
+    record = {"recipe": "posts", "seed": args.seed, "epochs": args.epochs,
               "val_split": args.val_split, "mixed_precision": args.mixed_precision}
     storage.save_results(storage.beside(args.model, "_results.json"),
                          reports.classifier_results("train_vgg.py", record, accuracy,

@@ -1,7 +1,7 @@
 """The chapter's K-fold loop for Boston housing, ported plainly to Keras 3:
 one model per fold, one after the other, ``model.fit`` at batch 1 (the
 script's own ``kfold_chapter_loop``, what ``--kfold-loop chapter`` runs).
-The reference that ``boston_housing.py`` (folds side by side) is timed against.
+The reference that ``boston_housing.py`` (the folds in one model) is timed against.
 
     python bench/boston_plain_port.py --dataset boston_housing.npz --epochs 100 \\
         --compare output/boston/results.json

@@ -82,6 +82,9 @@ def metric(script, stdout):
     if script == "boston_housing":
         m = re.search(r"\[INFO\] K-fold validation MAE: ([\d.]+)", stdout)
         return f"MAE {m.group(1)}" if m else "?"
+    if script == "compare_house_models":
+        m = re.search(r"^\[INFO\] [\w-]+: mean: ([\d.]+)%", stdout, re.MULTILINE)
+        return f"{float(m.group(1)):.2f}% over folds" if m else "?"
     if script.endswith("regression"):
         m = re.search(r"\[INFO\] mean: ([\d.]+)%", stdout)
         return f"{float(m.group(1)):.2f}%" if m else "?"

@@ -25,7 +25,7 @@ The tricks and their stock alternatives:
 * ``one_pass_augmentation`` (``augmentation.image_data_generator``): Keras'
   RandomFlip, RandomRotation, RandomTranslation, RandomShear and RandomZoom
   layers mapped over the batches (four resamplings).
-* ``side_by_side`` (``boston_housing.py``'s default K-fold form):
+* ``folds_in_one_model`` (``boston_housing.py``'s default K-fold form):
   ``--kfold-loop chapter``, the chapter's loop, fold after fold.
 * ``threaded_decoding`` (``datasets._LOAD_WORKERS``): pictures decoded one
   after the other.
@@ -46,15 +46,19 @@ sys.path.insert(0, HERE)
 from run import DEFAULT_DATA, ROOT, command, metric, run_once  # noqa: E402
 
 TRICKS = {
-    "mlp_regression": ["fused_optimizer", "pipeline", "no_autotuner", "gc_freeze"],
-    "cnn_regression": ["fused_batch_norm", "fused_optimizer", "pipeline", "no_autotuner",
-                       "one_core_per_op", "threaded_decoding"],
+    "mlp_regression": ["pipeline", "no_autotuner", "gc_freeze"],
+    "cnn_regression": ["fused_batch_norm", "pipeline", "no_autotuner", "threaded_decoding"],
     "mixed_regression": ["fused_batch_norm", "fused_optimizer", "pipeline", "no_autotuner",
                          "one_core_per_op", "threaded_decoding"],
-    "train_simple_nn": ["fused_optimizer", "pipeline", "no_autotuner", "threaded_decoding"],
-    "train_vgg": ["fused_batch_norm", "fused_optimizer", "one_pass_augmentation",
-                  "no_autotuner", "threaded_decoding"],
-    "boston_housing": ["side_by_side"],
+    "train_simple_nn": ["pipeline", "no_autotuner", "threaded_decoding"],
+    "train_vgg": ["fused_batch_norm", "one_pass_augmentation", "no_autotuner",
+                  "threaded_decoding"],
+    "boston_housing": ["folds_in_one_model"],
+    # the extras' recipes: the improved MLP's eight copies, the improved
+    # classifiers (AdamW for the simple NN, Adam and batch norm for SmallVGGNet)
+    "compare_house_models": ["fused_optimizer"],
+    "improved_simple_nn": ["fused_optimizer"],
+    "improved_smallvggnet": ["fused_batch_norm", "fused_optimizer"],
 }
 
 
@@ -76,7 +80,7 @@ def replace(trick):
     from pyimagesearch import training
 
     if trick in ("fused_batch_norm", "fused_optimizer"):
-        from pyimagesearch import fast, recipes
+        from pyimagesearch import fast
 
         fuse = fast.use_fused_kernels
 
@@ -91,7 +95,7 @@ def replace(trick):
                 getattr(model, "optimizer", None).__dict__.pop("update_step", None)
             return model
 
-        fast.use_fused_kernels = recipes.use_fused_kernels = use_fused_kernels
+        fast.use_fused_kernels = use_fused_kernels
     elif trick == "pipeline":
         stockFit = keras.Model.fit
 
@@ -150,7 +154,7 @@ def replace(trick):
         from pyimagesearch import datasets
 
         datasets._LOAD_WORKERS = 1
-    elif trick == "side_by_side":
+    elif trick == "folds_in_one_model":
         sys.argv.append("--kfold-loop=chapter")
     elif trick == "gc_freeze":
         import gc
@@ -193,6 +197,12 @@ def main():
             tricks = [t for t in TRICKS[script] if not args.tricks or t in args.tricks]
             if script == "boston_housing":
                 cmd = ["boston_housing.py", "--dataset", args.boston, "--output", out]
+            elif script == "compare_house_models":
+                cmd = ["compare_house_models.py", "--dataset", args.houses, "--models",
+                       "mlp-improved", "--output", out]
+            elif script.startswith("improved_"):
+                cmd = command("train_improved_classifier", args.houses, args.animals, out)[1:]
+                cmd += ["--network", script[len("improved_"):]]
             else:
                 cmd = command(script, args.houses, args.animals, out)[1:]
             cmd += extra

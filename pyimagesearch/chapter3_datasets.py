@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import reuters21578
-from .cli import FLOAT32_MAX, UserError, warn
+from .cli import FLOAT32_MAX, warn
+from .errors import UserError
 from .storage import NUMPY_GLOBALS, RestrictedUnpickler
 from .textfolders import load_text_folder, make_vectorizer
 
@@ -38,12 +39,12 @@ KERAS_SEED = 113
 @dataclass
 class TextSplits:
     """Word-index sequences and labels of a train and a test split."""
-    trainSeqs: list
-    trainLabels: np.ndarray
-    testSeqs: list
-    testLabels: np.ndarray
+    train_seqs: list
+    train_labels: np.ndarray
+    test_seqs: list
+    test_labels: np.ndarray
     words: dict = field(default_factory=dict)  # index -> word, for decoding
-    classNames: list = field(default_factory=list)
+    class_names: list = field(default_factory=list)
 
     def decode(self, seq):
         """A sequence back to words; ``?`` for padding, start and unknown
@@ -75,23 +76,23 @@ def _keras_shuffle(count):
 # Which copy: the scripts' --dataset
 
 
-def load_chapter_text(name, dataset, numWords=10000):
+def load_chapter_text(name, dataset, num_words=10000):
     """``imdb`` or ``reuters`` as the scripts take it: with ``dataset`` None,
     Keras' own copy (downloaded once by Keras); a folder, the original
     release (aclImdb, Reuters-21578 SGML); a file, Keras' ``.npz`` format."""
     if dataset is None:
-        ((xTrain, yTrain), (xTest, yTest)) = keras_download(name, num_words=numWords)
-        classNames = (["negative", "positive"] if name == "imdb"
-                      else [str(i) for i in range(int(max(yTrain.max(), yTest.max())) + 1)])
-        return TextSplits(list(xTrain), np.asarray(yTrain), list(xTest), np.asarray(yTest),
-                          keras_word_index(name), classNames)
+        ((x_train, y_train), (x_test, y_test)) = keras_download(name, num_words=num_words)
+        class_names = (["negative", "positive"] if name == "imdb"
+                      else [str(i) for i in range(int(max(y_train.max(), y_test.max())) + 1)])
+        return TextSplits(list(x_train), np.asarray(y_train), list(x_test), np.asarray(y_test),
+                          keras_word_index(name), class_names)
     if os.path.isdir(dataset):
         loader = load_imdb_folder if name == "imdb" else load_reuters_folder
     elif os.path.isfile(dataset):
         loader = load_imdb_npz if name == "imdb" else load_reuters_npz
     else:
         raise UserError(f"--dataset {dataset!r} does not exist")
-    return loader(dataset, numWords)
+    return loader(dataset, num_words)
 
 
 def keras_download(name, **kwargs):
@@ -113,11 +114,11 @@ def keras_word_index(name):
     import keras
 
     try:
-        wordIndex = getattr(keras.datasets, name).get_word_index()
+        word_index = getattr(keras.datasets, name).get_word_index()
     except Exception:
         warn(f"Keras could not download the {name} word index; texts are shown as numbers")
         return {}
-    return {int(i) + INDEX_FROM: w for (w, i) in wordIndex.items()}
+    return {int(i) + INDEX_FROM: w for (w, i) in word_index.items()}
 
 
 # --------------------------------------------------------------------------
@@ -195,32 +196,32 @@ def _check_labels(labels, name, path, count, classes=None):
     return labels.astype("int64")
 
 
-def _keras_indices(seqs, numWords):
+def _keras_indices(seqs, num_words):
     """What Keras' loaders do to the stored indices: a start mark, every
-    word shifted by 3, words outside the ``numWords`` most frequent -> 2."""
+    word shifted by 3, words outside the ``num_words`` most frequent -> 2."""
     out = []
     for seq in seqs:
         seq = [START_CHAR] + [int(w) + INDEX_FROM for w in seq]
-        out.append([w if w < numWords else OOV_CHAR for w in seq])
+        out.append([w if w < num_words else OOV_CHAR for w in seq])
     return out
 
 
 def _saved_word_index(path, filename):
     """index -> word from Keras' ``*_word_index.json`` in the folder of the
     .npz, if there is one."""
-    jsonPath = os.path.join(os.path.dirname(os.path.abspath(path)), filename)
-    if not os.path.isfile(jsonPath):
+    json_path = os.path.join(os.path.dirname(os.path.abspath(path)), filename)
+    if not os.path.isfile(json_path):
         return {}
     try:
-        with open(jsonPath, encoding="utf-8") as f:
-            wordIndex = json.load(f)
-        return {int(i) + INDEX_FROM: w for (w, i) in wordIndex.items()}
+        with open(json_path, encoding="utf-8") as f:
+            word_index = json.load(f)
+        return {int(i) + INDEX_FROM: w for (w, i) in word_index.items()}
     except (OSError, ValueError, TypeError, AttributeError):
-        warn(f"{jsonPath!r} is not a word index; reviews are shown as numbers")
+        warn(f"{json_path!r} is not a word index; reviews are shown as numbers")
         return {}
 
 
-def load_imdb_npz(path, numWords=10000):
+def load_imdb_npz(path, num_words=10000):
     """Keras' ``imdb.npz`` read as ``keras.datasets.imdb.load_data`` reads it
     (each split shuffled with seed 113)."""
     arrays = load_npz(path, ["x_train", "y_train", "x_test", "y_test"])
@@ -230,13 +231,13 @@ def load_imdb_npz(path, numWords=10000):
         _check_sequences(x, f"x_{part}", path)
         y = _check_labels(y, f"y_{part}", path, len(x), classes=2)
         order = _keras_shuffle(len(x))
-        splits.append((_keras_indices(x[order], numWords), y[order]))
+        splits.append((_keras_indices(x[order], num_words), y[order]))
     words = _saved_word_index(path, "imdb_word_index.json")
     return TextSplits(splits[0][0], splits[0][1], splits[1][0], splits[1][1], words,
                       ["negative", "positive"])
 
 
-def load_reuters_npz(path, numWords=10000, testSplit=0.2):
+def load_reuters_npz(path, num_words=10000, test_split=0.2):
     """Keras' ``reuters.npz`` read as ``keras.datasets.reuters.load_data``
     reads it (shuffled with seed 113, the last 20% for testing)."""
     arrays = load_npz(path, ["x", "y"])
@@ -245,15 +246,15 @@ def load_reuters_npz(path, numWords=10000, testSplit=0.2):
     _check_sequences(x, "x", path, least=5)
     y = _check_labels(y, "y", path, len(x))
     order = _keras_shuffle(len(x))
-    (x, y) = (_keras_indices(x[order], numWords), y[order])
-    split = int(len(x) * (1 - testSplit))
+    (x, y) = (_keras_indices(x[order], num_words), y[order])
+    split = int(len(x) * (1 - test_split))
     words = _saved_word_index(path, "reuters_word_index.json")
     return TextSplits(x[:split], y[:split], x[split:], y[split:], words,
                       [str(i) for i in range(int(y.max()) + 1)])
 
 
-def load_boston_npz(path, testSplit=0.2):
-    """``(trainX, trainY), (testX, testY)`` as ``keras.datasets.boston_housing``
+def load_boston_npz(path, test_split=0.2):
+    """``(train_x, train_y), (test_x, test_y)`` as ``keras.datasets.boston_housing``
     makes them: shuffled with ``RandomState(113)``, the first 80% for training."""
     arrays = load_npz(path, ["x", "y"])
     (x, y) = (arrays["x"], arrays["y"])
@@ -271,7 +272,7 @@ def load_boston_npz(path, testSplit=0.2):
         raise UserError(f"--dataset {path!r} holds only {len(x)} houses")
     order = _keras_shuffle(len(x))
     (x, y) = (x[order].astype("float32"), y[order].astype("float32"))
-    split = int(len(x) * (1 - testSplit))
+    split = int(len(x) * (1 - test_split))
     return (x[:split], y[:split]), (x[split:], y[split:])
 
 
@@ -279,15 +280,15 @@ def load_boston_npz(path, testSplit=0.2):
 # The original releases: raw text, tokenised here
 
 
-def texts_to_sequences(trainTexts, testTexts, numWords=10000):
+def texts_to_sequences(train_texts, test_texts, num_words=10000):
     """Word-index sequences of raw texts, vocabulary from the training texts.
 
-    Returns ``(trainSeqs, testSeqs, words)``; a sequence starts with 1 (as
+    Returns ``(train_seqs, test_seqs, words)``; a sequence starts with 1 (as
     Keras' copies mark the start of a text) and words outside the
     vocabulary are 1 too ("?" when decoded).
     """
-    vectorizer = make_vectorizer(numWords, "int")
-    vectorizer.adapt(np.array(trainTexts, dtype=object), batch_size=512)
+    vectorizer = make_vectorizer(num_words, "int")
+    vectorizer.adapt(np.array(train_texts, dtype=object), batch_size=512)
 
     def encode(texts):
         seqs = []
@@ -298,10 +299,10 @@ def texts_to_sequences(trainTexts, testTexts, numWords=10000):
 
     vocabulary = vectorizer.get_vocabulary()
     words = {i: w for (i, w) in enumerate(vocabulary) if i > 1}
-    return (encode(trainTexts), encode(testTexts), words)
+    return (encode(train_texts), encode(test_texts), words)
 
 
-def load_imdb_folder(folder, numWords=10000):
+def load_imdb_folder(folder, num_words=10000):
     """The original release: ``folder/train|test/neg|pos/*.txt``."""
     for part in ("train", "test"):
         if not os.path.isdir(os.path.join(folder, part)):
@@ -317,21 +318,21 @@ def load_imdb_folder(folder, numWords=10000):
         # that any slice, such as the held-out first reviews, mixes both
         order = _keras_shuffle(len(texts))
         loaded[part] = ([texts[i] for i in order], labels[order])
-    (trainSeqs, testSeqs, words) = texts_to_sequences(loaded["train"][0],
-                                                      loaded["test"][0], numWords)
-    return TextSplits(trainSeqs, loaded["train"][1], testSeqs, loaded["test"][1], words,
+    (train_seqs, test_seqs, words) = texts_to_sequences(loaded["train"][0],
+                                                      loaded["test"][0], num_words)
+    return TextSplits(train_seqs, loaded["train"][1], test_seqs, loaded["test"][1], words,
                       ["negative", "positive"])
 
 
-def load_reuters_folder(folder, numWords=10000, minCount=10, testSplit=0.2):
+def load_reuters_folder(folder, num_words=10000, min_count=10, test_split=0.2):
     """Reuters-21578's ``reut2-*.sgm`` as the single-label set, split 80/20
     after a shuffle with seed 113, as Keras split its copy."""
-    (texts, labels, topicNames) = reuters21578.load_single_label(folder, minCount)
+    (texts, labels, topic_names) = reuters21578.load_single_label(folder, min_count)
     order = _keras_shuffle(len(texts))
     texts = [texts[i] for i in order]
     labels = labels[order]
-    split = int(len(texts) * (1 - testSplit))
-    (trainSeqs, testSeqs, words) = texts_to_sequences(texts[:split], texts[split:],
-                                                      numWords)
-    return TextSplits(trainSeqs, labels[:split], testSeqs, labels[split:], words,
-                      topicNames)
+    split = int(len(texts) * (1 - test_split))
+    (train_seqs, test_seqs, words) = texts_to_sequences(texts[:split], texts[split:],
+                                                      num_words)
+    return TextSplits(train_seqs, labels[:split], test_seqs, labels[split:], words,
+                      topic_names)

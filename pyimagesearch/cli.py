@@ -13,14 +13,13 @@ import os
 import sys
 import warnings
 
+from .errors import UserError
+from .storage import ensure_writable_folder
+
 EXIT_USAGE = 2
 # the largest number the networks (float32) compute with: a larger input is refused
 FLOAT32_MAX = 3.4028234663852886e38
 EXIT_INTERRUPTED = 130
-
-
-class UserError(Exception):
-    """A problem with the user's input, reported as one line, exit code 2."""
 
 
 def warn(message):
@@ -42,9 +41,9 @@ def run_main(main, argv=None):
     warnings.filterwarnings("ignore", category=UserWarning,
                             message="`shuffle=True` was passed, but will be ignored since the "
                                     "data `x` was provided as a tf.data.Dataset")
-    # --folds K trains and predicts a new model per fold: from the fifth on
-    # TensorFlow warns that "tf.function retracing" is expensive, which is
-    # only what a new model costs (two lines on stderr with --folds 5)
+    # compare_house_models.py trains and predicts a new model per fold: from
+    # the fifth on TensorFlow warns that "tf.function retracing" is
+    # expensive, which is only what a new model costs
     logging.getLogger("tensorflow").addFilter(NEW_MODELS_RETRACE)
     try:
         status = main(argv) or 0
@@ -132,29 +131,13 @@ def fraction(text):
     return value
 
 
-# "posts" is the recipe of the posts, line by line; "improved" is the opt-in
-# better recipe of each script (recipes.py, README "Results")
-RECIPES = ("posts", "improved")
-
-
-def add_training_flags(ap, epochs, batch_size, improved=None):
-    """Flags every training script has.
-
-    ``epochs`` and ``batch_size`` are the post's, the flags' defaults;
-    ``improved`` (e.g. ``{"batch_size": 16}``) holds the values that
-    ``--recipe improved`` uses instead when a flag is left out. Returns
-    each recipe's defaults, for ``parse_training_args``.
-    """
-    improved = {"epochs": epochs, "batch_size": batch_size, **(improved or {})}
-    ap.add_argument("--recipe", choices=RECIPES, default="posts",
-                    help="'posts' trains exactly as the post (default); 'improved' "
-                         "uses this repository's better recipe (see the README)")
-    ap.add_argument("--epochs", type=positive_int, default=None,
-                    help=f"training epochs (default: {epochs}, as in the post; "
-                         f"{improved['epochs']} with --recipe improved)")
-    ap.add_argument("--batch-size", type=positive_int, default=None,
-                    help=f"batch size (default: {batch_size}, as in the post; "
-                         f"{improved['batch_size']} with --recipe improved)")
+def add_training_flags(ap, epochs, batch_size):
+    """The flags of the posts' training: ``epochs`` and ``batch_size`` (the
+    post's) are the defaults of --epochs and --batch-size."""
+    ap.add_argument("--epochs", type=positive_int, default=epochs,
+                    help=f"training epochs (default: {epochs}, as in the post)")
+    ap.add_argument("--batch-size", type=positive_int, default=batch_size,
+                    help=f"batch size (default: {batch_size}, as in the post)")
     ap.add_argument("--val-split", type=fraction, default=None, metavar="F",
                     help="hold out this fraction of the training data as validation "
                          "data, and keep the weights of the epoch with the lowest "
@@ -164,13 +147,9 @@ def add_training_flags(ap, epochs, batch_size, improved=None):
                     help="with --val-split: stop after N epochs without a better "
                          "validation loss (default: train all epochs)")
     add_seed_flag(ap)
-    ap.add_argument("--resume-dir", default=None, metavar="DIR",
-                    help="keep per-epoch training state in DIR; rerunning the same "
-                         "command after an interruption resumes at the last epoch")
     ap.add_argument("--mixed-precision", action="store_true",
                     help="compute in bfloat16 with float32 weights: faster on CPUs "
                          "with AVX512-BF16/AMX, results differ within run-to-run noise")
-    return {"posts": {"epochs": epochs, "batch_size": batch_size}, "improved": improved}
 
 
 def add_seed_flag(ap, what="Python, NumPy and TensorFlow"):
@@ -180,16 +159,8 @@ def add_seed_flag(ap, what="Python, NumPy and TensorFlow"):
                          "(default: 42)")
 
 
-def parse_training_args(ap, argv, recipeDefaults):
-    """Parse the flags of ``ap``; --epochs and --batch-size left out take
-    the values ``recipeDefaults`` (from ``add_training_flags``) gives the
-    chosen --recipe."""
-    # the recipe first (a wrong one is reported by ``ap`` itself below)
-    first = argparse.ArgumentParser(add_help=False)
-    first.add_argument("--recipe", default="posts")
-    (recipe, _) = first.parse_known_args(argv)
-    ap.set_defaults(**recipeDefaults.get(recipe.recipe, {}))
-    args = ap.parse_args(argv)
+def check_training_args(ap, args):
+    """What argparse cannot check alone about ``add_training_flags``' flags."""
     if args.patience is not None and args.val_split is None:
         ap.error("--patience needs --val-split: early stopping never looks at the test split")
     return args
@@ -197,47 +168,29 @@ def parse_training_args(ap, argv, recipeDefaults):
 
 # --------------------------------------------------------------------------
 # The flags of the house-price scripts (parts 1-3) and the image
-# classifiers (part 4): the posts' own, plus the common training flags
+# classifiers (part 4): the posts' own, plus the training flags
 
 
-def parse_house_args(description, argv, epochs, batch_size, improved=None):
+def parse_house_args(description, argv, epochs, batch_size):
     """The house-price scripts' flags; ``epochs``/``batch_size`` are the post's."""
-    from .storage import ensure_writable_folder
-
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("-d", "--dataset", type=str, required=True,
                     help="path to the Houses dataset folder (holds HousesInfo.txt)")
-    ap.add_argument("--folds", type=positive_int, default=None, metavar="K",
-                    help="K-fold evaluation: train K models, each tested on one fold "
-                         "of the houses, and report the mean and spread over folds "
-                         "(default: the post's single 75/25 split)")
-    recipeDefaults = add_training_flags(ap, epochs, batch_size, improved)
+    add_training_flags(ap, epochs, batch_size)
     ap.add_argument("--output", type=str, default=None, metavar="DIR",
                     help="folder for the trained model (.keras), the loss plot and "
                          "the test-set predictions (CSV)")
-    args = parse_training_args(ap, argv, recipeDefaults)
+    args = check_training_args(ap, ap.parse_args(argv))
 
     existing_folder(args.dataset)
-    if args.folds == 1:
-        ap.error("--folds needs at least 2 folds (each fold is tested by a model "
-                 "trained on the others)")
     if args.output is not None:
         ensure_writable_folder(args.output, "--output")
-    if args.resume_dir is not None:
-        if args.folds:
-            # one backup for K models would start fold 1 of a rerun from the
-            # weights of the fold that was interrupted, which saw its test houses
-            ap.error("--resume-dir resumes one model's training; it cannot be "
-                     "combined with --folds")
-        ensure_writable_folder(args.resume_dir, "--resume-dir")
     return args
 
 
-def parse_classifier_args(description, argv, epochs, batch_size, improved=None):
-    """The post's four required flags, plus the common training flags;
+def classifier_parser(description, epochs, batch_size):
+    """The post's four required flags, plus the training flags;
     ``epochs``/``batch_size`` are the post's."""
-    from .storage import ensure_writable_folder
-
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("-d", "--dataset", required=True,
                     help="path to input dataset of images (one sub-folder per class)")
@@ -247,18 +200,26 @@ def parse_classifier_args(description, argv, epochs, batch_size, improved=None):
                     help="path to output label binarizer")
     ap.add_argument("-p", "--plot", required=True,
                     help="path to output accuracy/loss plot")
-    recipeDefaults = add_training_flags(ap, epochs, batch_size, improved)
-    args = parse_training_args(ap, argv, recipeDefaults)
+    add_training_flags(ap, epochs, batch_size)
+    return ap
 
-    # check every path before any work, so a typo costs a second, not a run
+
+def parse_classifier_args(description, argv, epochs, batch_size):
+    """The posts' classifiers' flags (``classifier_parser``), checked."""
+    ap = classifier_parser(description, epochs, batch_size)
+    return check_classifier_args(ap, ap.parse_args(argv))
+
+
+def check_classifier_args(ap, args):
+    """Check ``classifier_parser``'s flags, every path before any work, so a
+    typo costs a second, not a run."""
+    check_training_args(ap, args)
     existing_folder(args.dataset)
     for flag, path in (("--model", args.model), ("--label-bin", args.label_bin),
                        ("--plot", args.plot)):
         if os.path.isdir(path):
             raise UserError(f"{flag} {path!r} is a folder, expected a file name")
         ensure_writable_folder(os.path.dirname(path), f"folder of {flag}")
-    if args.resume_dir is not None:
-        ensure_writable_folder(args.resume_dir, "--resume-dir")
     return args
 
 
@@ -268,15 +229,15 @@ def parse_classifier_args(description, argv, epochs, batch_size, improved=None):
 # output checks they share with boston_housing.py
 
 
-def add_chapter_flags(ap, items, validationSize, epochs, output):
+def add_chapter_flags(ap, items, validation_size, epochs, output):
     """The flags imdb_reviews.py and reuters_newswires.py share: the
     chapter's two runs (one watched on held-out ``items``, then a fresh
     model on all of them), the vocabulary, seed and outputs."""
     ap.add_argument("--num-words", type=word_count, default=10000,
                     help="keep the N most frequent training words (default: 10000)")
-    ap.add_argument("--validation-size", type=positive_int, default=validationSize,
+    ap.add_argument("--validation-size", type=positive_int, default=validation_size,
                     help=f"training {items} held out in the first run "
-                         f"(default: {validationSize})")
+                         f"(default: {validation_size})")
     ap.add_argument("--validation-epochs", type=positive_int, default=20,
                     help=f"epochs of the first run, watched on the held-out {items} "
                          "(default: 20)")
@@ -296,8 +257,6 @@ def check_chapter_paths(dataset, output, tensorboard):
     """Before anything loads: ``dataset`` (None: Keras' download) must
     exist, and the ``output`` and ``tensorboard`` folders (None: no logs)
     must be writable."""
-    from .storage import ensure_writable_folder
-
     if dataset is not None and not os.path.exists(dataset):
         raise UserError(f"--dataset {dataset!r} does not exist")
     ensure_writable_folder(output, "--output")

@@ -15,7 +15,8 @@ import pandas as pd
 from imutils import paths
 from sklearn.preprocessing import LabelBinarizer, MinMaxScaler
 
-from .cli import FLOAT32_MAX, UserError, warn
+from .cli import FLOAT32_MAX, warn
+from .errors import UserError
 
 # HousesInfo.txt: five space-separated numbers per line, no header.
 HOUSE_COLUMNS = ["bedrooms", "bathrooms", "area", "zipcode", "price"]
@@ -101,32 +102,32 @@ def preprocess_image(image, width, height, flatten=False):
 # Parts 1-3: the Houses dataset
 
 
-def load_house_attributes(inputPath):
+def load_house_attributes(input_path):
     """Read HousesInfo.txt into a DataFrame, keeping zip codes with >= 25 houses.
 
     The index keeps each house's 0-based line number: house ``i`` has its
     pictures in ``{i + 1}_*.jpg``, which ``load_house_images`` relies on.
     """
     try:
-        with open(inputPath, encoding="utf-8") as f:
+        with open(input_path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except FileNotFoundError:
-        raise UserError(f"{inputPath} not found: --dataset must be the folder "
+        raise UserError(f"{input_path} not found: --dataset must be the folder "
                         "that holds HousesInfo.txt and the house pictures") from None
     except IsADirectoryError:
-        raise UserError(f"{inputPath} is a folder, expected the HousesInfo.txt file") from None
+        raise UserError(f"{input_path} is a folder, expected the HousesInfo.txt file") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{inputPath} cannot be read: {error}") from None
+        raise UserError(f"{input_path} cannot be read: {error}") from None
 
     rows, index = [], []
     for number, line in enumerate(lines, start=1):
         fields = line.split()
         if not fields:
             continue  # blank lines (e.g. at the end of the file) carry no house
-        rows.append(_parse_house_line(inputPath, number, fields))
+        rows.append(_parse_house_line(input_path, number, fields))
         index.append(number - 1)
     if not rows:
-        raise UserError(f"{inputPath} is empty: expected one house per line")
+        raise UserError(f"{input_path} is empty: expected one house per line")
 
     df = pd.DataFrame(rows, columns=HOUSE_COLUMNS, index=index)
     df["zipcode"] = df["zipcode"].astype("int64")
@@ -136,14 +137,14 @@ def load_house_attributes(inputPath):
     common = counts[counts >= MIN_HOUSES_PER_ZIPCODE].index
     df = df[df["zipcode"].isin(common)]
     if df.empty:
-        raise UserError(f"{inputPath}: no zip code has {MIN_HOUSES_PER_ZIPCODE} or more "
+        raise UserError(f"{input_path}: no zip code has {MIN_HOUSES_PER_ZIPCODE} or more "
                         f"houses, so no house is left after the post's filter")
     return df
 
 
-def _parse_house_line(inputPath, number, fields):
+def _parse_house_line(input_path, number, fields):
     if len(fields) != len(HOUSE_COLUMNS):
-        raise UserError(f"{inputPath}, line {number}: expected 5 numbers (bedrooms "
+        raise UserError(f"{input_path}, line {number}: expected 5 numbers (bedrooms "
                         f"bathrooms area zipcode price), found {len(fields)}")
     values = []
     for name, field in zip(HOUSE_COLUMNS, fields):
@@ -152,14 +153,14 @@ def _parse_house_line(inputPath, number, fields):
         except ValueError:
             value = float("nan")
         if not np.isfinite(value):
-            raise UserError(f"{inputPath}, line {number}: {name} {field!r} is not a number")
+            raise UserError(f"{input_path}, line {number}: {name} {field!r} is not a number")
         if abs(value) > FLOAT32_MAX:
             # the network computes in float32: it would train on inf
-            raise UserError(f"{inputPath}, line {number}: {name} {field!r} is beyond "
+            raise UserError(f"{input_path}, line {number}: {name} {field!r} is beyond "
                             f"float32's range (+-{FLOAT32_MAX:.2e})")
         values.append(value)
     if values[-1] <= 0:
-        raise UserError(f"{inputPath}, line {number}: price must be positive, got {fields[-1]}")
+        raise UserError(f"{input_path}, line {number}: price must be positive, got {fields[-1]}")
     return values
 
 
@@ -169,27 +170,27 @@ def process_house_attributes(df, train, test):
     The scaler is fit on the training split only, so nothing about the test
     houses leaks into training. The zip-code binarizer is fit on every zip
     code left after filtering (``df``) so both splits get the same columns.
-    Returns ``(trainX, testX)`` as ``[one-hot zip | scaled continuous]``.
+    Returns ``(train_x, test_x)`` as ``[one-hot zip | scaled continuous]``.
     """
     cs = MinMaxScaler()
-    trainContinuous = cs.fit_transform(train[CONTINUOUS_COLUMNS])
-    testContinuous = cs.transform(test[CONTINUOUS_COLUMNS])
+    train_continuous = cs.fit_transform(train[CONTINUOUS_COLUMNS])
+    test_continuous = cs.transform(test[CONTINUOUS_COLUMNS])
 
-    zipBinarizer = LabelBinarizer().fit(df["zipcode"])
-    trainCategorical = zipBinarizer.transform(train["zipcode"])
-    testCategorical = zipBinarizer.transform(test["zipcode"])
+    zip_binarizer = LabelBinarizer().fit(df["zipcode"])
+    train_categorical = zip_binarizer.transform(train["zipcode"])
+    test_categorical = zip_binarizer.transform(test["zipcode"])
 
-    trainX = np.hstack([trainCategorical, trainContinuous]).astype("float32")
-    testX = np.hstack([testCategorical, testContinuous]).astype("float32")
-    return (trainX, testX)
+    train_x = np.hstack([train_categorical, train_continuous]).astype("float32")
+    test_x = np.hstack([test_categorical, test_continuous]).astype("float32")
+    return (train_x, test_x)
 
 
-def house_image_paths(inputPath, number):
+def house_image_paths(input_path, number):
     """The four picture files of house ``number`` (1-based), in montage order."""
-    return [os.path.join(inputPath, f"{number}_{room}.jpg") for room in HOUSE_ROOMS]
+    return [os.path.join(input_path, f"{number}_{room}.jpg") for room in HOUSE_ROOMS]
 
 
-def drop_houses_with_bad_images(df, inputPath):
+def drop_houses_with_bad_images(df, input_path):
     """Drop (with a warning) houses whose pictures are missing or damaged.
 
     One bad picture should not cost the whole run: the house is left out of
@@ -197,10 +198,10 @@ def drop_houses_with_bad_images(df, inputPath):
     """
     bad = []
     for i in df.index:
-        for imagePath in house_image_paths(inputPath, i + 1):
-            problem = image_file_problem(imagePath)
+        for image_path in house_image_paths(input_path, i + 1):
+            problem = image_file_problem(image_path)
             if problem is not None:
-                warn(f"skipping house {i + 1}: {imagePath}: {problem}")
+                warn(f"skipping house {i + 1}: {image_path}: {problem}")
                 bad.append(i)
                 break
     if bad:
@@ -208,7 +209,7 @@ def drop_houses_with_bad_images(df, inputPath):
     return df.drop(index=bad)
 
 
-def load_house_images(df, inputPath):
+def load_house_images(df, input_path):
     """Return one 64x64x3 uint8 montage of the four pictures of each house.
 
     Houses come in ``df`` order. Pictures are resized to 32x32 and tiled:
@@ -217,33 +218,33 @@ def load_house_images(df, inputPath):
     """
     numbers = [i + 1 for i in df.index]
     with ThreadPoolExecutor(_LOAD_WORKERS) as pool:
-        montages = list(pool.map(lambda n: _house_montage(inputPath, n), numbers))
+        montages = list(pool.map(lambda n: _house_montage(input_path, n), numbers))
     return np.array(montages, dtype="uint8").reshape(-1, 2 * HOUSE_TILE, 2 * HOUSE_TILE, 3)
 
 
-def _house_montage(inputPath, number):
+def _house_montage(input_path, number):
     tiles = []
-    for imagePath in house_image_paths(inputPath, number):
-        image = read_image(imagePath)
+    for image_path in house_image_paths(input_path, number):
+        image = read_image(image_path)
         if image is None:
-            raise UserError(f"{imagePath} cannot be decoded as an image")
+            raise UserError(f"{image_path} cannot be decoded as an image")
         tiles.append(cv2.resize(image, (HOUSE_TILE, HOUSE_TILE)))
 
     t = HOUSE_TILE
-    outputImage = np.zeros((2 * t, 2 * t, 3), dtype="uint8")
-    outputImage[0:t, 0:t] = tiles[0]
-    outputImage[0:t, t:2 * t] = tiles[1]
-    outputImage[t:2 * t, t:2 * t] = tiles[2]
-    outputImage[t:2 * t, 0:t] = tiles[3]
-    return outputImage
+    output_image = np.zeros((2 * t, 2 * t, 3), dtype="uint8")
+    output_image[0:t, 0:t] = tiles[0]
+    output_image[0:t, t:2 * t] = tiles[1]
+    output_image[t:2 * t, t:2 * t] = tiles[2]
+    output_image[t:2 * t, 0:t] = tiles[3]
+    return output_image
 
 
 # --------------------------------------------------------------------------
 # Part 4: a folder with one sub-folder per class
 
 
-def load_image_folder(datasetPath, width, height, flatten=False, seed=42, raw=False):
-    """Load every image under ``datasetPath``; label = its class folder.
+def load_image_folder(dataset_path, width, height, flatten=False, seed=42, raw=False):
+    """Load every image under ``dataset_path``; label = its class folder.
 
     Paths are sorted, then shuffled with ``seed``, so the order (and hence
     the train/test split) is the same on every machine. Files without an
@@ -252,12 +253,12 @@ def load_image_folder(datasetPath, width, height, flatten=False, seed=42, raw=Fa
     scaled to [0, 1], or with ``raw`` as uint8 pixels (a quarter of the
     memory: what the search's pipeline scales batch by batch).
     """
-    imagePaths = sorted(paths.list_images(datasetPath))
+    image_paths = sorted(paths.list_images(dataset_path))
     rng = np.random.default_rng(seed)
-    imagePaths = [imagePaths[i] for i in rng.permutation(len(imagePaths))]
+    image_paths = [image_paths[i] for i in rng.permutation(len(image_paths))]
 
-    def load(imagePath):
-        image = read_image(imagePath)
+    def load(image_path):
+        image = read_image(image_path)
         if image is None:
             return None
         if raw:
@@ -265,24 +266,24 @@ def load_image_folder(datasetPath, width, height, flatten=False, seed=42, raw=Fa
         return preprocess_image(image, width, height, flatten)
 
     with ThreadPoolExecutor(_LOAD_WORKERS) as pool:
-        images = list(pool.map(load, imagePaths))
+        images = list(pool.map(load, image_paths))
 
     data, labels, kept, unclassed = [], [], [], 0
-    for imagePath, image in zip(imagePaths, images):
-        label = class_of(datasetPath, imagePath)
+    for image_path, image in zip(image_paths, images):
+        label = class_of(dataset_path, image_path)
         if label is None:
             unclassed += 1
             continue
         if image is None:
-            warn(f"skipping {imagePath}: {image_file_problem(imagePath) or 'not a readable image'}")
+            warn(f"skipping {image_path}: {image_file_problem(image_path) or 'not a readable image'}")
             continue
         data.append(image)
         labels.append(label)
-        kept.append(imagePath)
+        kept.append(image_path)
     if unclassed:
-        warn(f"skipping {unclassed} image(s) lying directly in {datasetPath}: "
+        warn(f"skipping {unclassed} image(s) lying directly in {dataset_path}: "
              "images must be inside one sub-folder per class")
-    skipped = len(imagePaths) - len(kept)
+    skipped = len(image_paths) - len(kept)
     if skipped:
         print(f"[INFO] skipped {skipped} file(s) that could not be used")
     shape = (width * height * 3,) if flatten else (height, width, 3)
@@ -290,7 +291,7 @@ def load_image_folder(datasetPath, width, height, flatten=False, seed=42, raw=Fa
     return data.reshape((-1,) + shape), np.array(labels), kept
 
 
-def class_of(datasetPath, imagePath):
+def class_of(dataset_path, image_path):
     """The class of an image: the first folder below the dataset folder.
 
     For the usual layout (``animals/cats/x.jpg``) this is the parent folder,
@@ -298,7 +299,7 @@ def class_of(datasetPath, imagePath):
     belong to their top-level class. Images lying in the dataset folder
     itself have no class.
     """
-    parts = os.path.relpath(imagePath, datasetPath).split(os.sep)
+    parts = os.path.relpath(image_path, dataset_path).split(os.sep)
     return parts[0] if len(parts) > 1 else None
 
 
@@ -306,16 +307,16 @@ def class_of(datasetPath, imagePath):
 MIN_IMAGES_PER_CLASS = 4
 
 
-def load_image_dataset(datasetPath, width, height, flatten, seed):
+def load_image_dataset(dataset_path, width, height, flatten, seed):
     """``load_image_folder``'s images and labels, checked to be a dataset a
     classifier can train on and test with the post's 75/25 split."""
-    (data, labels, _) = load_image_folder(datasetPath, width, height, flatten, seed)
+    (data, labels, _) = load_image_folder(dataset_path, width, height, flatten, seed)
     if len(data) == 0:
-        raise UserError(f"--dataset {datasetPath!r} holds no readable images in class "
+        raise UserError(f"--dataset {dataset_path!r} holds no readable images in class "
                         "sub-folders (expected e.g. dataset/cats/cat_001.jpg)")
     classes, counts = np.unique(labels, return_counts=True)
     if len(classes) < 2:
-        raise UserError(f"--dataset {datasetPath!r} has one class ({classes[0]!r}); "
+        raise UserError(f"--dataset {dataset_path!r} has one class ({classes[0]!r}); "
                         "a classifier needs at least two class folders")
     few = [f"{c} ({n})" for c, n in zip(classes, counts) if n < MIN_IMAGES_PER_CLASS]
     if few:

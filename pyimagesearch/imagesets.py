@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 from imutils import paths
 
-from .cli import FLOAT32_MAX, UserError, warn
+from .cli import FLOAT32_MAX, warn
+from .errors import UserError
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]

@@ -1,6 +1,6 @@
 """The pictures a run saves: training curves, predicted-vs-actual prices,
-the K-fold validation curve, the confusion matrix, a grid of test images
-with their predictions. All drawn with matplotlib's file-only backend (no
+the K-fold comparison of the house models, Boston's K-fold validation
+curve, the confusion matrix, a grid of test images with their predictions. All drawn with matplotlib's file-only backend (no
 display needed) in the posts' ggplot style, and written atomically.
 """
 
@@ -63,53 +63,24 @@ def plot_history(history, path, title, metrics, smooth=False):
         _save(fig, path)
 
 
-def plot_fold_histories(histories, path, title):
-    """The validation loss of each fold, and their per-epoch mean smoothed.
-
-    Folds stopped early have shorter curves; the mean at an epoch is over
-    the folds that reached it.
-    """
-    plt = _pyplot()
-    longest = max(len(h["val_loss"]) for h in histories)
-    with plt.style.context("ggplot"):
-        fig, ax = plt.subplots(figsize=(8, 6))
-        for k, h in enumerate(histories, start=1):
-            ax.plot(np.arange(1, len(h["val_loss"]) + 1), h["val_loss"], linewidth=0.8,
-                    alpha=0.6, label=f"fold {k} val_loss")
-        mean = [np.mean([h["val_loss"][e] for h in histories if len(h["val_loss"]) > e])
-                for e in range(longest)]
-        if longest > 10:
-            (epochs, smoothed) = smooth_curve(mean)
-            ax.plot(epochs, smoothed, color="black", linewidth=2.5,
-                    label="mean val_loss (smoothed)")
-            # the first epochs' losses would squash the rest into a line
-            lateMax = max(max(h["val_loss"][10:], default=0) for h in histories)
-            ax.set_ylim(0, min(lateMax, 2 * smoothed.max()) * 1.1)
-        ax.set_title(title)
-        ax.set_xlabel("Epoch #")
-        ax.set_ylabel("Loss")
-        ax.legend()
-        _save(fig, path)
-
-
-def plot_kfold_curve(averageMAE, smoothed, bestEpoch, folds, path):
+def plot_kfold_curve(average_mae, smoothed, best_epoch, folds, path):
     """Deep Learning with Python's two K-fold pictures side by side: the
     per-epoch validation MAE (mean of the folds), and its smoothed curve
     (``smooth_curve``) from epoch 11 on, with the epoch where it stops
     improving marked."""
     plt = _pyplot()
-    averageMAE = np.asarray(averageMAE)
-    epochs = np.arange(1, len(averageMAE) + 1)
+    average_mae = np.asarray(average_mae)
+    epochs = np.arange(1, len(average_mae) + 1)
     with plt.style.context("ggplot"):
         (fig, (raw, smooth)) = plt.subplots(1, 2, figsize=(12, 5))
-        raw.plot(epochs, averageMAE, label=f"validation MAE, mean of {folds} folds")
-        if len(averageMAE) > 10:
+        raw.plot(epochs, average_mae, label=f"validation MAE, mean of {folds} folds")
+        if len(average_mae) > 10:
             # the first epochs' errors would squash the rest into a flat line
-            raw.set_ylim(0.9 * averageMAE[10:].min(), 1.5 * averageMAE[10:].max())
+            raw.set_ylim(0.9 * average_mae[10:].min(), 1.5 * average_mae[10:].max())
             smooth.plot(epochs[10:], smoothed, color="tab:blue",
                         label="smoothed (EMA 0.9, first 10 epochs dropped)")
-            smooth.axvline(bestEpoch, color="black", linewidth=1, linestyle="--",
-                           label=f"lowest at epoch {bestEpoch}")
+            smooth.axvline(best_epoch, color="black", linewidth=1, linestyle="--",
+                           label=f"lowest at epoch {best_epoch}")
             smooth.legend()
         else:
             smooth.text(0.5, 0.5, "drawn from 11 epochs on", ha="center", va="center",
@@ -123,17 +94,42 @@ def plot_kfold_curve(averageMAE, smoothed, bestEpoch, folds, path):
         _save(fig, path)
 
 
-def plot_predictions(truePrices, predictedPrices, path, title):
+def plot_comparison(errors, path, title):
+    """The K-fold comparison: a row per model, best at the top, each fold's
+    error a dot in that fold's colour (the same fold in every row, so a
+    model better fold by fold shows as dots to the left in every colour),
+    the mean a black bar and the standard deviation a line either side."""
+    plt = _pyplot()
+    order = sorted(errors, key=lambda name: np.mean(errors[name]), reverse=True)
+    folds = len(errors[order[0]])
+    with plt.style.context("ggplot"):
+        fig, ax = plt.subplots(figsize=(9, 1.2 + 0.6 * len(order)))
+        for (row, name) in enumerate(order):
+            values = np.asarray(errors[name])
+            ax.errorbar(values.mean(), row, xerr=values.std(), color="black", capsize=4,
+                        marker="|", markersize=18, linewidth=1.2, zorder=2)
+            ax.scatter(values, np.full(folds, row), c=[f"C{k}" for k in range(folds)], s=30,
+                       zorder=3, label=None)
+        for k in range(folds):
+            ax.scatter([], [], color=f"C{k}", s=30, label=f"fold {k + 1}")
+        ax.set_yticks(range(len(order)), order)
+        ax.set_xlabel("Mean absolute percentage error on the fold's test houses (%)")
+        ax.set_title(title, fontsize=11)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+        _save(fig, path)
+
+
+def plot_predictions(true_prices, predicted_prices, path, title):
     """Predicted against actual price, log-log, with the line of perfect
     predictions: a house's distance from it is its percentage error."""
     plt = _pyplot()
-    truePrices = np.asarray(truePrices, dtype="float64")
-    predicted = np.clip(np.asarray(predictedPrices, dtype="float64"), 1.0, None)
-    low = min(truePrices.min(), predicted.min())
-    high = max(truePrices.max(), predicted.max())
+    true_prices = np.asarray(true_prices, dtype="float64")
+    predicted = np.clip(np.asarray(predicted_prices, dtype="float64"), 1.0, None)
+    low = min(true_prices.min(), predicted.min())
+    high = max(true_prices.max(), predicted.max())
     with plt.style.context("ggplot"):
         fig, ax = plt.subplots(figsize=(7, 7))
-        ax.scatter(truePrices, predicted, s=14, alpha=0.7)
+        ax.scatter(true_prices, predicted, s=14, alpha=0.7)
         ax.plot([low, high], [low, high], color="black", linewidth=1,
                 label="prediction = actual")
         ax.set_xscale("log")
@@ -145,15 +141,15 @@ def plot_predictions(truePrices, predictedPrices, path, title):
         _save(fig, path)
 
 
-def plot_confusion_matrix(matrix, classNames, path, title):
+def plot_confusion_matrix(matrix, class_names, path, title):
     """Counts of (true class, predicted class) over the test images."""
     plt = _pyplot()
     matrix = np.asarray(matrix)
-    size = max(4, 1.2 * len(classNames) + 2)
+    size = max(4, 1.2 * len(class_names) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(classNames)), classNames, rotation=45, ha="right")
-    ax.set_yticks(range(len(classNames)), classNames)
+    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(len(class_names)), class_names)
     ax.set_xlabel("Predicted class")
     ax.set_ylabel("True class")
     ax.set_title(title, fontsize=11)
@@ -189,15 +185,15 @@ def plot_prediction_grid(images, titles, path, columns=4):
     return path
 
 
-def plot_class_histogram(trainCounts, testCounts, path):
+def plot_class_histogram(train_counts, test_counts, path):
     """The chapter's histogram of the training and test labels: a bar per
     class and split (``*Counts``: ``{class name: pictures}``)."""
     plt = _pyplot()
-    names = list(trainCounts)
+    names = list(train_counts)
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(names) + 2), 4))
-    ax.bar(x - 0.2, [trainCounts[n] for n in names], width=0.4, label="training")
-    ax.bar(x + 0.2, [testCounts.get(n, 0) for n in names], width=0.4, label="test")
+    ax.bar(x - 0.2, [train_counts[n] for n in names], width=0.4, label="training")
+    ax.bar(x + 0.2, [test_counts.get(n, 0) for n in names], width=0.4, label="test")
     ax.set_xticks(x)
     ax.set_xticklabels(names, rotation=45, ha="right")
     ax.set_ylabel("Pictures")

@@ -1,8 +1,9 @@
-"""What a run reports and keeps: the house-price scripts' closing lines and
-files (``HouseReport``), and the record of an image classifier's run.
+"""What a run reports and keeps: the house scripts' files (``--output``),
+the K-fold comparison's table, and the record of an image classifier's run.
 """
 
 import csv
+import math
 import os
 import time
 
@@ -10,130 +11,110 @@ import numpy as np
 
 from .storage import atomic_output, save_model, save_results
 
+PREDICTIONS_HEADER = ["house", "true_price", "predicted_price"]
+
 
 def format_price(value):
     """Dollars with thousands separators, without depending on the locale."""
     return f"${value:,.2f}"
 
 
-class HouseReport:
-    """Collects each split's errors and predictions; reports and saves them.
+def save_house_run(output_dir, script, model, history, test, predicted_prices,
+                   abs_percent_diff, record, seconds):
+    """A house script's ``--output``: the model (``model.keras``), its loss
+    curves (``loss.png``), the test houses' predictions (``predictions.csv``
+    and the predicted-vs-actual picture ``predictions.png``) and
+    ``results.json`` (``record``: the run's settings)."""
+    from .plots import plot_history, plot_predictions
 
-    One split (the post) ends with the post's two lines, the mean and
-    standard deviation over the test houses. K folds print one line per
-    fold and end with the mean and standard deviation of the K fold means,
-    the figure to compare recipes by.
-    """
+    written = [save_model(model, os.path.join(output_dir, "model.keras"))]
+    loss_path = os.path.join(output_dir, "loss.png")
+    plot_history(history.history, loss_path, f"Training and Validation Loss ({model.name})",
+                 {"loss": "train_loss", "val_loss": "val_loss"},
+                 smooth=bool(record.get("val_split")))
+    written.append(loss_path)
 
-    def __init__(self, script, df, folds=None, val_split=None, record=None):
-        self.script, self.df = script, df
-        self.kfolds, self.val_split = folds, val_split
-        # what results.json records of the run's settings (recipe, seed, ...)
-        self.record = dict(record or {})
-        self.folds = []
+    houses = test.index.to_numpy() + 1
+    truth = test["price"].to_numpy()
+    predicted = np.asarray(predicted_prices, dtype="float64").flatten()
+    rows = sorted(zip(houses.tolist(), truth.tolist(), predicted.tolist()))
+    written.append(write_predictions(os.path.join(output_dir, "predictions.csv"),
+                                     PREDICTIONS_HEADER, rows))
+    picture_path = os.path.join(output_dir, "predictions.png")
+    plot_predictions(truth, predicted, picture_path,
+                     f"Predicted vs actual price, {script}\n(the post's test split)")
+    written.append(picture_path)
+    written.append(save_results(os.path.join(output_dir, "results.json"), {
+        "script": script, **record,
+        "metric": "mean absolute percentage error (%)",
+        "value": round(float(np.mean(abs_percent_diff)), 4),
+        "std": round(float(np.std(abs_percent_diff)), 4),
+        "houses": int(len(test)), "seconds": round(seconds, 1)}))
+    print(f"[INFO] wrote {', '.join(written)}")
 
-    def add(self, absPercentDiff, test, predictedPrices, history, model):
-        fold = {"mean": float(np.mean(absPercentDiff)), "std": float(np.std(absPercentDiff)),
-                "houses": test.index.to_numpy() + 1, "true": test["price"].to_numpy(),
-                "predicted": np.asarray(predictedPrices, dtype="float64").flatten(),
-                "history": history.history, "model": model}
-        self.folds.append(fold)
-        if self.val_split:
-            losses = history.history["val_loss"]
-            best = int(np.argmin(losses))
-            print(f"[INFO] kept the weights of epoch {best + 1} (lowest validation loss "
-                  f"{losses[best]:.4f})")
-        if self.kfolds:
-            print(f"[INFO] fold {len(self.folds)}/{self.kfolds}: "
-                  f"mean: {fold['mean']:.2f}%, std: {fold['std']:.2f}%")
 
-    @property
-    def figure(self):
-        """(mean, std): over the houses for one split, over folds for K."""
-        if len(self.folds) == 1:
-            return self.folds[0]["mean"], self.folds[0]["std"]
-        means = [f["mean"] for f in self.folds]
-        return float(np.mean(means)), float(np.std(means))
+def write_predictions(path, header, rows):
+    """A CSV of ``header`` and ``rows``, prices (the last two columns) in
+    cents, written atomically; returns ``path``."""
+    with atomic_output(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow([*row[:-2], f"{row[-2]:.2f}", f"{row[-1]:.2f}"])
+    return path
 
-    @property
-    def over_folds(self):
-        """What the closing line adds with ``--folds``: what its figures are."""
-        if not self.kfolds:
-            return ""
-        return (f" (over {self.kfolds} folds: mean and standard deviation of the "
-                "fold means)")
 
-    def save(self, outputDir, seconds):
-        """Write the model (one split only), the loss curves, the predictions
-        (CSV and a predicted-vs-actual scatter) and results.json."""
-        from .plots import plot_fold_histories, plot_history, plot_predictions
+def paired_difference(errors, best):
+    """How much worse a model's fold errors are than ``best``'s, on the
+    same folds: ``(mean difference, low, high, folds worse)`` with a 95%
+    interval from the per-fold differences. The folds' training sets
+    overlap, so the differences are not independent and the plain t
+    interval is too narrow: its variance is corrected as Nadeau and Bengio
+    (2003) propose for K-fold, by (1/K + 1/(K - 1)) instead of 1/K."""
+    from scipy import stats
 
-        written = []
-        if len(self.folds) == 1:
-            fold = self.folds[0]
-            written.append(save_model(fold["model"], os.path.join(outputDir, "model.keras")))
-            lossPath = os.path.join(outputDir, "loss.png")
-            plot_history(fold["history"], lossPath,
-                         f"Training and Validation Loss ({fold['model'].name})",
-                         {"loss": "train_loss", "val_loss": "val_loss"},
-                         smooth=bool(self.val_split))
+    differences = np.asarray(errors, dtype="float64") - np.asarray(best, dtype="float64")
+    k = len(differences)
+    mean = float(differences.mean())
+    if k < 2 or not differences.any():
+        return mean, mean, mean, int((differences > 0).sum())
+    spread = math.sqrt((1 / k + 1 / (k - 1)) * differences.var(ddof=1))
+    half = float(stats.t.ppf(0.975, k - 1)) * spread
+    return mean, mean - half, mean + half, int((differences > 0).sum())
+
+
+def comparison_lines(errors):
+    """The comparison's table, one line a model, best first: ``errors`` maps
+    a model to its fold errors (the folds in the same order for every
+    model). The spread is the standard deviation of the fold errors; the
+    last column compares each model with the best fold by fold."""
+    order = sorted(errors, key=lambda name: np.mean(errors[name]))
+    best = order[0]
+    width = max(len(name) for name in order)
+    fold_width = 6 * len(errors[best]) - 1  # the per-fold column's
+    lines = [f"{'model':<{width}}  {'mean':>7}  {'spread':>7}  {'per fold':<{fold_width}}"
+             f"  against {best}"]
+    for name in order:
+        per_fold = " ".join(f"{e:5.1f}" for e in errors[name])
+        if name == best:
+            against = "best"
         else:
-            print("[INFO] K-fold evaluation keeps no model: run without --folds to "
-                  "train the one to keep")
-            lossPath = os.path.join(outputDir, "loss.png")
-            plot_fold_histories([f["history"] for f in self.folds], lossPath,
-                                f"Validation loss over {len(self.folds)} folds")
-        written.append(lossPath)
-
-        rows = self._prediction_rows()
-        csvPath = os.path.join(outputDir, "predictions.csv")
-        with atomic_output(csvPath) as tmp:
-            with open(tmp, "w", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(["house", "fold", "true_price", "predicted_price"])
-                for (house, fold, truePrice, pred) in rows:
-                    writer.writerow([house, fold, f"{truePrice:.2f}", f"{pred:.2f}"])
-        written.append(csvPath)
-
-        scatterPath = os.path.join(outputDir, "predictions.png")
-        plot_predictions([r[2] for r in rows], [r[3] for r in rows], scatterPath,
-                         f"Predicted vs actual price, {self.script}\n({self._label()})")
-        written.append(scatterPath)
-        written.append(self._save_json(os.path.join(outputDir, "results.json"), seconds))
-        print(f"[INFO] wrote {', '.join(written)}")
-
-    def _prediction_rows(self):
-        rows = []
-        for k, fold in enumerate(self.folds, start=1):
-            rows += zip(fold["houses"].tolist(), [k] * len(fold["houses"]),
-                        fold["true"].tolist(), fold["predicted"].tolist())
-        return sorted(rows)
-
-    def _label(self):
-        split = f"{self.kfolds} folds" if self.kfolds else "the post's split"
-        return f"recipe {self.record.get('recipe', 'posts')}, {split}"
-
-    def _save_json(self, path, seconds):
-        (mean, std) = self.figure
-        return save_results(path, {
-            "script": self.script, **self.record,
-            "folds": self.kfolds, "val_split": self.val_split,
-            "metric": "mean absolute percentage error (%)",
-            "value": round(mean, 4),
-            "std": round(std, 4),
-            "per_fold": [round(f["mean"], 4) for f in self.folds] if self.kfolds else None,
-            "houses": int(len(self.df)),
-            "seconds": round(seconds, 1),
-        })
+            (mean, low, high, worse) = paired_difference(errors[name], errors[best])
+            against = (f"{mean:+.2f} points (95% interval {low:+.2f} to {high:+.2f}), "
+                       f"worse in {worse} of {len(errors[name])} folds")
+        lines.append(f"{name:<{width}}  {np.mean(errors[name]):6.2f}%  "
+                     f"{np.std(errors[name]):7.2f}  {per_fold}  {against}")
+    return lines
 
 
-def classifier_results(script, record, accuracy, classNames, confusion, seconds):
+def classifier_results(script, record, accuracy, class_names, confusion, seconds):
     """What ``<model>_results.json`` records of a classifier's run; ``record``
     holds its settings (recipe, seed, epochs, ...)."""
     return {
         "script": script, **record,
         "metric": "accuracy", "value": round(float(accuracy), 4),
-        "classes": list(classNames), "confusion_matrix": np.asarray(confusion).tolist(),
+        "classes": list(class_names), "confusion_matrix": np.asarray(confusion).tolist(),
         "seconds": round(seconds, 1),
     }
 

@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from .cli import UserError
+from .errors import UserError
 
 _REUTERS = re.compile(r"<REUTERS\b[^>]*>(.*?)</REUTERS>", re.S)
 _TOPICS = re.compile(r"<TOPICS>(.*?)</TOPICS>", re.S)
@@ -51,24 +51,24 @@ def parse_reuters_sgml(text, path="the file"):
     return docs
 
 
-def reuters_single_label(docs, minCount=10):
+def reuters_single_label(docs, min_count=10):
     """The single-label set: newswires with a topic, labelled by their first
-    topic, topics with fewer than ``minCount`` such newswires dropped.
-    Returns ``(texts, labels, topicNames)``, text = title + body."""
+    topic, topics with fewer than ``min_count`` such newswires dropped.
+    Returns ``(texts, labels, topic_names)``, text = title + body."""
     labelled = [(topics[0], f"{title}\n{body}") for (topics, title, body) in docs if topics]
     counts = {}
     for (topic, _) in labelled:
         counts[topic] = counts.get(topic, 0) + 1
-    topicNames = sorted(t for (t, n) in counts.items() if n >= minCount)
-    ids = {t: i for (i, t) in enumerate(topicNames)}
+    topic_names = sorted(t for (t, n) in counts.items() if n >= min_count)
+    ids = {t: i for (i, t) in enumerate(topic_names)}
     kept = [(text, ids[topic]) for (topic, text) in labelled if topic in ids]
     return ([t for (t, _) in kept], np.array([i for (_, i) in kept], dtype="int64"),
-            topicNames)
+            topic_names)
 
 
-def load_single_label(folder, minCount=10):
+def load_single_label(folder, min_count=10):
     """The single-label set of the ``.sgm`` files in ``folder`` (or in its
-    sub-folders), in file order: ``(texts, labels, topicNames)``."""
+    sub-folders), in file order: ``(texts, labels, topic_names)``."""
     def sgm_files(pattern):
         # (a folder named like a .sgm file is not one)
         return sorted(p for p in glob.glob(os.path.join(folder, pattern)) if os.path.isfile(p))
@@ -84,8 +84,8 @@ def load_single_label(folder, minCount=10):
         except OSError as error:
             raise UserError(f"{path} cannot be read: {error.strerror}") from None
         docs.extend(parse_reuters_sgml(text, path))
-    (texts, labels, topicNames) = reuters_single_label(docs, minCount)
-    if len(topicNames) < 2:
-        raise UserError(f"--dataset {folder!r}: fewer than two topics with {minCount} "
+    (texts, labels, topic_names) = reuters_single_label(docs, min_count)
+    if len(topic_names) < 2:
+        raise UserError(f"--dataset {folder!r}: fewer than two topics with {min_count} "
                         f"or more newswires")
-    return (texts, labels, topicNames)
+    return (texts, labels, topic_names)

@@ -44,12 +44,9 @@ JPEG_QUALITY = [cv2.IMWRITE_JPEG_QUALITY, 90]
 # Houses
 
 # 60 houses per zip code, 240 in all. The post's mixed model needs that
-# many: its 4-unit ReLU head often starts with units that die (with seed 42
-# all four output weights start negative, so the first updates push every
-# head unit towards zero), and it recovers only over enough training steps.
-# With 30 per zip code (200 epochs, --val-split 0.2) it stayed behind the
-# MLP on seeds 42 and 2 (17.9% and 11.4% against 7.7% and 7.4%); with 60 it
-# beat both other models on seeds 42 and 1-5 (5.0-8.3%).
+# many: its 4-unit ReLU head often starts with units that die, and it
+# recovers only over enough training steps (bench/README.md, "The sample
+# houses", has the runs behind the number).
 HOUSES_PER_ZIPCODE = 60
 # how much of a house's price its kitchen finish sets (log-price standard
 # deviation, attributes held fixed), and how much nothing shows: the MLP,
@@ -69,10 +66,10 @@ def write_houses(folder, houses_per_zipcode=HOUSES_PER_ZIPCODE, seed=42):
     rng = np.random.default_rng(seed)
     os.makedirs(folder, exist_ok=True)
 
-    zipIndex = np.repeat(np.arange(len(SAMPLE_ZIPCODES)), houses_per_zipcode)
-    rng.shuffle(zipIndex)
+    zip_index = np.repeat(np.arange(len(SAMPLE_ZIPCODES)), houses_per_zipcode)
+    rng.shuffle(zip_index)
     lines = []
-    for number, z in enumerate(zipIndex, start=1):
+    for number, z in enumerate(zip_index, start=1):
         bedrooms = int(rng.integers(1, 7))
         bathrooms = float(rng.integers(2, 9)) / 2.0  # 1.0 .. 4.0 in halves
         area = int(600 + 450 * bedrooms + 300 * bathrooms + rng.normal(0, 250))
@@ -209,35 +206,35 @@ def _sentence(rng, cue, length):
     return " ".join(words)
 
 
-def write_imdb_folder(folder, perClass=40, seed=0):
+def write_imdb_folder(folder, per_class=40, seed=0):
     """An aclImdb-like folder: ``train|test/neg|pos/<i>_<rating>.txt``."""
     rng = np.random.default_rng(seed)
     for part in ("train", "test"):
         for (name, cue) in (("neg", _NEGATIVE), ("pos", _POSITIVE)):
             os.makedirs(os.path.join(folder, part, name), exist_ok=True)
-            for i in range(perClass):
+            for i in range(per_class):
                 rating = rng.integers(7, 11) if name == "pos" else rng.integers(1, 5)
                 path = os.path.join(folder, part, name, f"{i}_{rating}.txt")
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(_sentence(rng, cue, int(rng.integers(12, 40))))
 
 
-def write_text_folder(folder, classes=("cats", "dogs", "fish"), perClass=30, seed=0):
+def write_text_folder(folder, classes=("cats", "dogs", "fish"), per_class=30, seed=0):
     """A folder of ``<class>/*.txt``; each class has its own cue words."""
     rng = np.random.default_rng(seed)
     for name in classes:
         os.makedirs(os.path.join(folder, name), exist_ok=True)
         cue = [f"{name}{k}" for k in range(6)] + [name]
-        for i in range(perClass):
+        for i in range(per_class):
             with open(os.path.join(folder, name, f"{name}_{i:04d}.txt"), "w",
                       encoding="utf-8") as f:
                 f.write(_sentence(rng, cue, int(rng.integers(10, 30))))
 
 
-def _word_sequences(rng, count, numClasses, vocab=200):
+def _word_sequences(rng, count, num_classes, vocab=200):
     """Lists of word indices (Keras' stored form: most frequent word = 1)
     whose class shows in a few class-specific words."""
-    labels = rng.integers(0, numClasses, size=count)
+    labels = rng.integers(0, num_classes, size=count)
     seqs = np.empty(count, dtype=object)
     for i in range(count):
         seq = rng.integers(1, vocab, size=int(rng.integers(10, 40)))
@@ -249,10 +246,10 @@ def _word_sequences(rng, count, numClasses, vocab=200):
 def write_imdb_npz(path, count=200, seed=0):
     """A small ``imdb.npz`` in Keras' format (and its word index beside it)."""
     rng = np.random.default_rng(seed)
-    (xTrain, yTrain) = _word_sequences(rng, count, 2)
-    (xTest, yTest) = _word_sequences(rng, count, 2)
+    (x_train, y_train) = _word_sequences(rng, count, 2)
+    (x_test, y_test) = _word_sequences(rng, count, 2)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    np.savez(path, x_train=xTrain, y_train=yTrain, x_test=xTest, y_test=yTest)
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     with open(os.path.join(os.path.dirname(os.path.abspath(path)),
                            "imdb_word_index.json"), "w") as f:
         json.dump({f"word{i}": i for i in range(1, 210)}, f)
@@ -277,9 +274,9 @@ def write_reuters_sgml(folder, count=120, seed=0):
         topic = ("grain", "crude", "acq")[i % 3] if i % 10 else ""
         if i == 7:
             topic = "rare"
-        topicsXml = f"<D>{topic}</D><D>trade</D>" if topic else ""
+        topics_xml = f"<D>{topic}</D><D>trade</D>" if topic else ""
         body = _sentence(rng, cues.get(topic, ["said"]), 25) + " &lt;ABC&gt; &amp; co"
-        parts.append(f'<REUTERS TOPICS="YES" NEWID="{i + 1}">\n<TOPICS>{topicsXml}'
+        parts.append(f'<REUTERS TOPICS="YES" NEWID="{i + 1}">\n<TOPICS>{topics_xml}'
                      f'</TOPICS>\n<TEXT>&#2;\n<TITLE>{topic.upper()} NEWS {i}</TITLE>\n'
                      f'<BODY>{body}\n&#3;</BODY></TEXT>\n</REUTERS>')
     os.makedirs(folder, exist_ok=True)

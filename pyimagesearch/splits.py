@@ -1,20 +1,21 @@
 """How the scripts divide their data beyond the posts' one
-``train_test_split``: K folds of the houses (``--folds``), and validation
-data held out of the training split (``--val-split``, the searches).
+``train_test_split``: K folds of the houses (compare_house_models.py), and
+validation data held out of the training split (``--val-split``, the
+searches).
 """
 
 import math
 
 import numpy as np
 
-from .cli import UserError
+from .errors import UserError
 
 # a 25% test split needs a handful of houses on each side to mean anything
 MIN_HOUSES = 8
 
 
 def check_enough_houses(df, folds=None):
-    """Refuse a dataset too small for the post's 75/25 split or K folds."""
+    """Refuse a dataset too small for the post's 75/25 split or ``folds`` folds."""
     if len(df) < MIN_HOUSES:
         raise UserError(f"only {len(df)} house(s) left to train on; need at least "
                         f"{MIN_HOUSES} for a 75/25 train/test split")
@@ -34,9 +35,9 @@ def kfold(folds, *arrays):
     def take(a, rows):
         return a.iloc[rows] if hasattr(a, "iloc") else a[rows]
 
-    for (trainRows, testRows) in KFold(folds, shuffle=True,
+    for (train_rows, test_rows) in KFold(folds, shuffle=True,
                                        random_state=42).split(arrays[0]):
-        yield [part for a in arrays for part in (take(a, trainRows), take(a, testRows))]
+        yield [part for a in arrays for part in (take(a, train_rows), take(a, test_rows))]
 
 
 def hold_out(x, y, fraction, seed, stratify=False):
@@ -45,7 +46,7 @@ def hold_out(x, y, fraction, seed, stratify=False):
     ``x`` may be a list of arrays (a multi-input model). With ``stratify``
     (``y`` class labels, or one-hot rows) every class keeps its share where
     every class has enough examples. At least one example lands on each
-    side. Returns ``(trainX, trainY, valX, valY)``.
+    side. Returns ``(train_x, train_y, val_x, val_y)``.
     """
     from sklearn.model_selection import train_test_split
 
@@ -60,21 +61,21 @@ def hold_out(x, y, fraction, seed, stratify=False):
         if counts.min() >= 2 and min(held, n - held) >= len(counts):
             strata = labels
     split = train_test_split(*parts, y, test_size=held, random_state=seed, stratify=strata)
-    (trainParts, valParts) = (split[0:-2:2], split[1:-2:2])
-    (trainY, valY) = (split[-2], split[-1])
+    (train_parts, val_parts) = (split[0:-2:2], split[1:-2:2])
+    (train_y, val_y) = (split[-2], split[-1])
     if isinstance(x, (list, tuple)):
-        return list(trainParts), trainY, list(valParts), valY
-    return trainParts[0], trainY, valParts[0], valY
+        return list(train_parts), train_y, list(val_parts), val_y
+    return train_parts[0], train_y, val_parts[0], val_y
 
 
-def validation_data(trainX, trainY, testX, testY, val_split, seed):
+def validation_data(train_x, train_y, test_x, test_y, val_split, seed):
     """What training is validated on: the test split, as the posts do, or
     with ``val_split`` a seeded fraction of the training data held out, so
     that the test split stays unseen until the final figure. Returns
-    ``(trainX, trainY, valX, valY)``."""
+    ``(train_x, train_y, val_x, val_y)``."""
     if not val_split:
-        return trainX, trainY, testX, testY
-    (trainX, trainY, valX, valY) = hold_out(trainX, trainY, val_split, seed)
-    print(f"[INFO] holding out {len(valY)} of the {len(valY) + len(trainY)} training "
+        return train_x, train_y, test_x, test_y
+    (train_x, train_y, val_x, val_y) = hold_out(train_x, train_y, val_split, seed)
+    print(f"[INFO] holding out {len(val_y)} of the {len(val_y) + len(train_y)} training "
           "examples for validation")
-    return trainX, trainY, valX, valY
+    return train_x, train_y, val_x, val_y

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .cli import UserError
+from .errors import UserError
 
 MODEL_SUFFIX = ".keras"
 
@@ -154,8 +154,8 @@ def model_inputs(config):
         else:
             wanted = inner["input_layers"]
             wanted = [wanted] if isinstance(wanted[0], str) else wanted
-            byName = {layer["config"]["name"]: layer for layer in layers}
-            chosen = [byName[w[0]] for w in wanted]
+            by_name = {layer["config"]["name"]: layer for layer in layers}
+            chosen = [by_name[w[0]] for w in wanted]
         inputs = [(list(layer["config"]["batch_shape"]), layer["config"]["dtype"])
                   for layer in chosen]
     except (KeyError, IndexError, TypeError):

@@ -12,7 +12,8 @@ import os
 
 import numpy as np
 
-from .cli import UserError, warn
+from .cli import warn
+from .errors import UserError
 
 # the original IMDB release keeps 50,000 unlabelled reviews in train/unsup
 UNLABELLED_FOLDERS = ("unsup",)
@@ -36,14 +37,14 @@ def read_text_file(path):
         return (None, "not UTF-8 text")
 
 
-def load_text_folder(folder, flag="--dataset", minClasses=2):
+def load_text_folder(folder, flag="--dataset", min_classes=2):
     """Texts and integer labels from ``folder/<class>/*.txt``.
 
     The classes are sorted by name and numbered in that order (the order of
     a LabelBinarizer's ``classes_`` fitted on the names). Unusable files are
     skipped with a warning each (at most five, then a count); no usable
-    class, or fewer than ``minClasses``, is a ``UserError``. Returns
-    ``(texts, labels, classNames)``.
+    class, or fewer than ``min_classes``, is a ``UserError``. Returns
+    ``(texts, labels, class_names)``.
     """
     if not os.path.isdir(folder):
         raise UserError(f"{flag} {folder!r} is not a folder")
@@ -52,38 +53,38 @@ def load_text_folder(folder, flag="--dataset", minClasses=2):
     for name in [c for c in classes if c in UNLABELLED_FOLDERS]:
         warn(f"skipping {os.path.join(folder, name)}: unlabelled texts, not a class")
         classes.remove(name)
-    (texts, labels, names, skipped, leftOut) = ([], [], [], [], [])
+    (texts, labels, names, skipped, left_out) = ([], [], [], [], [])
     for name in classes:
         files = sorted(glob.glob(os.path.join(folder, name, "*.txt")))
-        classTexts = []
+        class_texts = []
         for path in files:
             (text, problem) = read_text_file(path)
             if problem:
                 skipped.append(f"{path}: {problem}")
             else:
-                classTexts.append(text)
-        if not classTexts:
+                class_texts.append(text)
+        if not class_texts:
             if files:
-                leftOut.append(name)
+                left_out.append(name)
             continue
-        labels.extend([len(names)] * len(classTexts))
+        labels.extend([len(names)] * len(class_texts))
         names.append(name)
-        texts.extend(classTexts)
-    if not names and leftOut:
+        texts.extend(class_texts)
+    if not names and left_out:
         # nothing usable at all: the one line says why, without the warnings
         raise UserError(f"{flag} {folder!r}: none of the {len(skipped)} .txt file(s) in its "
-                        f"{len(leftOut)} class folder(s) is usable text (each is empty, "
+                        f"{len(left_out)} class folder(s) is usable text (each is empty, "
                         f"binary or not UTF-8)")
     for line in skipped[:5]:
         warn(f"skipped {line}")
     if len(skipped) > 5:
         warn(f"skipped {len(skipped) - 5} more unusable files")
-    for name in leftOut:
+    for name in left_out:
         warn(f"{flag}: class {name!r} has no readable .txt file; left out")
     if not names:
         raise UserError(f"{flag} {folder!r} has no sub-folder of .txt files "
                         f"(expected {flag} FOLDER/<class>/*.txt)")
-    if len(names) < minClasses:
+    if len(names) < min_classes:
         raise UserError(f"{flag} {folder!r} has only one class ({names[0]!r}); "
                         f"a classifier needs at least two sub-folders of .txt files")
     return (texts, np.array(labels, dtype="int64"), names)
@@ -99,17 +100,17 @@ def list_text_files(folder, flag="--folder"):
     return files
 
 
-def make_vectorizer(numWords, outputMode):
-    """``keras.layers.TextVectorization`` keeping the ``numWords`` most
+def make_vectorizer(num_words, output_mode):
+    """``keras.layers.TextVectorization`` keeping the ``num_words`` most
     frequent words (index 0 padding, 1 unknown words: what ``num_words``
     did to Keras' copies)."""
     import keras
 
-    return keras.layers.TextVectorization(max_tokens=numWords, output_mode=outputMode)
+    return keras.layers.TextVectorization(max_tokens=num_words, output_mode=output_mode)
 
 
-def vectorize_texts(vectorizer, texts, batchSize=512):
+def vectorize_texts(vectorizer, texts, batch_size=512):
     """``vectorizer`` applied to ``texts`` in batches, as one NumPy array."""
     return np.concatenate([
-        np.asarray(vectorizer(np.array(texts[start:start + batchSize], dtype=object)))
-        for start in range(0, len(texts), batchSize)])
+        np.asarray(vectorizer(np.array(texts[start:start + batch_size], dtype=object)))
+        for start in range(0, len(texts), batch_size)])

@@ -1,14 +1,14 @@
 """Small training plumbing the posts don't show: the old ``decay=`` argument
-as a schedule, an in-memory input pipeline, the callbacks behind
-``--val-split``/``--resume-dir`` and Ctrl-C, and the
-thread setting of the house CNNs.
+and a warm-up with a cosine decay as Keras schedules, an in-memory input
+pipeline, the callbacks behind ``--val-split``/``--resume-dir`` and Ctrl-C,
+and the thread setting of the mixed model.
 
 Why the pipeline: the posts' models are tiny, so on a CPU the time of
 ``model.fit`` goes to per-step bookkeeping, not arithmetic. A cached
 ``tf.data`` pipeline (NumPy arrays are re-wrapped by Keras every epoch) and a
 whole epoch per graph call (``steps_per_execution`` in ``compile``) remove
 most of it without changing the recipe: the same batches of the same size,
-reshuffled every epoch.
+reshuffled every epoch (bench/README.md has what each saves).
 """
 
 import os
@@ -29,6 +29,21 @@ def time_based_decay(initial_learning_rate, decay):
     """
     return keras.optimizers.schedules.InverseTimeDecay(
         initial_learning_rate, decay_steps=1, decay_rate=decay)
+
+
+def warmup_cosine(peak, steps, warmup_steps):
+    """Learning rate rising linearly to ``peak``, then a cosine down to 0.
+
+    The warm-up keeps the first large updates from knocking freshly
+    initialised batch-norm statistics about; the cosine spends the last
+    epochs at small learning rates, where most of the accuracy is gained.
+    ``steps`` must count the training that really happens (after any
+    hold-out), or the schedule stops short of its end.
+    """
+    warmup_steps = min(warmup_steps, steps // 2)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0, decay_steps=max(1, steps - warmup_steps),
+        warmup_target=peak, warmup_steps=warmup_steps)
 
 
 def setup(seed, mixed_precision=False):
@@ -55,14 +70,13 @@ def steps_per_epoch(examples, batch_size, full_batches=False):
 def one_core_per_op():
     """Run each TensorFlow operation on one core, independent ones side by side.
 
-    A house CNN step (batch 8) is a chain of operations too small to share
-    out between cores; split across all of them, its convolution gradients
-    took twice their time alone. One core each, with a layer's two
-    gradients (or the mixed model's two branches) running side by side,
-    trained 10-15% faster on 2 cores (README). The same computation, though
-    sums split differently round differently. It must run before
-    TensorFlow starts; later (a second ``main()`` in one process) it
-    changes nothing.
+    The mixed model's step (batch 8) is a chain of operations too small to
+    share out between cores; one core each, with its two branches running
+    side by side, it trains faster on 2 cores (bench/README.md; the house CNN
+    alone gained nothing and keeps TensorFlow's default). The same
+    computation, though sums split differently round differently. It must
+    run before TensorFlow starts; later (a second ``main()`` in one
+    process) it changes nothing.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
@@ -73,9 +87,8 @@ def one_core_per_op():
 
 
 # tf.data's autotuner runs a background thread for every iterator, and Keras
-# makes a new iterator every epoch; freeing the old one waited for that
-# thread up to ~0.5 s in about half of the epochs (measured: the house CNN
-# 1058 -> 840 ms per epoch without it, the MLP 40 -> 28 ms). Without the
+# makes a new iterator every epoch; freeing the old one waits for that
+# thread, in about half of the epochs (bench/README.md). Without the
 # autotuner AUTOTUNE still means something sensible: a parallel map uses
 # every core, and prefetch grows its buffer whenever training waits.
 _NO_AUTOTUNER = tf.data.Options()
@@ -140,12 +153,12 @@ def batches(x, y=None, batch_size=32, shuffle=False, seed=None, augment=None, mi
 
 
 def callbacks(early_stopping=False, patience=None, resume_dir=None):
-    """The callbacks of every script's ``model.fit``.
+    """The callbacks of the posts' scripts' ``model.fit`` (and their extras').
 
     * Ctrl-C stops training after the current step (``StopOnCtrlC``).
     * ``early_stopping`` (with ``--val-split``): keep the weights of the
-      epoch with the lowest validation loss, and with ``patience`` stop
-      after that many epochs without a better one.
+      epoch with the lowest validation loss (Keras says which), and with
+      ``patience`` stop after that many epochs without a better one.
     * ``resume_dir``: Keras' BackupAndRestore keeps the training state there
       after every epoch; the same command run again after a crash or Ctrl-C
       continues from the last finished epoch (the backup is removed when
@@ -154,7 +167,8 @@ def callbacks(early_stopping=False, patience=None, resume_dir=None):
     found = [StopOnCtrlC()]
     if early_stopping:
         found.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=patience or 10**9, restore_best_weights=True))
+            monitor="val_loss", patience=patience or 10**9, restore_best_weights=True,
+            verbose=1))
     if resume_dir:
         found.append(keras.callbacks.BackupAndRestore(resume_dir))
     return found

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from io import StringIO
 from pathlib import Path
@@ -28,9 +29,9 @@ from pyimagesearch import sample_data
 # Under pytest-xdist (make test) the test processes share the cores: each
 # TensorFlow (and each script it starts) gets its share for an operation,
 # instead of every process splitting each operation across all the cores
-# and their threads waiting on one another (measured, 2 processes on 2
-# cores: the suite 394 s against 420 s, 718 CPU seconds against 745). Set
-# before any test imports TensorFlow; a value already given is kept.
+# and their threads waiting on one another (bench/README.md, "The test
+# suite"). Set before any test imports TensorFlow; a value already given
+# is kept.
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     _share = max(1, (_cores or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
@@ -40,8 +41,9 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 # processes that take whole files in collection order (--no-loadscope-reorder),
 # so the long files start at once and the short ones fill in at the end,
 # and the two finish together.
-LONGEST_FIRST = ["test_search_runs.py", "test_script_flags.py",
-                 "test_chapter3.py", "test_saved_models.py", "test_bench.py"]
+LONGEST_FIRST = ["test_search_runs.py", "test_chapter3.py", "test_posts_flags.py",
+                 "test_search_api.py", "test_compare_house_models.py",
+                 "test_saved_models.py", "test_improved_classifier.py", "test_bench.py"]
 
 
 def pytest_collection_modifyitems(items):
@@ -52,25 +54,11 @@ def pytest_collection_modifyitems(items):
 # Keras' steps run eagerly in the tests marked ``eager_steps`` (a file's
 # ``pytestmark``; ``eager_steps(False)`` on a test of such a file opts out):
 # those tests check flags, files, searches and saved models with runs of a
-# few steps, an epoch or three on a few dozen houses or pictures, and tracing
-# a step into a graph costs more than the steps it then runs. Measured in
-# make test on 2 cores (2 GHz EPYC, no AVX512), CPU seconds, one run each:
-# test_script_flags 178 against 107, test_search_runs' searches in this
-# process 137 against 79, the saved models' file 66 against 50. Longer runs
-# get slower eagerly (test_boston_end_to_end, K-fold in batches of one: 10
-# against 112) and are not marked. Graphs, as users run them, everywhere else: every
-# other file, the in-process runs of test_regression_scripts and
-# test_classification_scripts included; the marked files' tests that opt
-# out (the bfloat16 CNN of test_saved_models, loaded again in a fresh
-# Python; the regressor searches on targets.csv with the airbench and
-# vanilla blocks and the copies side by side; the distributed search and
-# what follows it); every subprocess; and the repository's code that runs
-# inside a graph (test_fast, test_training, test_recipes' schedules and
-# house ensemble, test_search). test_script_flags' bfloat16 and improved-
-# recipe runs are eager (graph against eager there, CPU s: 80 against 49):
-# their bfloat16 graph is test_saved_models', the fused batch norm's
-# test_fast's, the ensemble's test_recipes'. The tf.data pipelines are
-# graphs either way.
+# few steps, and tracing a step into a graph costs more than the steps it
+# then runs. Everything else runs graphs, as users run them: longer runs,
+# every subprocess, and the tests of the repository's code that runs inside
+# a graph (fused kernels, pipelines, schedules, the side-by-side copies).
+# bench/README.md, "The test suite", has the measurements behind the marks.
 @contextmanager
 def eager_steps():
     import tensorflow as tf
@@ -98,27 +86,66 @@ REAL_HOUSES = ROOT.parent / "shared" / "datasets" / "Houses-dataset" / "Houses D
 REAL_ANIMALS = ROOT.parent / "shared" / "datasets" / "animals"
 
 
-def run_script(script, *args, timeout=300, env=None):
+def run_script(script, *args, timeout=300, env=None, wait=True):
     """Run one of the top-level scripts as a user would (``env``: variables
-    to set); return the result."""
+    to set; ``script`` "-m": ``args`` start with a module); return the
+    result, or with ``wait=False`` the running process (its output unbuffered,
+    in pipes)."""
     env = {**os.environ, **(env or {})}
     env.pop("DISPLAY", None)  # tests never open windows
     env.pop("WAYLAND_DISPLAY", None)
-    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)],
-                          cwd=ROOT, env=env, capture_output=True, text=True,
+    command = [sys.executable, *([script] if script == "-m" else [str(ROOT / script)]),
+               *map(str, args)]
+    if not wait:
+        env["PYTHONUNBUFFERED"] = "1"
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout)
 
 
-def run_in_process(script, *args):
+def interrupt_after(proc, marker, timeout=120):
+    """Ctrl-C to ``proc`` (``run_script(..., wait=False)``) once ``marker``
+    shows in its output; return (exit code, stdout, stderr)."""
+    seen = ""
+    deadline = time.time() + timeout
+    while marker not in seen and time.time() < deadline:
+        chunk = proc.stdout.read(1)
+        if not chunk:
+            break
+        seen += chunk
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, seen + out, err
+
+
+def run_in_process(script, *args, stop=None, fits=None):
     """``run_script``'s result (exit code, stdout, stderr) from ``script``'s
     ``main(argv)`` in this process, without a TensorFlow start-up of its
     own. Its stderr holds what the script itself writes there (cli.warn,
     the skipped files); library warnings and TensorFlow's log do not reach
-    it, and ``cli.run_main`` is not run: the subprocess runs check those."""
+    it, and ``cli.run_main`` is not run: the subprocess runs check those.
+    A mistake the script raises (``UserError``, argparse's ``SystemExit``)
+    propagates, after what the script wrote is passed on to the test's own
+    stdout and stderr (``capsys``). With ``stop`` (and the ``fits``
+    fixture) the run ends at that fit (``stopped`` is then True)."""
+    if fits is not None:
+        fits.stop = stop
     (out, err) = (StringIO(), StringIO())
-    with redirect_stdout(out), redirect_stderr(err), scripts_globals_put_back():
-        code = load_script(script).main([str(a) for a in args]) or 0
-    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+    stopped = False
+    try:
+        with redirect_stdout(out), redirect_stderr(err), scripts_globals_put_back():
+            try:
+                code = load_script(script).main([str(a) for a in args]) or 0
+            except Stopped:
+                assert stop is not None
+                (code, stopped) = (0, True)
+    except BaseException:
+        sys.stdout.write(out.getvalue())
+        sys.stderr.write(err.getvalue())
+        raise
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue(),
+                           stopped=stopped)
 
 
 @contextmanager
@@ -300,12 +327,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def write_split_folder(root, side=12, perClass=(9, 3), classes=("cat", "dog", "frog")):
+def write_split_folder(root, side=12, per_class=(9, 3), classes=("cat", "dog", "frog")):
     """A CIFAR-10-like folder: train/<class>/ and test/<class>/ of
     ``side``-pixel pictures, each class its own colour."""
     import cv2
 
-    for (split, count) in zip(("train", "test"), perClass):
+    for (split, count) in zip(("train", "test"), per_class):
         for (k, name) in enumerate(classes):
             folder = root / split / name
             folder.mkdir(parents=True)
@@ -317,8 +344,7 @@ def write_split_folder(root, side=12, perClass=(9, 3), classes=("cat", "dog", "f
 
 
 # --------------------------------------------------------------------------
-# The posts' and chapter-3 scripts run in this process, their fits watched
-# (test_script_flags.py, test_common_flags.py)
+# The training scripts run in this process, their fits watched
 
 CLASSIFIERS = ("train_simple_nn.py", "train_vgg.py")
 
@@ -353,25 +379,24 @@ def fits(monkeypatch):
     return spy
 
 
-def run_main(script, *argv, stop=None, fits=None):
-    """``script``'s ``main(argv)`` in this process; returns its [INFO] lines.
-    With ``stop`` (and the ``fits`` fixture) the run ends at that fit."""
-    if fits is not None:
-        fits.stop = stop
-    log = StringIO()
-    with redirect_stdout(log), scripts_globals_put_back():
-        try:
-            load_script(script).main([str(a) for a in argv])
-        except Stopped:
-            assert stop is not None
-    return [line.strip() for line in log.getvalue().splitlines() if line.startswith("[INFO]")]
-
-
 def script_argv(script, dataset, out):
-    """The flags a posts' script needs to run on ``dataset``, writing under
-    ``out`` (the house scripts write under their --output)."""
-    if script in CLASSIFIERS:
+    """The flags a training script needs to run on ``dataset``, writing
+    under ``out``: the classifiers' model, label file and plot (``net.model``,
+    ``lb.pickle``, ``plot.png``), the house scripts' and the comparison's
+    --output."""
+    if script in (*CLASSIFIERS, "train_improved_classifier.py"):
         return ["--dataset", dataset, "--model", out / "net.model",
                 "--label-bin", out / "lb.pickle", "--plot", out / "plot.png"]
-    return ["--dataset", dataset]
+    return ["--dataset", dataset, "--output", out]
 
+
+def predict(out, *argv, model=None, labels=None):
+    """predict.py in this process with the model and label file a
+    classifier wrote under ``out`` (``script_argv``'s names), or those given."""
+    return run_in_process("predict.py", "--model", model or out / "net.model",
+                          "--label-bin", labels or out / "lb.pickle", *argv)
+
+
+def same_weights(a, b):
+    """Whether two lists of weight arrays are equal, array for array."""
+    return len(a) == len(b) and all(np.array_equal(u, v) for (u, v) in zip(a, b))

@@ -1,31 +1,29 @@
 """Bad input: every user mistake is refused with a message naming what is
 wrong, before training; files the user had are never damaged by a failed
-or interrupted run; Ctrl-C exits with 130 and --resume-dir continues.
+or interrupted run; Ctrl-C exits with 130.
 
 The checks run in-process through the scripts' ``main(argv)`` (a mistake
 in the flags or the data raises ``SystemExit(2)`` from argparse or the
 package's ``UserError``); a few subprocess runs check what a user sees:
 exit code 2 and one error line, no traceback. Malformed HousesInfo.txt
 lines and damaged images in class folders are tested in test_datasets.py,
-damaged house pictures in test_regression_scripts.py.
+damaged house pictures in test_house_scripts.py, the mistakes particular to
+compare_house_models.py and train_improved_classifier.py in their files.
 """
 
 import json
 import os
 import pickle
 import shutil
-import signal
-import subprocess
-import sys
-import time
 import zipfile
 
 import numpy as np
 import pytest
 from sklearn.preprocessing import LabelBinarizer
 
-from conftest import ROOT, load_script, run_script
-from pyimagesearch.cli import UserError
+from conftest import (ROOT, interrupt_after, predict, run_in_process, run_script,
+                      script_argv)
+from pyimagesearch.errors import UserError
 
 
 def assert_one_error_line(result, script, *fragments):
@@ -49,10 +47,6 @@ def house_copy(houses, tmp_path):
 
 def write_lines(folder, lines):
     (folder / "HousesInfo.txt").write_text("\n".join(lines) + "\n")
-
-
-def house_main(script, *argv):
-    load_script(script).main([str(a) for a in argv])
 
 
 # --------------------------------------------------------------------------
@@ -97,6 +91,25 @@ def test_bad_data_after_tensorflow_loads_is_one_error_line(house_copy):
     assert "[INFO] training model..." not in result.stdout
 
 
+@pytest.mark.parametrize("script, argv", [
+    ("compare_house_models.py", ["-d", "no/such/dir"]),
+    ("train_improved_classifier.py", ["--network", "simple_nn", "-d", "no/such/dir", "-m", "m",
+                                      "-l", "l", "-p", "p.png"]),
+])
+def test_the_extras_bad_dataset_is_one_error_line_before_tensorflow_loads(script, argv):
+    result = run_script(script, *argv)
+    assert_one_error_line(result, script, "--dataset", "does not exist")
+    assert result.stderr.strip().count("\n") == 0  # nothing else: TensorFlow never loaded
+
+
+def test_an_unknown_network_is_argparses_line(shapes3, tmp_path, capsys):
+    script = "train_improved_classifier.py"
+    with pytest.raises(SystemExit) as exit:
+        run_in_process(script, *script_argv(script, shapes3, tmp_path), "--network", "vgg16")
+    assert exit.value.code == 2
+    assert "argument --network: invalid choice: 'vgg16'" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------
 # House data and flags, in-process
 
@@ -123,36 +136,23 @@ def test_house_data_mistakes(script, argv, message, tmp_path, monkeypatch):
     argv = [a.format(**folders) for a in argv]
     monkeypatch.chdir(ROOT)  # relative paths in the cases
     with pytest.raises(UserError, match=message):
-        house_main(script, *argv)
+        run_in_process(script, *argv)
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--folds", "1"], "--folds needs at least 2 folds"),
     (["--patience", "5"], "--patience needs --val-split"),
     (["--val-split", "1.5"], "expected a fraction between 0 and 1"),
-    (["--recipe", "best"], "invalid choice: 'best'"),
     (["--batch-size", "-3"], "expected a whole number >= 1"),
+    # what the posts' scripts left to compare_house_models.py and
+    # train_improved_classifier.py
+    (["--folds", "5"], "unrecognized arguments: --folds 5"),
+    (["--recipe", "improved"], "unrecognized arguments: --recipe improved"),
 ])
 def test_bad_flags_exit_2_with_argparses_message(houses, flags, message, capsys):
     with pytest.raises(SystemExit) as exit:
-        house_main("mlp_regression.py", "-d", houses, *flags)
+        run_in_process("mlp_regression.py", "-d", houses, *flags)
     assert exit.value.code == 2
     assert message in capsys.readouterr().err
-
-
-def test_folds_and_resume_dir_are_refused_together(houses, tmp_path, capsys):
-    # one backup for K models would start a rerun's fold 1 from the weights
-    # of the fold that was interrupted, which had trained on fold 1's houses
-    with pytest.raises(SystemExit) as exit:
-        house_main("mlp_regression.py", "-d", houses, "--folds", 3, "--resume-dir", tmp_path)
-    assert exit.value.code == 2
-    assert "cannot be combined with --folds" in capsys.readouterr().err
-
-
-def test_too_many_folds_for_the_houses(houses, capsys):
-    with pytest.raises(UserError, match="60 folds need at least 120"):
-        house_main("mlp_regression.py", "-d", houses, "--folds", 60)
-    assert "[INFO] training model..." not in capsys.readouterr().out
 
 
 def test_too_few_houses_with_pictures_to_split(houses, tmp_path, capsys):
@@ -163,17 +163,12 @@ def test_too_few_houses_with_pictures_to_split(houses, tmp_path, capsys):
     for picture in houses.glob("[123]_*.jpg"):
         shutil.copy(picture, tmp_path / picture.name)
     with pytest.raises(UserError, match=r"only 3 house\(s\) left.*75/25"):
-        house_main("cnn_regression.py", "-d", tmp_path)
+        run_in_process("cnn_regression.py", "-d", tmp_path)
     assert "[INFO] training model..." not in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------
 # Image folders, in-process
-
-
-def train_argv(dataset, out):
-    return ["-d", dataset, "-m", out / "m.model", "-l", out / "lb.pickle",
-            "-p", out / "plot.png", "--epochs", 1]
 
 
 def make_classes(folder, counts):
@@ -195,13 +190,14 @@ def test_class_folder_mistakes(script, counts, message, tmp_path):
     (tmp_path / "data").mkdir(exist_ok=True)
     (tmp_path / "data" / "notes.txt").write_text("no pictures here")
     with pytest.raises(UserError, match=message):
-        house_main(script, *train_argv(tmp_path / "data", tmp_path))
+        run_in_process(script, *script_argv(script, tmp_path / "data", tmp_path), "--epochs", 1)
 
 
 def test_output_paths_are_checked_before_loading(shapes3, tmp_path, capsys):
     (tmp_path / "plot.png").mkdir()
     with pytest.raises(UserError, match="--plot .* is a folder, expected a file name"):
-        house_main("train_vgg.py", *train_argv(shapes3, tmp_path))
+        run_in_process("train_vgg.py", *script_argv("train_vgg.py", shapes3, tmp_path),
+                       "--epochs", 1)
     assert "[INFO] loading images..." not in capsys.readouterr().out
 
 
@@ -212,14 +208,9 @@ def test_output_paths_are_checked_before_loading(shapes3, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def model3(shapes3, tmp_path_factory):
     out = tmp_path_factory.mktemp("model3")
-    house_main("train_simple_nn.py", *train_argv(shapes3, out))
+    run_in_process("train_simple_nn.py", *script_argv("train_simple_nn.py", shapes3, out),
+                   "--epochs", 1)
     return out
-
-
-def predict(model_dir, image, *extra, model=None, labels=None):
-    load_script("predict.py").main([str(a) for a in [
-        "-i", image, "-m", model or model_dir / "m.model",
-        "-l", labels or model_dir / "lb.pickle", *extra]])
 
 
 @pytest.mark.parametrize("case, message", [
@@ -229,7 +220,7 @@ def predict(model_dir, image, *extra, model=None, labels=None):
     ("model not a model", "--model .* is not a Keras model file"),
     # a disk that filled up while saving, a picture given as the model: no
     # "File not found", no reason cut off mid-word
-    ("model cut short", "--model .*m.model.keras' is not a Keras model file: a .keras file "
+    ("model cut short", "--model .*net.model.keras' is not a Keras model file: a .keras file "
                         "is a zip archive, and this one is damaged or cut short"),
     ("model a picture", "--model .*circle_00001.jpg' is not a Keras model file: .* or is no "
                         "archive at all$"),
@@ -249,8 +240,8 @@ def test_predict_mistakes(case, message, model3, shapes3, tmp_path, monkeypatch)
     (tmp_path / "empty").mkdir()
     cut = tmp_path / "cut"
     cut.mkdir()
-    whole = (model3 / "m.model.keras").read_bytes()
-    (cut / "m.model.keras").write_bytes(whole[:len(whole) * 2 // 3])
+    whole = (model3 / "net.model.keras").read_bytes()
+    (cut / "net.model.keras").write_bytes(whole[:len(whole) * 2 // 3])
     text = tmp_path / "text.keras"
     with zipfile.ZipFile(text, "w") as z:   # the inputs of train_text.py's model
         z.writestr("config.json", json.dumps({"class_name": "Functional", "config": {
@@ -268,14 +259,14 @@ def test_predict_mistakes(case, message, model3, shapes3, tmp_path, monkeypatch)
             "output of the wrong kind": (image, "--output", tmp_path / "out.csv")}[case]
     options = {"model missing": {"model": tmp_path / "nope.model"},
                "model not a model": {"model": tmp_path / "fake.keras"},
-               "model cut short": {"model": cut / "m.model.keras"},
+               "model cut short": {"model": cut / "net.model.keras"},
                "model a picture": {"model": image},
                "model a text model": {"model": text},
                "labels count": {"labels": tmp_path / "two.pickle"},
                "labels with code": {"labels": tmp_path / "evil.pickle"}}.get(case, {})
     monkeypatch.chdir(ROOT)  # relative paths in the cases
     with pytest.raises(UserError, match=message):
-        predict(model3, *args, **options)
+        predict(model3, "--image", *args, **options)
     assert not (tmp_path / "owned").exists()  # the pickle's code never ran
 
 
@@ -287,7 +278,7 @@ def test_an_error_after_tensorflow_loads_is_the_only_line(model3, shapes3, tmp_p
     (tmp_path / "two.pickle").write_bytes(pickle.dumps(LabelBinarizer().fit(["cats", "dogs"])))
     env = {} if level is None else {"TF_CPP_MIN_LOG_LEVEL": level}
     result = run_script("predict.py", "-i", shapes3 / "circle" / "circle_00001.jpg",
-                        "-m", model3 / "m.model", "-l", tmp_path / "two.pickle", env=env)
+                        "-m", model3 / "net.model", "-l", tmp_path / "two.pickle", env=env)
     assert_one_error_line(result, "predict.py", "names 2 classes but the model predicts 3")
     assert result.stderr.strip().count("\n") == 0, result.stderr
 
@@ -296,7 +287,7 @@ def test_an_error_after_tensorflow_loads_is_the_only_line(model3, shapes3, tmp_p
                                    ["--width", 32, "--height", 16]])
 def test_predict_sizes_contradict_the_model(model3, shapes3, flags):
     with pytest.raises(UserError, match="contradict"):
-        predict(model3, shapes3 / "circle" / "circle_00001.jpg", *flags)
+        predict(model3, "--image", shapes3 / "circle" / "circle_00001.jpg", *flags)
 
 
 # --------------------------------------------------------------------------
@@ -305,7 +296,7 @@ def test_predict_sizes_contradict_the_model(model3, shapes3, flags):
 
 def test_missing_output_folders_are_created(houses, tmp_path):
     out = tmp_path / "a" / "b"
-    house_main("mlp_regression.py", "-d", houses, "--epochs", 1, "--output", out)
+    run_in_process("mlp_regression.py", "-d", houses, "--epochs", 1, "--output", out)
     assert sorted(os.listdir(out)) == ["loss.png", "model.keras", "predictions.csv",
                                        "predictions.png", "results.json"]
 
@@ -314,7 +305,7 @@ def test_unwritable_output_fails_before_training(houses, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("a file, not a folder")
     with pytest.raises(UserError, match="--output .* is not writable"):
-        house_main("mlp_regression.py", "-d", houses, "--output", blocker / "out")
+        run_in_process("mlp_regression.py", "-d", houses, "--output", blocker / "out")
     assert "[INFO] training model..." not in capsys.readouterr().out
 
 
@@ -326,7 +317,7 @@ def test_read_only_output_folder(houses, tmp_path):
     out.chmod(0o500)
     try:
         with pytest.raises(UserError, match="--output .* is not writable"):
-            house_main("mlp_regression.py", "-d", houses, "--output", out)
+            run_in_process("mlp_regression.py", "-d", houses, "--output", out)
     finally:
         out.chmod(0o700)
 
@@ -349,7 +340,7 @@ def test_output_folder_refusing_files_fails_before_training(houses, tmp_path, mo
 
     monkeypatch.setattr(tempfile, "TemporaryFile", refused)
     with pytest.raises(UserError, match="--output .* is not writable: Permission denied"):
-        house_main("mlp_regression.py", "-d", houses, "--output", out)
+        run_in_process("mlp_regression.py", "-d", houses, "--output", out)
     assert "[INFO] training model..." not in capsys.readouterr().out and not os.listdir(out)
 
 
@@ -361,57 +352,23 @@ def test_failed_run_leaves_existing_outputs_byte_for_byte(tmp_path):
         (out / name).write_bytes(data)
     write_lines(tmp_path, ["3 2 2000 10001 300000", "oops"])
     with pytest.raises(UserError):
-        house_main("mlp_regression.py", "-d", tmp_path, "--output", out)
+        run_in_process("mlp_regression.py", "-d", tmp_path, "--output", out)
     assert {name: (out / name).read_bytes() for name in before} == before
 
 
 # --------------------------------------------------------------------------
-# Ctrl-C and --resume-dir (a real signal to a real process)
+# Ctrl-C (a real signal to a real process); continuing with --resume-dir is
+# test_improved_classifier.py's
 
 
-def start(script, *args):
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def interrupt_after(proc, marker, timeout=120):
-    """Send Ctrl-C once ``marker`` shows in the output; return (rc, out, err)."""
-    seen = ""
-    deadline = time.time() + timeout
-    while marker not in seen and time.time() < deadline:
-        chunk = proc.stdout.read(1)
-        if not chunk:
-            break
-        seen += chunk
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    return proc.returncode, seen + out, err
-
-
-def test_ctrl_c_exits_130_keeps_outputs_and_resume_continues(houses, tmp_path):
+def test_ctrl_c_exits_130_and_keeps_outputs(houses, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "model.keras").write_bytes(b"the model I had")
-    resume = tmp_path / "state"
-    args = ["-d", houses, "--epochs", 5000, "--resume-dir", resume, "--output", out]
-    rc, _, stderr = interrupt_after(start("mlp_regression.py", *args), "Epoch 5/")
+    proc = run_script("mlp_regression.py", "-d", houses, "--epochs", 5000, "--output", out,
+                      wait=False)
+    rc, _, stderr = interrupt_after(proc, "Epoch 5/")
     assert rc == 130
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert (out / "model.keras").read_bytes() == b"the model I had"
     assert sorted(os.listdir(out)) == ["model.keras"]  # no partial files
-    assert any(resume.iterdir())  # per-epoch state was kept
-
-    # the same run, fewer epochs to finish sooner, in-process this time
-    args[3] = 9
-    from io import StringIO
-    from contextlib import redirect_stdout
-
-    with redirect_stdout(StringIO()) as log:
-        house_main("mlp_regression.py", *args)
-    epochs = [int(line.split()[1].split("/")[0]) for line in log.getvalue().splitlines()
-              if line.startswith("Epoch ")]
-    assert epochs[0] >= 4 and epochs[-1] == 9  # it did not start over
-    assert not resume.exists() or not any(resume.iterdir())  # removed when done
-    assert (out / "model.keras").read_bytes()[:2] == b"PK"  # the new model, complete

@@ -1,9 +1,10 @@
-"""The chapter 3 scripts on tiny generated data: flags, outputs, the
-side-by-side K-fold against the chapter's one-fold-at-a-time loop, the text
-model's label file, and the text model loading in a Python that has never
-seen this repository."""
+"""The chapter 3 scripts on tiny generated data: flags (checked by their
+effect on what is trained), outputs, the K folds in one model against the
+chapter's one-fold-at-a-time loop, the text model's label file, and the
+text model loading in a Python that has never seen this repository."""
 
 import json
+import math
 import os
 import pickle
 import re
@@ -13,22 +14,24 @@ import textwrap
 import zipfile
 from types import SimpleNamespace
 
+import keras
 import numpy as np
 import pytest
-from conftest import load_script, run_script
+from conftest import load_script, run_in_process, run_script, same_weights
 
 from pyimagesearch import sample_data
-from pyimagesearch.cli import UserError
+from pyimagesearch.chapter3_datasets import load_boston_npz, load_imdb_npz
+from pyimagesearch.errors import UserError
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("chapter3")
-    sample_data.write_imdb_folder(str(root / "aclImdb"), perClass=30)
+    sample_data.write_imdb_folder(str(root / "aclImdb"), per_class=30)
     sample_data.write_imdb_npz(str(root / "npz" / "imdb.npz"), count=120)
     sample_data.write_reuters_sgml(str(root / "reuters"), count=150)
     sample_data.write_boston_npz(str(root / "boston.npz"), count=100)
-    sample_data.write_text_folder(str(root / "folder"), perClass=24)
+    sample_data.write_text_folder(str(root / "folder"), per_class=24)
     return root
 
 
@@ -70,7 +73,7 @@ def test_foreign_npz_is_one_line(data, tmp_path):
                                             "--output", str(tmp_path)])
     with pytest.raises(UserError, match="only one class"):
         one = tmp_path / "one"
-        sample_data.write_text_folder(str(one), classes=("a",), perClass=3)
+        sample_data.write_text_folder(str(one), classes=("a",), per_class=3)
         load_script("train_text.py").main(["--dataset", str(one), "--model",
                                            str(tmp_path / "m"), "--plot",
                                            str(tmp_path / "p.png")])
@@ -110,11 +113,11 @@ def test_a_failed_download_is_one_line(script, name, tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------
-# Boston: the chapter's K-fold loop, and the K folds side by side computing
+# Boston: the chapter's K-fold loop, and the K folds in one model computing
 # what it computes
 
 
-def test_side_by_side_folds_train_like_separate_models():
+def test_folds_in_one_model_train_like_separate_models():
     import keras
 
     boston = load_script("boston_housing.py")
@@ -125,7 +128,7 @@ def test_side_by_side_folds_train_like_separate_models():
     np.testing.assert_array_equal(folds[1][2], x[8:16])
 
     keras.utils.set_random_seed(1)
-    (model, names) = boston.side_by_side(keras, 3, 13, stepsPerExecution=16)
+    (model, names) = boston.folds_in_one_model(keras, 3, 13, stepsPerExecution=16)
     # the chapter's model for fold 2, starting from fold 2's initial weights
     single = boston.build_model(keras)
     single.build((None, 13))
@@ -194,7 +197,7 @@ def test_chapter_loop_folds_are_the_chapters_consecutive_blocks():
 def test_both_kfold_loops_report_the_same_figures(data, tmp_path, capsys):
     boston = load_script("boston_housing.py")
     (reports, printed) = ({}, {})
-    for loop in ("chapter", "side-by-side"):
+    for loop in ("chapter", "one-model"):
         out = tmp_path / loop
         boston.main(["--dataset", str(data / "boston.npz"), "--folds", "3", "--kfold-epochs",
                      "12", "--kfold-batch-size", "4", "--epochs", "2", "--kfold-loop", loop,
@@ -204,10 +207,10 @@ def test_both_kfold_loops_report_the_same_figures(data, tmp_path, capsys):
         printed[loop] = [re.sub(r"[\d.,$]+", "#", line) for line in last_info(capsys)
                          if "processing fold" not in line]
         assert (out / "kfold_mae.png").stat().st_size > 0
-    (chapter, sideBySide) = (reports["chapter"], reports["side-by-side"])
-    assert (chapter["kfold_loop"], sideBySide["kfold_loop"]) == ("chapter", "side-by-side")
-    assert chapter.keys() == sideBySide.keys() and printed["chapter"] == printed["side-by-side"]
-    for report in (chapter, sideBySide):
+    (chapter, oneModel) = (reports["chapter"], reports["one-model"])
+    assert (chapter["kfold_loop"], oneModel["kfold_loop"]) == ("chapter", "one-model")
+    assert chapter.keys() == oneModel.keys() and printed["chapter"] == printed["one-model"]
+    for report in (chapter, oneModel):
         assert len(report["fold_val_mae"]) == 3 and len(report["val_mae_per_epoch"]) == 12
         assert len(report["smoothed_val_mae"]) == 2
         assert report["kfold_val_mae"] == pytest.approx(np.mean(report["fold_val_mae"]))
@@ -306,8 +309,8 @@ def test_imdb_accuracy_is_the_models_on_the_test_labels(data, tmp_path, fits, so
     # the final model's accuracy on the test reviews and labels of the file
     # or of the folder's test/neg and test/pos
     test = (load_imdb_npz if source.endswith(".npz") else load_imdb_folder)(str(data / source))
-    probs = fits.calls[-1].model.predict(multi_hot(test.testSeqs), verbose=0)[:, 0]
-    accuracy = float(np.mean((probs > 0.5) == (test.testLabels == 1)))
+    probs = fits.calls[-1].model.predict(multi_hot(test.test_seqs), verbose=0)[:, 0]
+    accuracy = float(np.mean((probs > 0.5) == (test.test_labels == 1)))
     assert results["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
     # the reviews' class shows in a few words: a working model is well
     # above chance (scored on flipped labels it would be as far below, on
@@ -478,7 +481,7 @@ def test_two_classes_train_a_sigmoid_and_predict_a_folder(tmp_path, capsys):
 
     # the README's IMDB use: two classes, one sigmoid output
     sample_data.write_text_folder(str(tmp_path / "reviews"), classes=("neg", "pos"),
-                                  perClass=24)
+                                  per_class=24)
     model = tmp_path / "out" / "reviews"
     load_script("train_text.py").main([
         "--dataset", str(tmp_path / "reviews"), "--model", str(model), "--plot",
@@ -542,3 +545,140 @@ def assert_label_file_is_a_label_binarizer(labelsPath, classes):
         lb = pickle.load(f)  # our own file: the plain unpickler may read it
     assert isinstance(lb, LabelBinarizer)
     assert load_labels(str(labelsPath)) == lb.classes_.tolist() == sorted(classes)
+
+
+# --------------------------------------------------------------------------
+# The chapter's flags, checked by their effect on what is trained (the
+# fits watched by conftest's ``fits``; ``stop`` ends a run at that fit)
+
+
+def dense_layers(model):
+    return [(layer.units, layer.activation.__name__) for layer in model.layers
+            if isinstance(layer, keras.layers.Dense)]
+
+
+@pytest.mark.eager_steps  # runs of an epoch or two (conftest.eager_steps)
+def test_imdb_flags_shape_the_model_and_both_runs(data, tmp_path, fits):
+    run_in_process("imdb_reviews.py", "--dataset", data / "npz" / "imdb.npz", "--num-words", 50,
+                   "--hidden-layers", 1, "--units", 8, "--activation", "tanh", "--loss", "mse",
+                   "--validation-size", 20, "--validation-epochs", 2, "--epochs", 1,
+                   "--batch-size", 7, "--output", tmp_path, fits=fits)
+    trainCount = len(load_imdb_npz(str(data / "npz" / "imdb.npz"), num_words=50).train_seqs)
+    (holdout, final) = fits.calls
+    for call in (holdout, final):
+        assert call.model.inputs[0].shape[-1] == 50                      # --num-words
+        assert dense_layers(call.model) == [(8, "tanh"), (1, "sigmoid")]  # the others
+        assert call.model.loss == "mse"
+    # the first run: --validation-size reviews held out, --validation-epochs
+    (x, y) = holdout.args
+    assert x.shape == (trainCount - 20, 50) and len(y) == trainCount - 20
+    assert len(holdout.kwargs["validation_data"][0]) == 20
+    assert len(holdout.history.history["val_loss"]) == 2
+    assert int(holdout.model.optimizer.iterations.numpy()) == 2 * math.ceil((trainCount - 20) / 7)
+    # the final run: all reviews, --epochs at --batch-size
+    assert len(final.args[0]) == trainCount
+    assert len(final.history.history["loss"]) == 1
+    assert int(final.model.optimizer.iterations.numpy()) == math.ceil(trainCount / 7)
+
+
+@pytest.mark.eager_steps  # runs of an epoch or two (conftest.eager_steps)
+@pytest.mark.parametrize("labels", ["onehot", "sparse"])
+def test_reuters_flags_shape_the_model_and_labels(labels, data, tmp_path, fits):
+    run_in_process("reuters_newswires.py", "--dataset", data / "reuters", "--num-words", 60,
+                   "--units", 4, "--labels", labels, "--validation-size", 15,
+                   "--validation-epochs", 1, "--epochs", 2, "--batch-size", 9,
+                   "--output", tmp_path, fits=fits)
+    (holdout, final) = fits.calls
+    topics = 3
+    for call in (holdout, final):
+        assert call.model.inputs[0].shape[-1] == 60
+        assert dense_layers(call.model) == [(64, "relu"), (4, "relu"), (topics, "softmax")]
+    (x, y) = final.args
+    trainCount = len(x)
+    assert len(holdout.args[0]) == trainCount - 15
+    assert len(holdout.kwargs["validation_data"][0]) == 15
+    if labels == "sparse":
+        assert final.model.loss == "sparse_categorical_crossentropy" and y.ndim == 1
+    else:
+        assert final.model.loss == "categorical_crossentropy" and y.shape == (trainCount, topics)
+    assert int(holdout.model.optimizer.iterations.numpy()) == math.ceil((trainCount - 15) / 9)
+    assert int(final.model.optimizer.iterations.numpy()) == 2 * math.ceil(trainCount / 9)
+
+
+@pytest.mark.eager_steps  # runs of an epoch or two (conftest.eager_steps)
+def test_boston_kfold_and_final_flags(data, tmp_path, fits):
+    ((trainX, _), _) = load_boston_npz(str(data / "boston.npz"))
+    n = len(trainX)
+    # in one model (stopped at its fit): one model of --folds networks, each
+    # fed batches of --kfold-batch-size for --kfold-epochs
+    run_in_process("boston_housing.py", "--dataset", data / "boston.npz", "--folds", 3,
+                   "--kfold-epochs", 2, "--kfold-batch-size", 4, "--output", tmp_path / "a",
+                   stop=1, fits=fits)
+    [kfold] = fits.calls
+    assert len(kfold.model.inputs) == 3 and kfold.kwargs["epochs"] == 2
+    perFold = n - n // 3
+    sizes = [[len(a) for a in x] for (x, _) in kfold.args[0]]
+    assert sizes == [[4] * 3] * (perFold // 4) + ([[perFold % 4] * 3] if perFold % 4 else [])
+
+    # --kfold-loop chapter: a fresh model per fold, then the final one,
+    # trained --epochs at --batch-size on every training house
+    fits.calls.clear()
+    run_in_process("boston_housing.py", "--dataset", data / "boston.npz", "--folds", 2,
+                   "--kfold-epochs", 1, "--kfold-batch-size", 8, "--epochs", 3, "--batch-size", 9,
+                   "--kfold-loop", "chapter", "--output", tmp_path / "b", fits=fits)
+    assert len(fits.calls) == 3
+    assert len({id(c.model) for c in fits.calls}) == 3
+    for call in fits.calls[:2]:
+        assert len(call.model.inputs) == 1 and len(call.args[0]) == n - n // 2
+        assert len(call.history.history["loss"]) == 1
+        assert int(call.model.optimizer.iterations.numpy()) == math.ceil((n - n // 2) / 8)
+    final = fits.calls[2]
+    assert len(final.args[0]) == n and len(final.history.history["loss"]) == 3
+    assert int(final.model.optimizer.iterations.numpy()) == 3 * math.ceil(n / 9)
+
+
+@pytest.mark.eager_steps  # runs of an epoch or two (conftest.eager_steps)
+def test_train_text_flags_shape_the_model_split_and_training(data, tmp_path, fits):
+    run_in_process("train_text.py", "--dataset", data / "folder", "--model", tmp_path / "m",
+                   "--plot", tmp_path / "p.png", "--num-words", 12, "--units", 5,
+                   "--test-size", 0.5, "--epochs", 2, "--batch-size", 7, fits=fits)
+    [call] = fits.calls
+    assert call.model.inputs[0].shape[-1] == 12  # the vocabulary has more words
+    assert dense_layers(call.model) == [(5, "relu"), (5, "relu"), (3, "softmax")]
+    (x, _) = call.args
+    assert len(x) == 36 and len(call.kwargs["validation_data"][0]) == 36  # half of 72
+    assert len(call.history.history["loss"]) == 2
+    assert int(call.model.optimizer.iterations.numpy()) == 2 * math.ceil(36 / 7)
+
+
+# --seed of the chapter-3 scripts: script -> (flags, whether it splits)
+CHAPTER3_SEEDED = {
+    "imdb_reviews.py": (["--dataset", "npz/imdb.npz", "--validation-size", 20], False),
+    "reuters_newswires.py": (["--dataset", "reuters", "--validation-size", 20], False),
+    "boston_housing.py": (["--dataset", "boston.npz", "--folds", 2], False),
+    "train_text.py": (["--dataset", "folder", "--model", "OUT/m", "--plot", "OUT/p.png"],
+                      True),
+}
+
+
+@pytest.mark.eager_steps  # runs of an epoch or two (conftest.eager_steps)
+@pytest.mark.parametrize("script", CHAPTER3_SEEDED)
+def test_chapter3_seed_sets_the_start_and_split(script, data, tmp_path, fits):
+    (flags, splits) = CHAPTER3_SEEDED[script]
+    argv = [str(tmp_path / a[4:]) if str(a).startswith("OUT/")
+            else data / a if a in ("npz/imdb.npz", "reuters", "boston.npz", "folder") else a
+            for a in flags]
+    if script != "train_text.py":
+        argv += ["--output", tmp_path / "out"]
+    found = []
+    for seed in (3, 3, 4):
+        fits.calls.clear()
+        run_in_process(script, *argv, "--seed", seed, stop=1, fits=fits)
+        [call] = fits.calls
+        found.append((call.weights,
+                      np.asarray(call.kwargs["validation_data"][0]) if splits else None))
+    [(w1, v1), (w1b, v1b), (w2, v2)] = found
+    assert w1 and same_weights(w1, w1b) and not same_weights(w1, w2)
+    if splits:
+        np.testing.assert_array_equal(v1, v1b)
+        assert not np.array_equal(v1, v2)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch import chapter3_datasets, sample_data
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 
@@ -36,16 +36,16 @@ def test_imdb_npz_is_read_as_keras_reads_it(tmp_path):
     yTest = np.arange(20) % 2
     path = tmp_path / "imdb.npz"
     np.savez(path, x_train=xTrain, y_train=yTrain, x_test=xTest, y_test=yTest)
-    data = chapter3_datasets.load_imdb_npz(str(path), numWords=20)
+    data = chapter3_datasets.load_imdb_npz(str(path), num_words=20)
 
     order = np.arange(30)
     np.random.RandomState(113).shuffle(order)  # Keras' shuffle of the training split
-    assert data.trainLabels.tolist() == yTrain[order].tolist()
+    assert data.train_labels.tolist() == yTrain[order].tolist()
     first = xTrain[order[0]]
     expected = [1] + [w + 3 if w + 3 < 20 else 2 for w in first]
-    assert data.trainSeqs[0] == expected
-    assert len(data.testSeqs) == 20
-    assert all(s[0] == 1 and max(s) < 20 for s in data.trainSeqs + data.testSeqs)
+    assert data.train_seqs[0] == expected
+    assert len(data.test_seqs) == 20
+    assert all(s[0] == 1 and max(s) < 20 for s in data.train_seqs + data.test_seqs)
     # no word index beside the file: a review decodes to its numbers
     assert data.decode([1, 5]) == "1 5"
 
@@ -57,7 +57,7 @@ def test_word_index_beside_the_npz_decodes_reviews(tmp_path):
     with open(tmp_path / "imdb_word_index.json") as f:
         wordIndex = json.load(f)
     byIndex = {i: w for (w, i) in wordIndex.items()}
-    seq = data.trainSeqs[0]
+    seq = data.train_seqs[0]
     assert data.decode(seq).split() == ["?"] + [byIndex.get(i - 3, "?") for i in seq[1:]]
 
 
@@ -68,9 +68,9 @@ def test_reuters_npz_split_80_20_after_keras_shuffle(tmp_path):
     data = chapter3_datasets.load_reuters_npz(str(path))
     order = np.arange(50)
     np.random.RandomState(113).shuffle(order)
-    assert (len(data.trainSeqs), len(data.testSeqs)) == (40, 10)
-    assert data.testLabels.tolist() == y[order][40:].tolist()
-    assert data.classNames == ["0", "1", "2", "3", "4"]
+    assert (len(data.train_seqs), len(data.test_seqs)) == (40, 10)
+    assert data.test_labels.tolist() == y[order][40:].tolist()
+    assert data.class_names == ["0", "1", "2", "3", "4"]
 
 
 class _Evil:
@@ -144,21 +144,21 @@ def test_imdb_npz_labels_must_be_0_or_1(tmp_path, labels, bad):
     np.savez(path, x_train=_keras_sequences(2, 0), y_train=np.array(labels),
              x_test=_keras_sequences(2, 1), y_test=np.array([0, 1]))
     with pytest.raises(UserError, match=f"{bad} holds labels outside 0 to 1"):
-        chapter3_datasets.load_imdb_npz(str(path), numWords=20)
+        chapter3_datasets.load_imdb_npz(str(path), num_words=20)
 
 
 def test_reuters_npz_negative_label_is_refused(tmp_path):
     path = tmp_path / "reuters.npz"
     np.savez(path, x=_keras_sequences(10, 0), y=np.array([0, 1, 2, -1, 0, 1, 2, 0, 1, 2]))
     with pytest.raises(UserError, match="labels outside >= 0"):
-        chapter3_datasets.load_reuters_npz(str(path), numWords=20)
+        chapter3_datasets.load_reuters_npz(str(path), num_words=20)
 
 
 def test_imdb_folder_must_have_the_release_layout(tmp_path):
-    sample_data.write_text_folder(str(tmp_path / "train"), classes=("neg", "pos"), perClass=2)
+    sample_data.write_text_folder(str(tmp_path / "train"), classes=("neg", "pos"), per_class=2)
     with pytest.raises(UserError, match="'test'"):
         chapter3_datasets.load_imdb_folder(str(tmp_path))
-    sample_data.write_text_folder(str(tmp_path / "test"), classes=("bad", "good"), perClass=2)
+    sample_data.write_text_folder(str(tmp_path / "test"), classes=("bad", "good"), per_class=2)
     with pytest.raises(UserError, match="'neg' and 'pos'"):
         chapter3_datasets.load_imdb_folder(str(tmp_path))
 

@@ -7,22 +7,15 @@ import csv
 import json
 import pickle
 import re
-from contextlib import redirect_stdout
-from io import StringIO
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest import info_lines, load_script, run_in_process, run_script
+from conftest import info_lines, predict, run_in_process, run_script, script_argv
 
 TRAINERS = {"train_simple_nn.py": (32, 32, 1), "train_vgg.py": (64, 64, -1)}
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def train_argv(dataset, out, epochs):
-    return ["--dataset", dataset, "--model", out / "model.model", "--label-bin",
-            out / "lb.pickle", "--plot", out / "plot.png", "--epochs", epochs]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +26,7 @@ def trained(shapes3, tmp_path_factory):
     runs = {}
     for (script, run) in zip(TRAINERS, (run_script, run_in_process)):
         out = tmp_path_factory.mktemp(script.split(".")[0])
-        result = run(script, *train_argv(shapes3, out, 1))
+        result = run(script, *script_argv(script, shapes3, out), "--epochs", 1)
         assert result.returncode == 0, result.stderr
         assert result.stderr == ""  # nothing to warn about in a run that went well
         runs[script] = (result, out)
@@ -51,13 +44,13 @@ def test_training_writes_model_labels_plots_and_results(script, trained):
         assert re.search(rf"^\s*{name}\s+[\d.]+", result.stdout, re.M)
     printed = float(re.search(r"^\s*accuracy\s+([\d.]+)\s+18$", result.stdout, re.M).group(1))
     # Keras needs .keras: the file goes beside the name the user typed
-    assert not (out / "model.model").exists()
-    assert (out / "model.model.keras").exists()
+    assert not (out / "net.model").exists()
+    assert (out / "net.model.keras").exists()
     assert pickle.loads((out / "lb.pickle").read_bytes()).classes_.tolist() == \
         ["circle", "square", "triangle"]
     for picture in ("plot.png", "plot_confusion.png"):
         assert (out / picture).read_bytes()[:8] == PNG
-    results = json.loads((out / "model_results.json").read_text())
+    results = json.loads((out / "net_results.json").read_text())
     assert (results["script"], results["recipe"], results["epochs"]) == (script, "posts", 1)
     assert results["classes"] == ["circle", "square", "triangle"]
     matrix = np.array(results["confusion_matrix"])
@@ -67,18 +60,10 @@ def test_training_writes_model_labels_plots_and_results(script, trained):
     assert "\r" not in result.stdout and "━" not in result.stdout  # one line per epoch
 
 
-def predict(model_dir, *argv):
-    with redirect_stdout(StringIO()) as log:
-        load_script("predict.py").main([str(a) for a in [
-            "--model", model_dir / "model.model", "--label-bin", model_dir / "lb.pickle",
-            *argv]])
-    return [line for line in log.getvalue().splitlines() if line.startswith("[INFO]")]
-
-
 def test_predict_writes_the_annotated_picture(trained, shapes3, tmp_path):
     _, out = trained["train_vgg.py"]
     image = shapes3 / "triangle" / "triangle_00001.jpg"
-    lines = predict(out, "--image", image, "--output", tmp_path / "a.png")
+    lines = info_lines(predict(out, "--image", image, "--output", tmp_path / "a.png"))
     (verdict, wrote) = lines[-2:]
     assert re.match(r"^\[INFO\] (circle|square|triangle): \d+\.\d\d%$", verdict)
     assert wrote == f"[INFO] wrote {tmp_path / 'a.png'}"
@@ -96,16 +81,17 @@ def test_predict_sizes_default_to_the_models(script, trained, shapes3, monkeypat
     _, out = trained[script]
     image = shapes3 / "square" / "square_00002.jpg"
     width, height, flatten = TRAINERS[script]
-    plain = predict(out, "--image", image)
-    explicit = predict(out, "--image", image, "--width", width, "--height", height,
-                       "--flatten", flatten)
+    plain = info_lines(predict(out, "--image", image))
+    explicit = info_lines(predict(out, "--image", image, "--width", width, "--height", height,
+                                  "--flatten", flatten))
     assert plain[1] == explicit[1]  # same preprocessing either way
     assert plain[-1].startswith("[INFO] no display found")  # no window, no crash
 
 
 def test_predict_on_a_folder_writes_csv(trained, shapes3, tmp_path):
     _, out = trained["train_vgg.py"]
-    lines = predict(out, "--image", shapes3 / "square", "--output", tmp_path / "p.csv")
+    lines = info_lines(predict(out, "--image", shapes3 / "square", "--output",
+                               tmp_path / "p.csv"))
     with open(tmp_path / "p.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 24 and len(lines) == 1 + 24 + 1
@@ -116,13 +102,12 @@ def test_predict_on_a_folder_writes_csv(trained, shapes3, tmp_path):
 def test_two_classes_train_save_and_predict(shapes2, tmp_path):
     # LabelBinarizer gives one column for two classes; the model must still
     # get one softmax unit per class and predict.py the right names
-    with redirect_stdout(StringIO()):
-        load_script("train_simple_nn.py").main(
-            [str(a) for a in train_argv(shapes2, tmp_path, 60)])
+    run_in_process("train_simple_nn.py", *script_argv("train_simple_nn.py", shapes2, tmp_path),
+                   "--epochs", 60)
     correct = total = 0
     for name in ("circle", "square"):
         verdicts = [line.split(": ")[1] for line in
-                    predict(tmp_path, "--image", shapes2 / name)[1:]]
+                    info_lines(predict(tmp_path, "--image", shapes2 / name))[1:]]
         assert len(verdicts) == 40 and set(verdicts) <= {"circle", "square"}
         correct += verdicts.count(name)
         total += len(verdicts)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pyimagesearch import datasets
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 
 from conftest import REAL_HOUSES
 

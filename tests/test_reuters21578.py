@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pyimagesearch import reuters21578, sample_data
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 
@@ -21,7 +21,7 @@ def test_reuters_sgml_single_label_set(tmp_path):
     (topics, title, body) = docs[1]
     assert topics == ["crude", "trade"] and title == "CRUDE NEWS 1"
     assert "<ABC> & co" in body and "\x03" not in body  # entities decoded, controls gone
-    (texts, labels, names) = reuters21578.reuters_single_label(docs, minCount=10)
+    (texts, labels, names) = reuters21578.reuters_single_label(docs, min_count=10)
     # topicless newswires (every 10th) and the one 'rare' newswire are dropped;
     # each is labelled by its first topic ('trade' is always second)
     assert names == ["acq", "crude", "grain"]
@@ -50,7 +50,7 @@ def test_a_file_cut_off_mid_newswire_is_refused(tmp_path):
     path.write_text(text[:text.rindex("</REUTERS>") - 20], encoding="latin-1")
     with pytest.raises(UserError, match=r"reut2-000.sgm is damaged: 30 <REUTERS> element\(s\) "
                                         r"opened, 29 closed"):
-        reuters21578.load_single_label(str(tmp_path), minCount=1)
+        reuters21578.load_single_label(str(tmp_path), min_count=1)
 
 
 def test_a_folder_named_like_an_sgm_file_is_not_read(tmp_path):

@@ -13,14 +13,12 @@ import json
 import zipfile
 from contextlib import nullcontext
 
-import keras
 import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import train_test_split
 
-from conftest import (eager_steps, load_script, predict_many_in_fresh_python,
-                      scripts_globals_put_back)
+from conftest import eager_steps, predict_many_in_fresh_python, run_in_process, script_argv
 from pyimagesearch import datasets
 
 # kind -> (script, extra flags); the CNN's float32 network is the mixed
@@ -32,16 +30,11 @@ HOUSE_KINDS = {
 }
 CLASSIFIER_KINDS = {
     "simple_nn": ("train_simple_nn.py", []),
-    "simple_nn-improved": ("train_simple_nn.py", ["--recipe", "improved"]),
+    "simple_nn-improved": ("train_improved_classifier.py", ["--network", "simple_nn"]),
     "smallvggnet": ("train_vgg.py", []),
-    "smallvggnet-improved": ("train_vgg.py", ["--recipe", "improved"]),
+    "smallvggnet-improved": ("train_improved_classifier.py", ["--network", "smallvggnet"]),
 }
 KINDS = list(HOUSE_KINDS) + list(CLASSIFIER_KINDS)
-
-
-def train(script, argv):
-    with scripts_globals_put_back():  # --mixed-precision is global
-        load_script(script).main(argv)
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +47,12 @@ def trained(houses, shapes3, tmp_path_factory):
     for kind, (script, flags) in HOUSE_KINDS.items():
         out = tmp_path_factory.mktemp(kind)
         with eager_steps() if "--mixed-precision" not in flags else nullcontext():
-            train(script, ["--dataset", str(houses), "--epochs", "1", "--output", str(out),
-                           *flags])
+            run_in_process(script, *script_argv(script, houses, out), "--epochs", 1, *flags)
         found[kind] = (out / "model.keras", out)
     with eager_steps():
         for kind, (script, flags) in CLASSIFIER_KINDS.items():
             out = tmp_path_factory.mktemp(kind)
-            train(script, ["--dataset", str(shapes3), "--model", str(out / "net.model"),
-                           "--label-bin", str(out / "lb.pickle"), "--plot", str(out / "plot.png"),
-                           "--epochs", "1", *flags])
+            run_in_process(script, *script_argv(script, shapes3, out), "--epochs", 1, *flags)
             found[kind] = (out / "net.model.keras", out)
     return found
 

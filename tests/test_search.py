@@ -17,7 +17,7 @@ import pytest
 from conftest import free_port, outputs, write_split_folder
 
 from pyimagesearch import cli, imagesets, reports
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 from pyimagesearch.search import distributed, project
 from pyimagesearch.search import hypermodel as hypermodels
 from pyimagesearch.search.oracle import EPOCHS, PARENT, RUNG, SECONDS, rung_sizes

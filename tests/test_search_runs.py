@@ -18,7 +18,7 @@ from conftest import (ROOT, TINY, free_port, load_script, outputs, predict_in_fr
                       write_split_folder)
 
 from pyimagesearch import imagesets
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 from pyimagesearch.search import project, tasks
 from pyimagesearch.search.oracle import Clock
 from pyimagesearch.search.tuner import TRIAL_MODEL

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import LabelBinarizer
 
-from pyimagesearch.cli import UserError
+from pyimagesearch.errors import UserError
 from pyimagesearch.storage import atomic_output, load_labels, model_file, save_labels
 
 

@@ -1,15 +1,17 @@
 """The training plumbing: the input pipeline keeps the data the same, the
-house CNNs' thread setting does what it says, and model.fit logs one line
-per epoch when stdout is not a terminal."""
+callbacks keep the best epoch's weights and stop early, the mixed model's
+thread setting does what it says, and model.fit logs one line per epoch
+when stdout is not a terminal."""
 
 import json
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import ROOT
-from pyimagesearch import cli, training
+from pyimagesearch import cli, splits, training
 
 
 def test_pipeline_runs_without_the_autotuner_and_sees_every_example_each_epoch():
@@ -31,6 +33,46 @@ def test_repeat_gives_full_batches_forever():
     ds = training.batches(x, x[:, 0], batch_size=4, shuffle=True, seed=0, repeat=True)
     sizes = [len(b[1]) for b in ds.take(7)]  # 28 examples from 10: it repeats
     assert sizes == [4] * 7
+
+
+def test_early_stopping_restores_the_best_epochs_weights():
+    import keras
+
+    # pure-noise targets and a wide network: it memorises the training
+    # examples, so the validation loss gets worse after the first epochs
+    # and the last epoch is not the best one
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3)).astype("float32")
+    y = rng.normal(size=60).astype("float32")
+    (trainX, trainY, valX, valY) = splits.hold_out(x, y, 0.25, seed=0)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(1)])
+    model.compile(loss="mse", optimizer=keras.optimizers.Adam(0.01))
+    history = model.fit(training.batches(trainX, trainY, 8, shuffle=True, seed=0),
+                        validation_data=(valX, valY), validation_batch_size=256,
+                        epochs=40, verbose=0,
+                        callbacks=training.callbacks(early_stopping=True))
+    losses = history.history["val_loss"]
+    best = int(np.argmin(losses))
+    assert best != len(losses) - 1 and len(losses) == 40
+    assert model.evaluate(valX, valY, verbose=0) == pytest.approx(losses[best], rel=1e-4)
+
+
+def test_patience_stops_early():
+    import keras
+
+    x = np.zeros((40, 2), "float32")
+    y = np.ones(40, "float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    # zero inputs: only the bias learns, and SGD at lr 0 learns nothing, so
+    # the validation loss never improves after the first epoch
+    model.compile(loss="mse", optimizer=keras.optimizers.SGD(0.0))
+    history = model.fit(x, y, validation_data=(x, y), epochs=30, verbose=0,
+                        callbacks=training.callbacks(early_stopping=True, patience=2))
+    assert len(history.epoch) == 3
 
 
 def test_one_core_per_op_before_tensorflow_starts():

@@ -15,7 +15,7 @@ import keras
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 
-from ..cli import UserError
+from ..errors import UserError
 from . import project
 from .oracle import RUNG, SECONDS, MIN_TRIAL_SECONDS, HalvingOracle
 from .tuner import SearchTuner

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import airbench
 from ..fast import use_fused_kernels
-from ..recipes import warmup_cosine
+from ..training import warmup_cosine
 from ..training import batches, steps_per_epoch
 from . import blocks
 

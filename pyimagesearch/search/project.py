@@ -8,7 +8,7 @@ import json
 import os
 from dataclasses import asdict
 
-from ..cli import UserError
+from ..errors import UserError
 from ..reports import format_seconds
 
 TRIALS = "trials"                # KerasTuner's project folder inside the search's

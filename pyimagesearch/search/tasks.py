@@ -9,7 +9,8 @@ import os
 import numpy as np
 
 from .. import reports
-from ..cli import UserError, fit_verbosity
+from ..cli import fit_verbosity
+from ..errors import UserError
 from . import project
 from .blocks import ImageBlock
 from .heads import ClassificationHead, RegressionHead

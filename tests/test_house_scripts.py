@@ -1,19 +1,17 @@
 """The three house-price scripts: one end-to-end run of each (the CNN as a
 user runs it, a subprocess with stdout a log file; the MLP and the mixed
-model in-process: the MLP's subprocess is test_evaluation's 5-fold run),
-and in-process runs for what the numbers must do."""
+model in-process), and in-process runs for what the numbers must do. Their
+training flags are test_posts_flags.py's."""
 
 import csv
 import json
 import re
 import shutil
-from contextlib import redirect_stdout
-from io import StringIO
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, info_lines, load_script, run_in_process, run_script
+from conftest import ROOT, info_lines, run_in_process, run_script
 
 LAST_LINE = re.compile(r"^\[INFO\] mean: (\d+\.\d\d)%, std: \d+\.\d\d%$")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -26,7 +24,7 @@ def mlp_run(houses, tmp_path_factory):
                             "--output", out)
     assert result.returncode == 0, result.stderr
     # a run that went well warns of nothing (in this process: the script's
-    # own warnings; test_evaluation's 5-fold subprocess checks the rest)
+    # own warnings; the CNN's subprocess below checks the rest)
     assert result.stderr == ""
     return result, out
 
@@ -45,7 +43,8 @@ def test_mlp_end_to_end_prints_the_posts_lines_and_writes_outputs(mlp_run):
         rows = list(csv.DictReader(f))
     assert len(rows) == 25 and all(float(r["true_price"]) > 0 for r in rows)
     results = json.loads((out / "results.json").read_text())
-    assert results["folds"] is None and results["per_fold"] is None
+    assert (results["script"], results["recipe"], results["seed"]) == \
+        ("mlp_regression.py", "posts", 42)
     assert f"{results['value']:.2f}" == printed.group(1)
     # the same figure from the CSV: mean absolute percentage error
     errors = [abs(float(r["predicted_price"]) - float(r["true_price"])) / float(r["true_price"])
@@ -71,7 +70,7 @@ def damaged_houses(houses, tmp_path):
 @pytest.mark.parametrize("script", ["cnn_regression.py", "mixed_regression.py"])
 def test_picture_scripts_end_to_end_skip_damaged_houses(script, damaged_houses, tmp_path):
     run = run_script if script == "cnn_regression.py" else run_in_process
-    result = run(script, "--dataset", damaged_houses, "--epochs", 1, "--output", tmp_path)
+    result = run(script, "--dataset", damaged_houses, "--epochs", 2, "--output", tmp_path)
     assert result.returncode == 0, result.stderr
     for number, problem in ((2, "not an image file"), (3, "missing"), (5, "empty file"),
                             (7, "truncated JPEG")):
@@ -82,17 +81,22 @@ def test_picture_scripts_end_to_end_skip_damaged_houses(script, damaged_houses, 
     with open(tmp_path / "predictions.csv") as f:
         houses = {int(r["house"]) for r in csv.DictReader(f)}
     assert len(houses) == 24 and not houses & {2, 3, 5, 7}  # 25% of 96 houses
-
-
-def mlp_in_process(houses, *flags):
-    with redirect_stdout(StringIO()) as log:
-        load_script("mlp_regression.py").main(["-d", str(houses), *map(str, flags)])
-    return log.getvalue()
+    if run is run_script:
+        # stdout a log file: one line per epoch, no progress bar
+        stdout = result.stdout
+        assert "\r" not in stdout and "\x08" not in stdout
+        assert "━" not in stdout
+        epochs = [line for line in stdout.splitlines() if line.startswith("Epoch ")]
+        assert epochs == ["Epoch 1/2", "Epoch 2/2"]
+        lossLines = [line for line in stdout.splitlines() if "loss:" in line]
+        assert len(lossLines) == 2 and all("val_loss:" in line for line in lossLines)
+        # nothing but the four skipped houses on stderr
+        assert len(result.stderr.strip().splitlines()) == 4, result.stderr
 
 
 def test_same_seed_prints_same_numbers(houses):
-    last = [mlp_in_process(houses, "--epochs", 1, "--seed", seed).strip().splitlines()[-1]
-            for seed in (7, 7, 8)]
+    last = [run_in_process("mlp_regression.py", "-d", houses, "--epochs", 1, "--seed", seed)
+            .stdout.strip().splitlines()[-1] for seed in (7, 7, 8)]
     assert LAST_LINE.match(last[0])
     assert last[0] == last[1]
     assert last[0] != last[2]
@@ -101,6 +105,6 @@ def test_same_seed_prints_same_numbers(houses):
 def test_mlp_learns_the_sample_prices(houses):
     # the sample prices follow the attributes: the post's recipe gets well
     # below the 100% error of predicting zero within a few dozen epochs
-    mean = float(LAST_LINE.match(mlp_in_process(houses, "--epochs", 40)
-                                 .strip().splitlines()[-1]).group(1))
+    result = run_in_process("mlp_regression.py", "-d", houses, "--epochs", 40)
+    mean = float(LAST_LINE.match(result.stdout.strip().splitlines()[-1]).group(1))
     assert mean < 40
