@@ -162,13 +162,13 @@ def read_targets(folder):
         if abs(target) > FLOAT32_MAX:
             raise UserError(f"{path}, line {number}: target {text!r} is beyond float32's "
                             f"range (+-{FLOAT32_MAX:.2e}), which the network computes in")
-        path = os.path.join(folder, name)
+        image_path = os.path.join(folder, name)
         if os.path.isabs(name) or os.path.normpath(name).split(os.sep)[0] == os.pardir:
             raise UserError(f"{path}, line {number}: {name!r} is outside {folder}; "
                             f"targets.csv names files inside its own folder")
-        if not os.path.isfile(path):
+        if not os.path.isfile(image_path):
             raise UserError(f"{path}, line {number}: {name!r} not found in {folder}")
-        rows.append((path, target))
+        rows.append((image_path, target))
     if len(rows) < MIN_IMAGES:
         raise UserError(f"{path} names {len(rows)} image(s); a 75/25 split with "
                         f"validation needs at least {MIN_IMAGES}")

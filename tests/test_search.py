@@ -20,7 +20,8 @@ from pyimagesearch import cli, imagesets, reports
 from pyimagesearch.errors import UserError
 from pyimagesearch.search import distributed, project
 from pyimagesearch.search import hypermodel as hypermodels
-from pyimagesearch.search.oracle import EPOCHS, PARENT, RUNG, SECONDS, rung_sizes
+from pyimagesearch.reports import EPOCHS, PARENT, RUNG, SECONDS
+from pyimagesearch.search.oracle import rung_sizes
 from pyimagesearch.search.settings import SearchSettings, native_bfloat16, resolve
 from pyimagesearch.training import batches
 
@@ -54,10 +55,11 @@ def write_csv(folder, rows):
 
 
 @pytest.mark.parametrize("rows, message", [
-    ([["a.png", "1.5"], ["missing.png", "2"]], "'missing.png' not found"),
+    # the line and the file it is in, whatever the lines before named
+    ([["a.png", "1.5"], ["missing.png", "2"]], r"targets.csv, line 3: 'missing.png' not found"),
     ([["a.png", "old"]], "target 'old' is not a number"),
     ([["a.png", "nan"]], "is not a number"),
-    ([["a.png", "1"]] * 3, "at least 8"),
+    ([["a.png", "1"]] * 3, r"targets.csv names 3 image\(s\).*at least 8"),
     # a target float32 cannot hold would train on inf
     ([["a.png", "1e39"]] * 8, "'1e39' is beyond float32's range"),
     # files outside the dataset's folder, by a relative or an absolute name
