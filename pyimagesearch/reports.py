@@ -1,5 +1,6 @@
 """What a run reports and keeps: the house scripts' files (``--output``),
-the K-fold comparison's table, and the record of an image classifier's run.
+the K-fold comparison's table, the record of an image classifier's run, and
+a search's trials as they run and in its table.
 """
 
 import csv
@@ -162,6 +163,12 @@ def trial_metric(trial, name):
     return None
 
 
+# what the search's oracle adds to a trial's hyperparameter values (as
+# KerasTuner's Hyperband does, under "tuner/")
+RUNG, EPOCHS, SECONDS, PARENT, STEP_SECONDS = (
+    "tuner/rung", "tuner/epochs", "tuner/seconds", "tuner/parent", "tuner/step_seconds")
+
+
 def network_values(values):
     """A trial's hyperparameters without what the oracle added (``tuner/...``)."""
     return {k: v for k, v in values.items() if not k.startswith("tuner/")}
@@ -179,11 +186,11 @@ def describe_values(values):
 def describe_trial(trial):
     """``rung r, E epoch(s)[ at most, within S][, trial j promoted]: values``."""
     values = trial.hyperparameters.values
-    text = f"rung {int(values.get('tuner/rung', 0)) + 1}, {values.get('tuner/epochs', 0):g} epoch(s)"
-    if values.get("tuner/seconds"):
-        text += f" at most, within {format_seconds(values['tuner/seconds'])}"
-    if values.get("tuner/parent"):
-        text += f", trial {int(values['tuner/parent']) + 1} promoted"
+    text = f"rung {int(values.get(RUNG, 0)) + 1}, {round(values.get(EPOCHS, 0), 2):g} epoch(s)"
+    if values.get(SECONDS):
+        text += f" at most, within {format_seconds(values[SECONDS])}"
+    if values.get(PARENT):
+        text += f", trial {int(values[PARENT]) + 1} promoted"
     return f"{text}: {describe_values(values)}"
 
 
@@ -198,7 +205,7 @@ def progress_line(oracle, trial):
             f"{int(best.trial_id) + 1}" if best is not None else "no completed trial yet")
     elapsed = (format_seconds(oracle.clock.elapsed()) if oracle.clock is not None
                else time.strftime("%H:%M:%S"))
-    rung = int(trial.hyperparameters.values.get("tuner/rung", 0)) + 1
+    rung = int(trial.hyperparameters.values.get(RUNG, 0)) + 1
     return f"[INFO] trial {int(trial.trial_id) + 1} (rung {rung}): {text} ({best}) - {elapsed}"
 
 
@@ -208,7 +215,7 @@ def trial_rows(oracle):
     for trial_id in sorted(oracle.trials, key=int):
         trial = oracle.trials[trial_id]
         values = trial.hyperparameters.values
-        rows.append({"trial": int(trial_id) + 1, "rung": int(values.get("tuner/rung", 0)) + 1,
+        rows.append({"trial": int(trial_id) + 1, "rung": int(values.get(RUNG, 0)) + 1,
                      "status": str(trial.status), "hyperparameters": network_values(values),
                      **{k: trial_metric(trial, k) for k in ("val_loss", "val_accuracy", "val_mae")},
                      "epochs": round(trial_metric(trial, "epochs") or 0.0, 2),

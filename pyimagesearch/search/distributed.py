@@ -16,8 +16,9 @@ import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 
 from ..errors import UserError
+from ..reports import RUNG, SECONDS
 from . import project
-from .oracle import RUNG, SECONDS, MIN_TRIAL_SECONDS, HalvingOracle
+from .oracle import MIN_TRIAL_SECONDS, HalvingOracle
 from .tuner import SearchTuner
 
 WRITTEN_FOR = "1.4.8"

@@ -12,8 +12,7 @@ import numpy as np
 
 from .. import airbench
 from ..fast import use_fused_kernels
-from ..training import warmup_cosine
-from ..training import batches, steps_per_epoch
+from ..training import batches, steps_per_epoch, warmup_cosine
 from . import blocks
 
 # Adam-trained classifiers smooth their one-hot labels by this much

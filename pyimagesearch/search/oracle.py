@@ -11,14 +11,11 @@ import numpy as np
 from keras_tuner.engine.trial import TrialStatus
 
 from .. import reports
+from ..reports import EPOCHS, PARENT, RUNG, SECONDS, STEP_SECONDS
 
 FACTOR = 3
 LOW_SHARE = 0.25        # of a time-limited search, for the rungs below the top
 MIN_TRIAL_SECONDS = 5.0
-
-# what the oracle adds to a trial's hyperparameter values
-RUNG, EPOCHS, SECONDS, PARENT, STEP_SECONDS = (
-    "tuner/rung", "tuner/epochs", "tuner/seconds", "tuner/parent", "tuner/step_seconds")
 
 
 class Clock:

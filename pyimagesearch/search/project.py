@@ -30,7 +30,7 @@ def check_project(folder, identity, overwrite, role):
     """Check that ``folder`` holds nothing or this search (``identity``; None:
     any of ours), its files whole; returns how many trials finished there."""
     if os.path.exists(folder) and not os.path.isdir(folder):
-        raise UserError(f"--project-dir {folder!r} is a file, expected a folder")
+        raise UserError(f"--project-dir (directory) {folder!r} is a file, expected a folder")
     if overwrite:
         return 0
     path = os.path.join(folder, IDENTITY_FILE)
@@ -41,11 +41,13 @@ def check_project(folder, identity, overwrite, role):
                              if recorded.get(k) != identity.get(k))
             details = ", ".join(f"{k}: {recorded.get(k)!r} there, {identity.get(k)!r} now"
                                 for k in changed[:3])
-            raise UserError(f"--project-dir {folder!r} holds another search ({details}); "
-                            "pass --overwrite to replace it, or choose another --project-dir")
+            raise UserError(f"--project-dir (directory) {folder!r} holds another search "
+                            f"({details}); pass --overwrite (overwrite=True) to replace it, "
+                            "or choose another folder")
     elif role != "worker" and os.path.isdir(folder) and os.listdir(folder):
-        raise UserError(f"--project-dir {folder!r} is not empty and holds no search of these "
-                        "scripts; pass --overwrite to use it anyway, or choose another folder")
+        raise UserError(f"--project-dir (directory) {folder!r} is not empty and holds no "
+                        "search of these scripts; pass --overwrite (overwrite=True) to use it "
+                        "anyway, or choose another folder")
     # KerasTuner's own files (the oracle's, each tuner's, each trial's): one
     # cut short by a full disk or a kill would end the rerun in a traceback
     trials = os.path.join(folder, TRIALS)
@@ -66,7 +68,7 @@ def whole_json(path):
         state = None
     if not isinstance(state, dict):
         raise UserError(f"{path} is damaged (cut short?), so the search there cannot be "
-                        "resumed; pass --overwrite to start it afresh")
+                        "resumed; pass --overwrite (overwrite=True) to start it afresh")
     return state
 
 

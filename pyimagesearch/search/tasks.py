@@ -9,7 +9,6 @@ import os
 import numpy as np
 
 from .. import reports
-from ..cli import fit_verbosity
 from ..errors import UserError
 from . import project
 from .blocks import ImageBlock
@@ -126,12 +125,12 @@ class ImageSearch:
                              f"{x.shape[1:]}, with a target each")
         return x, y, held
 
-    def fit(self, x, y, epochs=None, validation_split=0.2, validation_data=None, verbose=None):
+    def fit(self, x, y, epochs=None, validation_split=None, validation_data=None, verbose=2):
         """Search on pictures ``x`` and targets ``y``, scoring on
         ``validation_data`` or a ``validation_split`` of ``x`` (None: 10% from
         10,000 pictures, else 20%); then retrain the best on all of them when
         the time allows. ``epochs``: the longest trial's (None: the block's,
-        or what the time pays for)."""
+        or what the time pays for); ``verbose``: Keras' (2: a line an epoch)."""
         import keras
 
         from ..splits import hold_out
@@ -170,8 +169,7 @@ class ImageSearch:
                 project.write_identity(self.folder, identity)
             project.announce(settings, self.folder, self.role, finished)
             self.tuner = make_tuner(self.hypermodel, settings, self.folder, self.overwrite,
-                                    clock, self.role, fit_verbosity() if verbose is None
-                                    else verbose)
+                                    clock, self.role, verbose)
             self.tuner.search(fit_x, fit_y, validation_data=(val_x, val_y))
             if self.role == "worker":
                 return self

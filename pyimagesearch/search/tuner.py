@@ -10,7 +10,7 @@ import keras_tuner
 from .. import reports
 from ..models import side_by_side
 from ..storage import save_model
-from .oracle import EPOCHS, SECONDS, STEP_SECONDS
+from ..reports import EPOCHS, SECONDS, STEP_SECONDS
 
 TRIAL_MODEL = "model.keras"
 
