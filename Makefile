@@ -68,6 +68,10 @@ demo-search: $(VENV)/.installed
 		--image-size 32 --epochs 6 --overwrite --project-dir $(OUT)/search_project \
 		--model $(OUT)/search_classifier.keras --label-bin $(OUT)/search_classifier_lb.pickle \
 		--plot $(OUT)/search_classifier_predictions.png
+	$(PY) -m pyimagesearch.sample_data houses $(OUT)/houses
+	$(PY) search_image_regressor.py --dataset $(OUT)/houses --max-trials 2 --epochs 6 \
+		--overwrite --project-dir $(OUT)/search_regressor_project \
+		--model $(OUT)/search_regressor.keras --plot $(OUT)/search_regressor_predictions.png
 
 # two test processes, each taking whole files (their fixtures are shared
 # within a file), the longest first (tests/conftest.py)

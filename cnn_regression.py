@@ -72,7 +72,7 @@ def main(argv=None):
     model.compile(loss="mean_absolute_percentage_error", optimizer=opt,
                   steps_per_execution=training.steps_per_epoch(len(trainImagesX),
                                                                args.batch_size))
-    # batch norm's training step on one fused kernel: 26% faster (bench/README)
+    # batch norm's training step on one fused kernel: 26% less time (bench/README)
     fast.use_fused_kernels(model, optimizer=False)
 
     # train the model on batches of 8 houses; the houses come from

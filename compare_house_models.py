@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from pyimagesearch import cli, datasets, splits
+from pyimagesearch import cli, datasets, splits, storage
 
 # the posts' training: 200 epochs (each network's batches are its own)
 EPOCHS = 200
@@ -72,7 +72,7 @@ def parse_args(argv):
         ap.error("--folds needs at least 2 folds (each fold is tested by a model "
                  "trained on the others)")
     cli.existing_folder(args.dataset)
-    cli.ensure_writable_folder(args.output, "--output")
+    storage.ensure_writable_folder(args.output, "--output")
     # each model once, in the order given
     args.models = list(dict.fromkeys(args.models))
     return args
@@ -153,7 +153,7 @@ def main(argv=None):
 
     # TensorFlow loads only now, once the flags and the data are known
     # to be good
-    from pyimagesearch import plots, reports, storage, training
+    from pyimagesearch import plots, reports, training
 
     # the mixed models' operations are too small to share out between
     # cores (training.one_core_per_op); it holds for the whole process, so

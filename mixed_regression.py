@@ -69,7 +69,7 @@ def main(argv=None):
     from pyimagesearch import fast, training
 
     # this model's operations are too small to share out between cores:
-    # each runs on one core, its two branches side by side (16% faster,
+    # each runs on one core, its two branches side by side (16% less time,
     # bench/README)
     training.one_core_per_op()
     training.setup(args.seed, args.mixed_precision)
@@ -109,7 +109,7 @@ def main(argv=None):
     model.compile(loss="mean_absolute_percentage_error", optimizer=opt,
                   steps_per_execution=training.steps_per_epoch(len(trainY), args.batch_size))
     # batch norm's and Adam's training steps on one fused kernel each:
-    # 28% and 13% faster (bench/README)
+    # 28% and 13% less time (bench/README)
     fast.use_fused_kernels(model)
 
     # train the model on batches of 8 houses; the houses come from

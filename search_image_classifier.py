@@ -83,7 +83,8 @@ def main(argv=None):
     # candidates are scored on pictures held out of the training split, the
     # best is retrained on all of it when time allows (--time-limit bounds
     # the whole command: the search gets what loading, the test and the
-    # saving leave)
+    # saving leave; the test is given the time of the most views a winner
+    # can predict, six, as the winner is not known yet)
     clf = ImageClassifier(time_limit=cli.search_minutes(args.time_limit, started,
                                                         len(testX), views=6),
                           **cli.search_options(args))

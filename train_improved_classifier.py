@@ -27,7 +27,7 @@ crash or Ctrl-C the same command continues from the last finished epoch.
 import math
 import time
 
-from pyimagesearch import cli, datasets
+from pyimagesearch import cli, datasets, storage
 
 # network -> (picture side, flattened, epochs); batches of 32 for both
 RECIPES = {"simple_nn": (32, True, 80), "smallvggnet": (64, False, 150)}
@@ -39,7 +39,8 @@ CURVES = {"loss": "train_loss", "val_loss": "val_loss",
 
 
 def parse_args(argv):
-    ap = cli.classifier_parser(__doc__.splitlines()[0], epochs=None, batch_size=BS)
+    ap = cli.classifier_parser(__doc__.splitlines()[0], epochs=None, batch_size=BS,
+                               whose="the improved recipes'")
     ap.add_argument("--network", choices=RECIPES, required=True,
                     help="simple_nn (80 epochs) or smallvggnet (150 epochs)")
     ap.add_argument("--resume-dir", default=None, metavar="DIR",
@@ -47,7 +48,7 @@ def parse_args(argv):
                          "command after an interruption resumes at the last epoch")
     args = cli.check_classifier_args(ap, ap.parse_args(argv))
     if args.resume_dir is not None:
-        cli.ensure_writable_folder(args.resume_dir, "--resume-dir")
+        storage.ensure_writable_folder(args.resume_dir, "--resume-dir")
     args.epochs = args.epochs or RECIPES[args.network][2]
     return args
 
@@ -94,7 +95,7 @@ def main(argv=None):
     from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.model_selection import train_test_split
 
-    from pyimagesearch import fast, plots, reports, splits, storage, training
+    from pyimagesearch import fast, plots, reports, splits, training
     from pyimagesearch.augmentation import image_data_generator
     from pyimagesearch.smallvggnet import SmallVGGNet
 
@@ -122,7 +123,7 @@ def main(argv=None):
         # (one graph call runs a whole epoch of steps: the same steps, less overhead)
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"],
                       steps_per_execution=steps)
-        # AdamW's step on its fused kernel: 29% faster (bench/README)
+        # AdamW's step on its fused kernel: 29% less time (bench/README)
         fast.use_fused_kernels(model)
         trainData = training.batches(trainX, trainY, args.batch_size, shuffle=True,
                                      seed=args.seed,
@@ -134,7 +135,7 @@ def main(argv=None):
         opt = Adam(learning_rate=training.warmup_cosine(1e-3, steps * args.epochs, steps * 5))
         model.compile(loss=CategoricalCrossentropy(label_smoothing=0.1), optimizer=opt,
                       metrics=["accuracy"])
-        # batch norm's training step on one fused kernel: 12% faster (bench/README)
+        # batch norm's training step on one fused kernel: 12% less time (bench/README)
         fast.use_fused_kernels(model, optimizer=False)
         aug = image_data_generator(rotation_range=30, width_shift_range=0.1,
                                    height_shift_range=0.1, shear_range=0.2, zoom_range=0.2,

@@ -4,7 +4,7 @@
     python bench/cifar_speed.py --widths 32,128,128 --batch-size 256
 
 Each precision runs in a fresh process (Keras' precision policy is global):
-the default airbench network (``pyimagesearch/search/airbench.py``) on
+the default airbench network (``pyimagesearch/airbench.py``) on
 random 32x32x3 pictures, Nesterov SGD as the search compiles it, a
 ``tf.data`` pipeline of uint8 batches scaled as they are drawn; the
 pictures a second of two epochs after a warm-up epoch are printed. This is

@@ -131,13 +131,15 @@ def fraction(text):
     return value
 
 
-def add_training_flags(ap, epochs, batch_size):
+def add_training_flags(ap, epochs, batch_size, whose="as in the post"):
     """The flags of the posts' training: ``epochs`` and ``batch_size`` (the
-    post's) are the defaults of --epochs and --batch-size."""
+    post's, or a recipe's: ``whose`` says) are the defaults of --epochs and
+    --batch-size; ``epochs`` None leaves it to the script's --network."""
     ap.add_argument("--epochs", type=positive_int, default=epochs,
-                    help=f"training epochs (default: {epochs}, as in the post)")
+                    help="training epochs (default: "
+                         + (f"{epochs}, {whose})" if epochs else "as --network sets it)"))
     ap.add_argument("--batch-size", type=positive_int, default=batch_size,
-                    help=f"batch size (default: {batch_size}, as in the post)")
+                    help=f"batch size (default: {batch_size}, {whose})")
     ap.add_argument("--val-split", type=fraction, default=None, metavar="F",
                     help="hold out this fraction of the training data as validation "
                          "data, and keep the weights of the epoch with the lowest "
@@ -188,9 +190,9 @@ def parse_house_args(description, argv, epochs, batch_size):
     return args
 
 
-def classifier_parser(description, epochs, batch_size):
+def classifier_parser(description, epochs, batch_size, whose="as in the post"):
     """The post's four required flags, plus the training flags;
-    ``epochs``/``batch_size`` are the post's."""
+    ``epochs``/``batch_size`` are the post's unless ``whose`` says otherwise."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("-d", "--dataset", required=True,
                     help="path to input dataset of images (one sub-folder per class)")
@@ -200,7 +202,7 @@ def classifier_parser(description, epochs, batch_size):
                     help="path to output label binarizer")
     ap.add_argument("-p", "--plot", required=True,
                     help="path to output accuracy/loss plot")
-    add_training_flags(ap, epochs, batch_size)
+    add_training_flags(ap, epochs, batch_size, whose)
     return ap
 
 
@@ -365,7 +367,7 @@ def search_minutes(limit, started, test_pictures, views):
 
 def check_output_flags(args):
     """Fill what --model implies; check every output folder before the search."""
-    from .storage import beside, ensure_writable_folder, model_file
+    from .storage import beside, model_file
 
     args.model = model_file(args.model)
     if args.results is None:

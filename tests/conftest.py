@@ -320,7 +320,6 @@ def outputs(folder, name="m"):
             "--plot", str(folder / f"{name}.png")]
 
 
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
