@@ -194,6 +194,12 @@ def describe_trial(trial):
     return f"{text}: {describe_values(values)}"
 
 
+def network_epochs(trial):
+    """The epochs a trial's network has trained: its own, and those of the
+    network it went on from (a promoted trial's parent's)."""
+    return (trial_metric(trial, "epochs") or 0.0) + (trial_metric(trial, "earlier_epochs") or 0.0)
+
+
 def progress_line(oracle, trial):
     """``[INFO] trial k (rung r): val_loss x (best ...) - elapsed``."""
     score = trial_metric(trial, "val_loss")

@@ -189,3 +189,38 @@ def test_a_callers_mistake_is_named_before_training(tmp_path, call, message):
     assert not (tmp_path / "image_classifier").exists()
     np.testing.assert_array_equal(x, before_x)
     np.testing.assert_array_equal(y, before_y)
+
+
+@pytest.mark.eager_steps
+def test_a_promoted_network_goes_on_from_its_parents(tmp_path, monkeypatch):
+    from pyimagesearch.search.hypermodel import ImageHyperModel
+
+    import keras
+
+    # what each training began from: its weights and the epochs asked for
+    (began, fit) = ([], ImageHyperModel.fit)
+
+    def spied(self, hp, model, x, y, validation_data=None, epochs=1.0, **kwargs):
+        began.append(([w.copy() for w in model.get_weights()], epochs))
+        return fit(self, hp, model, x, y, validation_data, epochs=epochs, **kwargs)
+
+    monkeypatch.setattr(ImageHyperModel, "fit", spied)
+    (x, y) = coloured_pictures(40, 0, side=8)
+    clf = ImageClassifier(max_trials=2, directory=tmp_path, seed=0, block_type="vanilla",
+                          batch_size=8)
+    clf.fit(x, y, epochs=3, verbose=0)
+    # two candidates for a third of the epochs, then the better one goes on
+    # from its network (not from a new random start) to all three
+    rows = clf.trials()
+    assert [r["rung"] for r in rows] == [1, 1, 2] and len(began) == 4
+    parent = int(clf.best.hyperparameters.values["tuner/parent"])
+    saved = keras.models.load_model(
+        tmp_path / "image_classifier" / "trials" / f"trial_{parent:04d}" / "model.keras")
+    (weights, epochs) = began[2]
+    assert len(weights) == len(saved.get_weights())
+    for (mine, theirs) in zip(weights, saved.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    assert epochs == pytest.approx(2.0) and rows[2]["epochs"] == pytest.approx(2.0)
+    assert not all(np.array_equal(a, b) for (a, b) in zip(began[0][0], weights))
+    # the export retrains from scratch for the three epochs its network saw
+    assert clf.retrained and clf.epochs == pytest.approx(3.0) and began[3][1] == pytest.approx(3.0)

@@ -1,6 +1,6 @@
 """Successive halving on KerasTuner's ``Oracle`` (Hyperband's idea, one
 bracket): every candidate (the defaults first) trains briefly, each rung's
-best third three times as long, from scratch, until one trains in full;
+best third going on to three times the epochs, until one trains in full;
 with a time limit, the top rung gets three quarters of it."""
 
 import math
@@ -176,7 +176,7 @@ class HalvingOracle(keras_tuner.Oracle):
                        SECONDS: 0.0, STEP_SECONDS: 0.0})
         if parent is not None:
             values[STEP_SECONDS] = reports.trial_metric(parent, "step_seconds") or 0.0
-        trained = [reports.trial_metric(t, "epochs") for t in self.rung(r)
+        trained = [reports.network_epochs(t) for t in self.rung(r)
                    if t.status == TrialStatus.COMPLETED and reports.trial_metric(t, "epochs")]
         if r < self.top() and trained:
             # a rung compares its networks at the epochs its first trained (a

@@ -10,7 +10,7 @@ import keras_tuner
 from .. import reports
 from ..models import side_by_side
 from ..storage import save_model
-from ..reports import EPOCHS, SECONDS, STEP_SECONDS
+from ..reports import EPOCHS, PARENT, SECONDS, STEP_SECONDS
 
 TRIAL_MODEL = "model.keras"
 
@@ -42,19 +42,37 @@ class SearchTuner(keras_tuner.Tuner):
     def run_trial(self, trial, x, y, validation_data=None, callbacks=()):
         hm = self.hypermodel
         hp = trial.hyperparameters
-        (epochs, seconds) = (float(hp.values.get(EPOCHS, 1)), float(hp.values.get(SECONDS, 0)))
-        deadline = None
+        model = hm.build(hp)
+        # a promoted network goes on from its parent's trained weights, as
+        # Hyperband's do, rather than repeating those epochs from scratch
+        (earlier, parent) = (0.0, self.parent_model(trial))
+        if parent is not None:
+            model.set_weights(parent.get_weights())
+            earlier = reports.network_epochs(self.oracle.get_trial(hp.values[PARENT]))
+            print(f"[INFO] trial {int(trial.trial_id) + 1} goes on from trial "
+                  f"{int(hp.values[PARENT]) + 1}'s network ({earlier:.2g} epoch(s))", flush=True)
+        # the network's epochs by the end of the trial, its parent's included
+        epochs = max(0.1, float(hp.values.get(EPOCHS, 1)) - earlier)
+        (seconds, deadline) = (float(hp.values.get(SECONDS, 0)), None)
         if seconds:
             # the network is scored after its training: keep time for that
             scoring = hm.scoring_seconds(len(validation_data[1]) if validation_data else 0)
             deadline = time.monotonic() + seconds - scoring
             step = float(hp.values.get(STEP_SECONDS, 0.0)) or hm.step_seconds(hp, x, y)
             epochs = hm.epochs_within(seconds, step, len(y), epochs)
-        model = hm.build(hp)
         metrics = hm.fit(hp, model, x, y, validation_data, epochs=epochs, deadline=deadline,
                          callbacks=list(callbacks), verbose=self.fit_verbose)
+        metrics["earlier_epochs"] = earlier
         save_model(model, os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_MODEL))
         return metrics
+
+    def parent_model(self, trial):
+        """The network a promoted trial's parent trained, or None (not
+        promoted, or its file is on another machine)."""
+        parent = trial.hyperparameters.values.get(PARENT)
+        path = parent and os.path.join(self.get_trial_dir(parent), TRIAL_MODEL)
+        return keras.models.load_model(path, compile=False) \
+            if path and os.path.isfile(path) else None
 
     def trained_model(self, trial):
         """The network a trial trained, from its folder, or None where it is
@@ -69,9 +87,11 @@ class SearchTuner(keras_tuner.Tuner):
         hm, hp = self.hypermodel, best.hyperparameters
         if hm.head.task != "regression" or hm.schedule(hp) == "onecycle":
             copies = 1   # SGD's steps would shrink with the copies' shared gradient
-        epochs = reports.trial_metric(best, "epochs") or 1.0
+        # from scratch: the epochs its network trained, its parent's included
+        epochs = reports.network_epochs(best) or 1.0
         per_copy = (reports.trial_metric(best, "seconds") or 0.0) * len(y) / \
-            max(1.0, reports.trial_metric(best, "samples") or len(y))
+            max(1.0, reports.trial_metric(best, "samples") or len(y)) * \
+            epochs / max(1e-6, reports.trial_metric(best, "epochs") or epochs)
         left = clock.left()
         if left is not None and copies * per_copy > left:
             copies = 1
