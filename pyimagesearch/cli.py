@@ -357,7 +357,7 @@ def search_minutes(limit, started, test_pictures, views):
 
     print(f"[INFO] time limit: {format_seconds(limit * 60)} for the whole command")
     end = max(END_SECONDS, 0.02 * limit * 60) + \
-        ImageHyperModel.scoring_seconds(test_pictures, views)
+        ImageHyperModel.scoring_seconds(test_pictures, views, recalibration=False)
     left = limit * 60 - (time.monotonic() - started) - end
     if left < 10:
         raise UserError(f"--time-limit {limit:g}: loading took {time.monotonic() - started:.0f}s, "

@@ -750,6 +750,13 @@ def test_the_schedule_follows_the_steps_or_the_clock():
                                               deadline=time.monotonic())
     model.fit(x, x[:, :1], batch_size=4, epochs=5, callbacks=[schedule, Record()], verbose=0)
     assert len(rates) == 1
+    # a timed trial is given a tenth more steps than its seconds pay for, so
+    # that its deadline ends it, not a count reached early: 100 s of 1 s
+    # steps, 10 steps an epoch, is 10 epochs, asked as 11 (at most ``most``)
+    samples = 10 * hypermodel.settings.batch_size
+    assert hypermodel.epochs_within(100.0, 1.0, samples, most=40) == pytest.approx(11.0)
+    assert hypermodel.epochs_within(100.0, 1.0, samples, most=6) == 6
+    assert hypermodel.epochs_within(0.5, 1.0, samples, most=6) == pytest.approx(0.1)
 
 
 # --------------------------------------------------------------------------

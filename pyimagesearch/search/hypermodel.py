@@ -140,15 +140,18 @@ class ImageHyperModel(keras_tuner.HyperModel):
         return timer.step_seconds()
 
     def epochs_within(self, seconds, step_seconds, samples, most):
-        """The epochs, to a tenth, that ``seconds`` pay for (at most ``most``)."""
+        """The epochs, to a tenth, that ``seconds`` of training pay for, and a
+        tenth more (at most ``most``): the deadline, not the count of steps,
+        then ends a timed trial, and none of its time is left over."""
         per_epoch = max(1, steps_per_epoch(samples, self.settings.batch_size))
-        epochs = (0.97 * seconds - 10.0) / max(1e-6, step_seconds * per_epoch)
-        return float(min(most, max(0.1, math.floor(epochs * 10) / 10)))
+        epochs = 1.1 * seconds / max(1e-6, step_seconds * per_epoch)
+        return float(min(most, max(0.1, math.ceil(round(epochs * 10, 6)) / 10)))
 
     @staticmethod
-    def scoring_seconds(pictures, views=2):
-        """Scoring's seconds, with room: batch norm's statistics, then ``views``."""
-        return (airbench.RECALIBRATION_PICTURES + views * pictures) / PREDICT_RATE
+    def scoring_seconds(pictures, views=2, recalibration=True):
+        """Scoring's seconds, with room: batch norm's statistics (after
+        training), then ``views`` of each picture."""
+        return (airbench.RECALIBRATION_PICTURES * recalibration + views * pictures) / PREDICT_RATE
 
 
 class ScheduleByProgress(keras.callbacks.Callback):

@@ -59,7 +59,7 @@ class SearchTuner(keras_tuner.Tuner):
             scoring = hm.scoring_seconds(len(validation_data[1]) if validation_data else 0)
             deadline = time.monotonic() + seconds - scoring
             step = float(hp.values.get(STEP_SECONDS, 0.0)) or hm.step_seconds(hp, x, y)
-            epochs = hm.epochs_within(seconds, step, len(y), epochs)
+            epochs = hm.epochs_within(deadline - time.monotonic(), step, len(y), epochs)
         metrics = hm.fit(hp, model, x, y, validation_data, epochs=epochs, deadline=deadline,
                          callbacks=list(callbacks), verbose=self.fit_verbose)
         metrics["earlier_epochs"] = earlier
