@@ -238,15 +238,15 @@ POS_CUES = ["amazing", "brilliant", "charming", "delight"]
 @pytest.fixture(scope="module")
 def imdb(tmp_path_factory):
     """An aclImdb folder of cued reviews, and a copy whose test reviews are
-    other texts (novel words only) filed under the other class."""
+    other texts (novel words only), three positives to a negative."""
     root = tmp_path_factory.mktemp("imdb")
     rng = np.random.default_rng(0)
     for part in ("train", "test"):
         write_texts(root / "clean" / part / "neg", sentences(rng, NEG_CUES, 30))
         write_texts(root / "clean" / part / "pos", sentences(rng, POS_CUES, 30))
     shutil.copytree(root / "clean" / "train", root / "poisoned" / "train")
-    write_texts(root / "poisoned" / "test" / "neg", sentences(rng, NOVEL, 30))
-    write_texts(root / "poisoned" / "test" / "pos", sentences(rng, NOVEL, 30))
+    write_texts(root / "poisoned" / "test" / "neg", sentences(rng, NOVEL, 15))
+    write_texts(root / "poisoned" / "test" / "pos", sentences(rng, NOVEL, 45))
     return root
 
 
