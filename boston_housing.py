@@ -74,10 +74,21 @@ def build_model(keras, name=None):
     return model
 
 
+def standardise(trainData, *others):
+    """``trainData`` and ``others`` standardised with the mean and standard
+    deviation of ``trainData`` alone (a feature that never varies is left
+    centred, not divided by zero)."""
+    mean = trainData.mean(axis=0)
+    std = trainData.std(axis=0)
+    std[std == 0] = 1.0
+    return [((d - mean) / std).astype("float32") for d in (trainData, *others)]
+
+
 def kfold_chapter_loop(keras, trainData, trainTargets, k, numEpochs, batchSize, logDir=None):
-    """The chapter's K-fold validation, fold after fold. Returns each fold's
-    validation MAE and its validation MAE per epoch; with ``logDir``, fold
-    i's TensorBoard logs go to ``logDir/fold<i>``."""
+    """The chapter's K-fold validation, fold after fold, on the training
+    houses as loaded. Returns each fold's validation MAE and its validation
+    MAE per epoch; with ``logDir``, fold i's TensorBoard logs go to
+    ``logDir/fold<i>``."""
     numValSamples = len(trainData) // k
     allScores = []
     allMAEHistories = []
@@ -91,6 +102,9 @@ def kfold_chapter_loop(keras, trainData, trainTargets, k, numEpochs, batchSize, 
             [trainData[:i * numValSamples], trainData[(i + 1) * numValSamples:]], axis=0)
         partialTrainTargets = np.concatenate(
             [trainTargets[:i * numValSamples], trainTargets[(i + 1) * numValSamples:]], axis=0)
+        # standardised with the mean and deviation of the blocks it trains
+        # on: the validation block is this fold's test data, never looked at
+        (partialTrainData, valData) = standardise(partialTrainData, valData)
 
         # a fresh model, trained on the others, evaluated on the i-th block
         model = build_model(keras)
@@ -111,13 +125,15 @@ def kfold_chapter_loop(keras, trainData, trainTargets, k, numEpochs, batchSize, 
 
 def kfold_splits(data, targets, k):
     """The chapter's folds: fold i validates on the i-th block of len // k
-    samples and trains on everything else."""
+    samples and trains on everything else, both standardised with the
+    statistics of what it trains on."""
     n = len(data) // k
     for i in range(k):
         val = slice(i * n, (i + 1) * n)
-        yield (np.concatenate([data[:i * n], data[(i + 1) * n:]]),
-               np.concatenate([targets[:i * n], targets[(i + 1) * n:]]),
-               data[val], targets[val])
+        (train, valData) = standardise(np.concatenate([data[:i * n], data[(i + 1) * n:]]),
+                                       data[val])
+        yield (train, np.concatenate([targets[:i * n], targets[(i + 1) * n:]]),
+               valData, targets[val])
 
 
 def folds_in_one_model(keras, k, features, stepsPerExecution):
@@ -196,7 +212,10 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
 
     # standardise every feature with the mean and standard deviation of the
-    # *training* data (the test data too: it must never be looked at)
+    # *training* data (the test data too: it must never be looked at); the
+    # K-fold validation below standardises each fold with its own training
+    # blocks' statistics instead, so it keeps the houses as loaded
+    rawTrainData = trainData
     mean = trainData.mean(axis=0)
     std = trainData.std(axis=0)
     std[std == 0] = 1.0
@@ -210,7 +229,7 @@ def main(argv=None):
     kfold = kfold_chapter_loop if args.kfold_loop == "chapter" else kfold_in_one_model
     logDir = os.path.join(args.tensorboard, "kfold") if args.tensorboard else None
     start = time.time()
-    (foldMAE, maeHistories) = kfold(keras, trainData, trainTargets, args.folds,
+    (foldMAE, maeHistories) = kfold(keras, rawTrainData, trainTargets, args.folds,
                                     args.kfold_epochs, args.kfold_batch_size, logDir)
     seconds = time.time() - start
     print(f"[INFO] K-fold training took {seconds:.1f} s")

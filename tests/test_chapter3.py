@@ -125,7 +125,11 @@ def test_folds_in_one_model_train_like_separate_models():
     (x, y) = (rng.normal(size=(24, 13)).astype("float32"), rng.normal(20, 5, 24).astype("float32"))
     folds = list(boston.kfold_splits(x, y, 3))
     assert [len(f[0]) for f in folds] == [16, 16, 16] and [len(f[2]) for f in folds] == [8] * 3
-    np.testing.assert_array_equal(folds[1][2], x[8:16])
+    # fold 2 validates on the second block, standardised (as what it
+    # trains on) with the mean and deviation of the other two blocks
+    others = np.concatenate([x[:8], x[16:]])
+    np.testing.assert_allclose(folds[1][2], (x[8:16] - others.mean(0)) / others.std(0),
+                               rtol=1e-5, atol=1e-6)
 
     keras.utils.set_random_seed(1)
     (model, names) = boston.folds_in_one_model(keras, 3, 13, stepsPerExecution=16)
@@ -183,9 +187,12 @@ def test_chapter_loop_folds_are_the_chapters_consecutive_blocks():
     n = 26 // 4  # 6 houses per fold; the last 2 never validate, as in the chapter
     assert len(fits) == 4 and len({id(f.model) for f in fits}) == 4  # a fresh model per fold
     for (i, fit) in enumerate(fits):
-        np.testing.assert_array_equal(fit.val[0], x[i * n:(i + 1) * n])
+        # the blocks as loaded, standardised with the training blocks' statistics
+        train = np.concatenate([x[:i * n], x[(i + 1) * n:]])
+        (mean, std) = (train.mean(axis=0), train.std(axis=0))
+        np.testing.assert_allclose(fit.val[0], (x[i * n:(i + 1) * n] - mean) / std, rtol=1e-6)
         np.testing.assert_array_equal(fit.val[1], y[i * n:(i + 1) * n])
-        np.testing.assert_array_equal(fit.x, np.concatenate([x[:i * n], x[(i + 1) * n:]]))
+        np.testing.assert_allclose(fit.x, (train - mean) / std, rtol=1e-6)
         np.testing.assert_array_equal(fit.y, np.concatenate([y[:i * n], y[(i + 1) * n:]]))
         assert (fit.epochs, fit.batch_size) == (7, 1)
         assert fit.callbacks == [os.path.join("tb", f"fold{i + 1}")]
