@@ -68,26 +68,30 @@ def colour_split(tmp_path_factory):
                            test=np.stack(found["test"]))
 
 
-class Rates:
+def rates_callback(stop_at=None):
     """A callback keeping the learning rate each step trains with (read
-    after the search's own schedule has set it)."""
+    after the search's own schedule has set it); past ``stop_at`` (a
+    ``time.monotonic()``) it stops training, so that a search whose time
+    limit is broken fails in seconds instead of training for minutes."""
+    import keras
 
-    def __new__(cls):
-        import keras
+    class Rates(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.rates = []
 
-        class Recorder(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.rates = []
+        def on_train_batch_begin(self, batch, logs=None):
+            self.rates.append(float(self.model.optimizer.learning_rate))
 
-            def on_train_batch_begin(self, batch, logs=None):
-                self.rates.append(float(self.model.optimizer.learning_rate))
+        def on_train_batch_end(self, batch, logs=None):
+            if stop_at is not None and time.monotonic() > stop_at:
+                self.model.stop_training = True
 
-        return Recorder()
+    return Rates()
 
 
 @contextmanager
-def watched_search():
+def watched_search(stop_at=None):
     """Record a search: each ``ImageHyperModel.fit`` (its pictures, targets,
     scoring pictures, epochs, hyperparameters and the rate of every step),
     the pictures ``evaluate`` and ``predict`` are given, the prediction grid,
@@ -102,7 +106,7 @@ def watched_search():
 
     def spied_train(self, hp, model, x, y, validation_data=None, epochs=1.0, deadline=None,
                     callbacks=(), verbose=2):
-        rates = Rates()
+        rates = rates_callback(stop_at)
         seen.fits.append(SimpleNamespace(x=np.array(x), y=np.array(y), held=validation_data,
                                          epochs=epochs, values=dict(hp.values),
                                          batch_size=self.settings.batch_size, rates=rates,
@@ -151,7 +155,7 @@ def searched(colour_split, tmp_path_factory):
     with eager_steps(), watched_search() as seen:
         seen.result = run_in_process(
             "search_image_classifier.py", "--dataset", colour_split.root, "--max-trials", 1,
-            "--epochs", 3, "--batch-size", 8, *outputs(out), "--label-bin", out / "lb.pickle")
+            "--epochs", 4, "--batch-size", 16, *outputs(out), "--label-bin", out / "lb.pickle")
     keras.mixed_precision.set_global_policy("float32")
     seen.out = out
     return seen
@@ -335,7 +339,7 @@ def test_a_time_limit_shorter_than_the_search_ends_it_in_time_with_fewer_trials(
     assert 200 * trial["seconds"] / trial["epochs"] > 10 * limit
     clf = ImageClassifier(max_trials=2, time_limit=limit / 60, batch_size=8, seed=42,
                           directory=tmp_path, block_type="airbench")
-    with eager_steps(), watched_search() as seen:
+    with eager_steps(), watched_search(stop_at=time.monotonic() + limit + 5) as seen:
         clf.fit(search.x, search.y, epochs=200, verbose=0)
     keras.mixed_precision.set_global_policy("float32")
     [timed] = seen.searches
