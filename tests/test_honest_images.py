@@ -243,13 +243,18 @@ def test_simple_nn_learns_nothing_from_the_test_split(simple_nn, colours, tmp_pa
     np.testing.assert_array_equal(second.predicted[-1], second.test[0])
 
 
-def test_predict_prepares_a_picture_as_the_simple_nn_trained_on_it(simple_nn):
-    """predict.py feeds the model the very vector training loaded for the
-    same file: 32x32, scaled to [0, 1], BGR, flattened row by row."""
+def test_predict_prepares_pictures_as_the_simple_nn_trained_on_them(simple_nn, colours):
+    """predict.py feeds the model the very vectors training loaded for the
+    same files, given one picture or a folder of them: 32x32, scaled to
+    [0, 1], BGR, flattened row by row (a folder's wrong scaling still names
+    these colours right, so the names alone would not show it)."""
     (data, _, paths) = simple_nn.loaded
     fed = predicted_input(simple_nn.out, paths[0])
     assert fed.shape == (1, 32 * 32 * 3)
     np.testing.assert_array_equal(fed[0], data[0])
+    folder = sorted(str(p) for p in (colours / "moss").iterdir())
+    fed = predicted_input(simple_nn.out, colours / "moss")
+    np.testing.assert_array_equal(fed, data[[paths.index(p) for p in folder]])
 
 
 def predicted_input(out, image, model="net.model", labels="lb.pickle"):
