@@ -7,8 +7,8 @@ they produce (issue 39).
 
 The pictures are solid colours whose class names are in neither the
 colours' channel order nor its reverse, so a class list out of order, a
-channel swap or a skipped scaling names some colour wrongly. Each picture
-is coloured on its left half only: a mirrored picture shows at a glance.
+channel swap or a skipped scaling names some colour wrongly. Each picture's
+right half is at half strength: a mirrored picture shows at a glance.
 """
 
 import math
@@ -139,15 +139,8 @@ def as_images(batch, side):
     return batch.reshape(len(batch), side, side, 3) if batch.ndim == 2 else batch
 
 
-def colour_of(image):
-    """The class whose colour a picture's left half shows (BGR, any scale)."""
-    left = image[:, :image.shape[1] // 2].reshape(-1, 3).mean(axis=0)
-    return NAMES[int(np.argmin([np.abs(left / left.max() - np.array(COLOURS[n]) / 230).sum()
-                                for n in NAMES]))]
-
-
 def mirrored_share(images):
-    """How many pictures show their colour on the right: mirrored ones."""
+    """How many pictures are brighter on the right: mirrored ones."""
     half = images.shape[2] // 3
     (left, right) = (images[:, :, :half].mean(axis=(1, 2, 3)),
                      images[:, :, -half:].mean(axis=(1, 2, 3)))
@@ -155,7 +148,7 @@ def mirrored_share(images):
 
 
 def unmirrored(images):
-    """The pictures with the mirrored ones (colour on the right) mirrored back."""
+    """The pictures with the mirrored ones (brighter on the right) mirrored back."""
     half = images.shape[2] // 3
     flip = images[:, :, -half:].mean(axis=(1, 2, 3)) > images[:, :, :half].mean(axis=(1, 2, 3))
     return np.where(flip[:, None, None, None], images[:, :, ::-1], images)

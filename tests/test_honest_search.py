@@ -147,15 +147,17 @@ def watched_search(stop_at=None):
 
 @pytest.fixture(scope="module")
 def searched(colour_split, tmp_path_factory):
-    """search_image_classifier.py on the colours, one candidate, three
-    epochs (learnt in that), watched; its outputs under ``out``."""
+    """search_image_classifier.py on the colours, one candidate, four epochs
+    (learnt in that), in float32 on every processor, watched; its outputs
+    under ``out``."""
     import keras
 
     out = tmp_path_factory.mktemp("searched")
     with eager_steps(), watched_search() as seen:
         seen.result = run_in_process(
             "search_image_classifier.py", "--dataset", colour_split.root, "--max-trials", 1,
-            "--epochs", 4, "--batch-size", 16, *outputs(out), "--label-bin", out / "lb.pickle")
+            "--epochs", 4, "--batch-size", 16, "--precision", "float32", *outputs(out),
+            "--label-bin", out / "lb.pickle")
     keras.mixed_precision.set_global_policy("float32")
     seen.out = out
     return seen
@@ -228,8 +230,8 @@ def test_predict_names_the_searchs_test_pictures(searched, colour_split):
 @pytest.fixture(scope="module")
 def regressed(tmp_path_factory):
     """search_image_regressor.py on flat grey pictures whose target is their
-    grey level over ten (vanilla block, one candidate, twelve epochs of a
-    step or two: the warm-up's five epochs are under half of them), watched;
+    grey level over ten (vanilla block, one candidate, twelve one-step epochs:
+    the warm-up's five epochs are under half of them), watched;
     returns the run and each picture file's target."""
     import keras
 
@@ -247,7 +249,7 @@ def regressed(tmp_path_factory):
     with eager_steps(), watched_search() as seen:
         seen.result = run_in_process(
             "search_image_regressor.py", "--dataset", folder, "--image-size", SIDE, "--block",
-            "vanilla", "--max-trials", 1, "--epochs", 12, "--batch-size", 16, *outputs(out))
+            "vanilla", "--max-trials", 1, "--epochs", 12, "--batch-size", 32, *outputs(out))
     keras.mixed_precision.set_global_policy("float32")
     seen.targets = targets
     return seen
@@ -339,7 +341,7 @@ def test_a_time_limit_shorter_than_the_search_ends_it_in_time_with_fewer_trials(
     trial = search.searcher.trials()[0]
     assert 200 * trial["seconds"] / trial["epochs"] > 10 * limit
     clf = ImageClassifier(max_trials=2, time_limit=limit / 60, batch_size=8, seed=42,
-                          directory=tmp_path, block_type="airbench")
+                          directory=tmp_path, block_type="airbench", precision="float32")
     with eager_steps(), watched_search(stop_at=time.monotonic() + limit + 5) as seen:
         clf.fit(search.x, search.y, epochs=200, verbose=0)
     keras.mixed_precision.set_global_policy("float32")
