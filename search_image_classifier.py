@@ -45,6 +45,7 @@ def parse_args(argv):
     if args.image_size is not None and args.image_size < 8:
         raise UserError(f"--image-size {args.image_size} is too small; use 8 or more")
     args.image_size = args.image_size or imagesets.image_side(args.dataset, args.layout) or 64
+    cli.check_block_side(args.block, args.image_size)
     return cli.check_output_flags(args)
 
 

@@ -40,6 +40,7 @@ def parse_args(argv):
     existing_folder(args.dataset)
     if args.image_size < 8:
         raise UserError(f"--image-size {args.image_size} is too small; use 8 or more")
+    cli.check_block_side(args.block, args.image_size)
     if os.path.isfile(os.path.join(args.dataset, imagesets.HOUSES_FILE)):
         (args.kind, args.rows) = ("houses", None)
     elif os.path.isfile(os.path.join(args.dataset, imagesets.TARGETS_FILE)):

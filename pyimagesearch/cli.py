@@ -334,6 +334,15 @@ def add_search_flags(ap, name):
                     help="figures as JSON (default: beside --model, *_results.json)")
 
 
+def check_block_side(block, side):
+    """``--block airbench`` on pictures too small for its three halvings."""
+    from .search.blocks import AIRBENCH_MIN_SIDE
+
+    if block == "airbench" and side < AIRBENCH_MIN_SIDE:
+        raise UserError(f"--block airbench needs pictures of {AIRBENCH_MIN_SIDE} pixels or "
+                        f"more; --image-size is {side}")
+
+
 def search_options(args):
     """The searcher's keyword arguments from the parsed flags."""
     return {"max_trials": args.max_trials, "block_type": args.block, "augment": args.augment,

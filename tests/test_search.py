@@ -41,6 +41,32 @@ def test_bad_flags_exit_2(classifier, shapes, tmp_path, bad):
     assert info.value.code == 2
 
 
+def test_airbench_on_pictures_too_small_is_one_line(classifier, regressor, shapes, houses,
+                                                    tmp_path):
+    # its stem and three halvings leave nothing of 8 pixels: refused before
+    # anything loads, by either script and by the API
+    with pytest.raises(UserError, match="--block airbench needs pictures of 9 pixels"):
+        classifier.main(["--dataset", str(shapes), *outputs(tmp_path), "--block", "airbench",
+                         "--image-size", "8"])
+    with pytest.raises(UserError, match="--block airbench needs pictures of 9 pixels"):
+        regressor.main(["--dataset", str(houses), *outputs(tmp_path), "--block", "airbench",
+                        "--image-size", "8"])
+    import keras_tuner
+
+    from pyimagesearch.search import ImageBlock, ImageClassifier
+
+    x = np.zeros((20, 8, 8, 3), "uint8")
+    with pytest.raises(ValueError, match="block_type 'airbench' needs pictures of 9"):
+        ImageClassifier(block_type="airbench", directory=tmp_path).fit(x, np.arange(20) % 2)
+    assert not (tmp_path / "image_classifier").exists()
+    # unasked, 8-pixel pictures get the vanilla family, and a searched
+    # family leaves airbench out
+    assert ImageBlock().resolved(8) == "vanilla" and ImageBlock().resolved(9) == "airbench"
+    hp = keras_tuner.HyperParameters()
+    assert ImageBlock("any").family(hp, 8) == "vanilla"
+    assert "airbench" not in hp.get_config()["space"][0]["config"]["values"]
+
+
 def test_missing_dataset(classifier, tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         classifier.main(["--dataset", str(tmp_path / "nowhere"), *outputs(tmp_path)])

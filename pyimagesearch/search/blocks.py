@@ -11,6 +11,8 @@ FAMILIES = ("airbench", "vanilla", "resnet", "xception", "efficient")
 # pictures this small or smaller get the airbench family by default
 SMALL_IMAGE = 32
 MIN_SIDE = {"resnet": 32, "xception": 71, "efficient": 32}
+# the airbench family's 2x2 stem and three halvings leave nothing of fewer
+AIRBENCH_MIN_SIDE = 9
 # a vanilla search's first trial, by task: small networks for few pictures
 VANILLA_DEFAULTS = {
     "classification": {"blocks": 3, "filters": 32, "convs": 1, "dropout": 0.25,
@@ -22,7 +24,7 @@ VANILLA_DEFAULTS = {
 
 class ImageBlock:
     """``block_type``: one of ``FAMILIES``, ``"any"`` (searched) or None
-    (airbench up to ``SMALL_IMAGE`` pixels, else vanilla); ``augment``: True,
+    (airbench from ``AIRBENCH_MIN_SIDE`` to ``SMALL_IMAGE`` pixels, else vanilla); ``augment``: True,
     False or None (searched)."""
 
     def __init__(self, block_type=None, augment=None):
@@ -37,12 +39,18 @@ class ImageBlock:
         return node.joined(block=self)
 
     def resolved(self, side):
-        return self.block_type or ("airbench" if side <= SMALL_IMAGE else "vanilla")
+        if self.block_type == "airbench" and side < AIRBENCH_MIN_SIDE:
+            raise ValueError(f"block_type 'airbench' needs pictures of {AIRBENCH_MIN_SIDE} "
+                             f"pixels or more; these have {side}")
+        small = AIRBENCH_MIN_SIDE <= side <= SMALL_IMAGE
+        return self.block_type or ("airbench" if small else "vanilla")
 
     def family(self, hp, side):
         chosen = self.resolved(side)
-        return hp.Choice("block", list(FAMILIES), default="airbench") if chosen == "any" \
-            else chosen
+        if chosen != "any":
+            return chosen
+        families = [f for f in FAMILIES if f != "airbench" or side >= AIRBENCH_MIN_SIDE]
+        return hp.Choice("block", families, default=families[0])
 
     def augments(self, hp, task):
         if self.augment is None:
