@@ -42,8 +42,9 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 # so the long files start at once and the short ones fill in at the end,
 # and the two finish together.
 LONGEST_FIRST = ["test_search_runs.py", "test_chapter3.py", "test_posts_flags.py",
-                 "test_search_api.py", "test_compare_house_models.py",
-                 "test_saved_models.py", "test_improved_classifier.py", "test_bench.py"]
+                 "test_search_api.py", "test_compare_house_models.py", "test_honest_search.py",
+                 "test_saved_models.py", "test_improved_classifier.py", "test_honest_text.py",
+                 "test_honest_posts.py", "test_honest_images.py", "test_bench.py"]
 
 
 def pytest_collection_modifyitems(items):
