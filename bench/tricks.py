@@ -4,7 +4,6 @@ Keras a reader would write instead.
     python bench/tricks.py                                # every script, 3 runs each
     python bench/tricks.py --scripts cnn_regression --runs 5
     python bench/tricks.py --scripts train_vgg --extra-args="--epochs 10"
-    python bench/tricks.py --scripts search_image_classifier --cifar /tmp/cifar10
 
 For each script it runs, by turns, the script as it is and the script with
 one trick replaced by its stock alternative (one fresh process each, as a
@@ -60,9 +59,6 @@ TRICKS = {
     "compare_house_models": ["fused_optimizer"],
     "improved_simple_nn": ["fused_optimizer"],
     "improved_smallvggnet": ["fused_batch_norm"],
-    # the search's airbench network (batch norm in mixed bfloat16), one
-    # untimed trial on --cifar's folders
-    "search_image_classifier": ["fused_batch_norm"],
 }
 
 
@@ -187,9 +183,6 @@ def main():
                                                      "Houses Dataset"))
     ap.add_argument("--animals", default=os.path.join(DEFAULT_DATA, "animals"))
     ap.add_argument("--boston", default=os.path.join(DEFAULT_DATA, "boston_housing.npz"))
-    ap.add_argument("--cifar", default=None,
-                    help="CIFAR-10's train/ and test/ folders (or a smaller copy), for "
-                         "search_image_classifier")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--scripts", nargs="+", choices=list(TRICKS), default=list(TRICKS))
     ap.add_argument("--tricks", nargs="+", default=None,
@@ -207,14 +200,6 @@ def main():
             elif script == "compare_house_models":
                 cmd = ["compare_house_models.py", "--dataset", args.houses, "--models",
                        "mlp-improved", "--output", out]
-            elif script == "search_image_classifier":
-                if args.cifar is None:
-                    raise SystemExit("search_image_classifier needs --cifar")
-                cmd = ["search_image_classifier.py", "--dataset", args.cifar, "--max-trials",
-                       "1", "--epochs", "1", "--overwrite", "--project-dir",
-                       os.path.join(out, "search"), "--model", os.path.join(out, "s.keras"),
-                       "--label-bin", os.path.join(out, "s.pickle"), "--plot",
-                       os.path.join(out, "s.png")]
             elif script.startswith("improved_"):
                 cmd = command("train_improved_classifier", args.houses, args.animals, out)[1:]
                 cmd += ["--network", script[len("improved_"):]]

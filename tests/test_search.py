@@ -989,8 +989,7 @@ def test_batch_norm_statistics_are_recomputed_for_the_averaged_weights():
     from pyimagesearch import airbench
 
     hypermodel = default_hypermodel("classification", "airbench", side=16)
-    hp = keras_tuner.HyperParameters()
-    model = hypermodel.build(hp)
+    model = hypermodel.build(keras_tuner.HyperParameters())
     images = (np.random.default_rng(2).random((40, 16, 16, 3)) * 255).astype("uint8")
     bn = next(l for l in model.layers if isinstance(l, keras.layers.BatchNormalization))
     # what the first batch norm sees, batch by batch, in training's order
@@ -1005,13 +1004,6 @@ def test_batch_norm_statistics_are_recomputed_for_the_averaged_weights():
     np.testing.assert_allclose(bn.moving_mean.numpy(), means, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(bn.moving_variance.numpy(), variances, rtol=2e-2, atol=1e-4)
     assert bn.momentum == airbench.BN_MOMENTUM
-    # the same once compiled for training, batch norm on the fused kernel
-    hypermodel.compile(model, hp)
-    assert "call" in vars(bn)
-    bn.moving_mean.assign(np.zeros(bn.moving_mean.shape))
-    airbench.recalibrate_batch_norm(model, images, seed=7, pictures=30, batch_size=10)
-    np.testing.assert_allclose(bn.moving_mean.numpy(), means, rtol=1e-3, atol=1e-4)
-    np.testing.assert_allclose(bn.moving_variance.numpy(), variances, rtol=2e-2, atol=1e-4)
 
 
 def test_test_pictures_are_averaged_over_mirrors_and_shifts():

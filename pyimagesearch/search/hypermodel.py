@@ -83,9 +83,7 @@ class ImageHyperModel(keras_tuner.HyperModel):
         model.compile(optimizer=optimizer, loss=self.head.loss(keras, self.smoothing(hp)),
                       metrics=[self.head.metric])
         if self.schedule(hp) == "onecycle":
-            # batch norm's training step on TensorFlow's fused kernel (SGD
-            # with momentum has none)
-            return use_fused_kernels(airbench.scale_bias_steps(model), optimizer=False)
+            return airbench.scale_bias_steps(model)
         # batch norm's and Adam's steps on TensorFlow's fused kernels
         return use_fused_kernels(model)
 
