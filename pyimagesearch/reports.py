@@ -224,13 +224,14 @@ def trial_rows(oracle):
         rows.append({"trial": int(trial_id) + 1, "rung": int(values.get(RUNG, 0)) + 1,
                      "status": str(trial.status), "hyperparameters": network_values(values),
                      **{k: trial_metric(trial, k) for k in ("val_loss", "val_accuracy", "val_mae")},
-                     "epochs": round(trial_metric(trial, "epochs") or 0.0, 2),
+                     "epochs": round(network_epochs(trial), 2),
                      "seconds": round(trial_metric(trial, "seconds") or 0.0, 1)})
     return rows
 
 
 def print_trial_table(rows, best):
-    """Number, rung, validation scores, epochs, seconds, hyperparameters; the
+    """Number, rung, validation scores, epochs (the network's, a promoted
+    one's parents' included), the trial's seconds, hyperparameters; the
     exported trial (number ``best``) marked with ``*``."""
     key = "val_accuracy" if any(r["val_accuracy"] is not None for r in rows) else "val_mae"
     print("[INFO] trials (* = exported):")

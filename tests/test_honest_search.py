@@ -329,8 +329,9 @@ def test_a_time_limit_shorter_than_the_search_ends_it_in_time_with_fewer_trials(
     """The searched pictures again, two candidates of 200 epochs (untimed:
     three trials, test_search.py::test_successive_halving_promotes_the_best_third,
     each far longer than the limit), with a limit of 8.4 seconds: fit
-    returns within it (a second's slack), a model exported, after fewer
-    trials; the clock it kept moved with the wall clock."""
+    returns within it (a second's slack), a model exported (its share then
+    leaves room for one trial); the clock it kept moved with the wall
+    clock. (tests/test_search.py checks that a trial ends by its deadline.)"""
     import keras
 
     from pyimagesearch.search import ImageClassifier
@@ -351,7 +352,6 @@ def test_a_time_limit_shorter_than_the_search_ends_it_in_time_with_fewer_trials(
     assert 1 <= len(clf.trials()) < untimedTrials
     [clock] = seen.clocks
     assert clock.elapsed() >= timed.seconds - 0.5
-    assert clock.left() == pytest.approx(limit - clock.elapsed(), abs=0.01)
 
 
 def search_augmentation(block, task, values):

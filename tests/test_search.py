@@ -291,7 +291,7 @@ def test_successive_halving_promotes_the_best_third(tmp_path, capsys):
         if k == 0:
             assert (values["width"], values["rate"]) == (16, 1e-3)
         finish(oracle, trial, loss)
-    # rung 2: the best two (losses 0.3 and 0.5) at a third, retrained from scratch
+    # rung 2: the best two (losses 0.3 and 0.5), promoted to a third
     second = []
     for _ in range(2):
         trial = oracle.create_trial("tuner0")
@@ -728,6 +728,51 @@ def test_the_copies_are_retrained_when_they_fit():
     # shrink with the copies' shared gradient
     assert export_with(450.0, best, copies=4, task="classification")[0][3] == 1
     assert export_with(450.0, best, copies=4, schedule="onecycle")[0][3] == 1
+
+
+def test_a_timed_trial_trains_to_its_deadline(tmp_path):
+    """run_trial: the deadline given to training is the trial's share from
+    its start, less its scoring (a slow build comes out of the training,
+    not after the share), and the epochs are asked for the time that is left."""
+    import time
+
+    import keras
+
+    from pyimagesearch.reports import STEP_SECONDS
+    from pyimagesearch.search import tuner as tuners
+
+    seen = {}
+
+    class Hypermodel:
+        views = staticmethod(lambda hp: [(0, False, 0.5), (0, True, 0.5)])
+        schedule = staticmethod(lambda hp: "onecycle")
+
+        def scoring_seconds(self, pictures, views=2, recalibration=True):
+            seen["scoring"] = (pictures, views, recalibration)
+            return 3.0
+
+        def build(self, hp):
+            time.sleep(0.5)
+            return keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+
+        def epochs_within(self, seconds, step, samples, most):
+            seen["seconds"] = seconds
+            return 1.0
+
+        def fit(self, hp, model, x, y, validation_data, epochs, deadline, **kwargs):
+            seen["deadline"] = deadline
+            return {}
+
+    values = {SECONDS: 60.0, STEP_SECONDS: 1.0, EPOCHS: 5}
+    trial = SimpleNamespace(trial_id="0", hyperparameters=SimpleNamespace(values=values))
+    fake = SimpleNamespace(hypermodel=Hypermodel(), fit_verbose=0, parent_model=lambda t: None,
+                           get_trial_dir=lambda trial_id: str(tmp_path))
+    x = np.zeros((10, 2), "float32")
+    start = time.monotonic()
+    tuners.SearchTuner.run_trial(fake, trial, x, x[:, :1], validation_data=(x[:4], x[:4, :1]))
+    assert seen["scoring"] == (4, 2, True)
+    assert seen["deadline"] == pytest.approx(start + 60.0 - 3.0, abs=0.2)
+    assert seen["seconds"] == pytest.approx(57.0 - 0.5, abs=0.2)
 
 
 def test_the_schedule_follows_the_steps_or_the_clock():

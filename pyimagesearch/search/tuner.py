@@ -42,9 +42,17 @@ class SearchTuner(keras_tuner.Tuner):
     def run_trial(self, trial, x, y, validation_data=None, callbacks=()):
         hm = self.hypermodel
         hp = trial.hyperparameters
+        (seconds, deadline) = (float(hp.values.get(SECONDS, 0)), None)
+        if seconds:
+            # the trial's share ends here, less the scoring after its training
+            scoring = hm.scoring_seconds(len(validation_data[1]) if validation_data else 0,
+                                         views=len(hm.views(hp)),
+                                         recalibration=hm.schedule(hp) == "onecycle")
+            deadline = time.monotonic() + seconds - scoring
         model = hm.build(hp)
         # a promoted network goes on from its parent's trained weights, as
         # Hyperband's do, rather than repeating those epochs from scratch
+        # (from scratch only where the parent's file is on another machine)
         (earlier, parent) = (0.0, self.parent_model(trial))
         if parent is not None:
             model.set_weights(parent.get_weights())
@@ -53,11 +61,7 @@ class SearchTuner(keras_tuner.Tuner):
                   f"{int(hp.values[PARENT]) + 1}'s network ({earlier:.2g} epoch(s))", flush=True)
         # the network's epochs by the end of the trial, its parent's included
         epochs = max(0.1, float(hp.values.get(EPOCHS, 1)) - earlier)
-        (seconds, deadline) = (float(hp.values.get(SECONDS, 0)), None)
-        if seconds:
-            # the network is scored after its training: keep time for that
-            scoring = hm.scoring_seconds(len(validation_data[1]) if validation_data else 0)
-            deadline = time.monotonic() + seconds - scoring
+        if deadline is not None:
             step = float(hp.values.get(STEP_SECONDS, 0.0)) or hm.step_seconds(hp, x, y)
             epochs = hm.epochs_within(deadline - time.monotonic(), step, len(y), epochs)
         metrics = hm.fit(hp, model, x, y, validation_data, epochs=epochs, deadline=deadline,
