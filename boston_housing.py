@@ -7,7 +7,9 @@
 Without --dataset, Keras' own copy is loaded (downloaded once by Keras).
 
 The K-fold validation is the chapter's loop (``kfold_chapter_loop``: a fresh
-model per fold, one after the other). By default the K folds' models train
+model per fold, one after the other), each fold standardised with the mean
+and deviation of the blocks it trains on (the chapter standardised once,
+which let each validation block into its own fold's statistics). By default the K folds' models train
 in one model instead (``kfold_in_one_model``): the same
 arithmetic per fold, without the overhead of the chapter's tiny steps
 (121,200 of them at batch 1 for 100 epochs, 606,000 for the chapter's 500);
@@ -214,13 +216,9 @@ def main(argv=None):
     # standardise every feature with the mean and standard deviation of the
     # *training* data (the test data too: it must never be looked at); the
     # K-fold validation below standardises each fold with its own training
-    # blocks' statistics instead, so it keeps the houses as loaded
+    # blocks' statistics instead, so it is given the houses as loaded
     rawTrainData = trainData
-    mean = trainData.mean(axis=0)
-    std = trainData.std(axis=0)
-    std[std == 0] = 1.0
-    trainData = ((trainData - mean) / std).astype("float32")
-    testData = ((testData - mean) / std).astype("float32")
+    (trainData, testData) = standardise(trainData, testData)
 
     # K-fold validation: K fresh models, each validated on its own block of
     # the training houses (the chapter's loop, or its models in one model)

@@ -144,8 +144,11 @@ def test_house_scripts_train_on_nothing_of_the_test_houses(script, val_split, ho
 
 def test_zip_code_columns_do_not_depend_on_the_test_houses(houses):
     """process_house_attributes: the training rows' one-hot zip columns and
-    scaled attributes stay the same whatever zip codes and attributes the
-    test houses have, and a test house's column is its zip code's."""
+    scaled attributes stay the same whatever attributes the test houses have
+    and whichever of the houses' zip codes they are in, and a test house's
+    column is its zip code's. (The post fits the zip codes' binarizer on
+    every house kept, so a zip code found only among the test houses would
+    add a column: it learns which zip codes exist, no price or attribute.)"""
     df = datasets.load_house_attributes(houses / "HousesInfo.txt")
     (train, test) = (df.iloc[:70], df.iloc[70:])
     (trainX, testX) = datasets.process_house_attributes(df, train, test)

@@ -137,19 +137,35 @@ def unfitted(monkeypatch):
 def test_boston_trains_on_nothing_of_the_test_houses(boston, tmp_path, unfitted):
     """The K-fold models (in one model, the default) and the final model
     train and validate on the same numbers whatever the test houses hold:
-    the standardisation's mean and deviation are the training houses'."""
+    the standardisation's mean and deviation are the training houses'. The
+    prices printed are the first test houses' own, beside the final model's
+    predictions of those houses."""
     argv = ["--folds", 2, "--kfold-epochs", 1, "--kfold-batch-size", 40, "--epochs", 1,
             "--batch-size", 80]
-    runs = []
+    (runs, outputs) = ([], [])
     for dataset in boston:
         unfitted.clear()
-        run_in_process("boston_housing.py", "--dataset", dataset, *argv,
-                       "--output", tmp_path / dataset.stem)
+        outputs.append(run_in_process("boston_housing.py", "--dataset", dataset, *argv,
+                                      "--output", tmp_path / dataset.stem).stdout)
         runs.append([[examples(c.args), examples(c.kwargs.get("validation_data"))]
                      for c in unfitted])
     (clean, poisoned) = runs
     assert len(clean) == 2   # the K folds' model, the final model
     assert clean == poisoned
+    # the printed lines: the first five test houses' prices (the clean run's,
+    # all different), and the poisoned run's model (the last fit's) on its
+    # test houses, standardised by the training houses
+    order = keras_order(100)
+    (cleanData, poisonedData) = (np.load(path) for path in boston)
+    (cleanLines, poisonedLines) = (
+        np.array([[float(v.replace(",", "")) for v in pair] for pair in re.findall(
+            r"^\[INFO\] predicted \$([-\d,]+), actual \$([\d,]+)$", out, re.M)])
+        for out in outputs)
+    np.testing.assert_allclose(cleanLines[:, 1], cleanData["y"][order[80:85]] * 1000, atol=0.5)
+    (train, test) = (poisonedData["x"][order[:80]], poisonedData["x"][order[80:85]])
+    standardised = ((test - train.mean(axis=0)) / train.std(axis=0)).astype("float32")
+    predicted = unfitted[-1].model.predict(standardised, verbose=0)[:, 0]
+    np.testing.assert_allclose(poisonedLines[:, 0], predicted * 1000, atol=1.0)
 
 
 def examples(data):
