@@ -287,7 +287,7 @@ def minutes(text):
 
 def add_search_flags(ap, name):
     """The searcher's flags; ``name`` names the outputs under ``output/``."""
-    from .search.blocks import FAMILIES, SMALL_IMAGE
+    from .search.blocks import AIRBENCH_MIN_SIDE, FAMILIES, SMALL_IMAGE
     from .search.settings import PRECISIONS, SCHEDULES
 
     ap.add_argument("--max-trials", type=positive_int, default=2,
@@ -298,7 +298,8 @@ def add_search_flags(ap, name):
                          "within this many minutes")
     ap.add_argument("--block", choices=FAMILIES + ("any",), default=None,
                     help="the network family (ImageBlock's block_type); 'any' searches it too "
-                         f"(default: airbench for pictures of {SMALL_IMAGE} px or less, "
+                         f"(default: airbench for pictures of {AIRBENCH_MIN_SIDE} to "
+                         f"{SMALL_IMAGE} px, "
                          "vanilla otherwise)")
     ap.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                     help="augment the training pictures (default: searched)")

@@ -8,7 +8,8 @@ network. Keras is imported where used, so scripts check flags first."""
 from .. import airbench
 
 FAMILIES = ("airbench", "vanilla", "resnet", "xception", "efficient")
-# pictures this small or smaller get the airbench family by default
+# pictures this small or smaller (down to AIRBENCH_MIN_SIDE) get the airbench
+# family by default
 SMALL_IMAGE = 32
 MIN_SIDE = {"resnet": 32, "xception": 71, "efficient": 32}
 # the airbench family's 2x2 stem and three halvings leave nothing of fewer
@@ -24,8 +25,8 @@ VANILLA_DEFAULTS = {
 
 class ImageBlock:
     """``block_type``: one of ``FAMILIES``, ``"any"`` (searched) or None
-    (airbench from ``AIRBENCH_MIN_SIDE`` to ``SMALL_IMAGE`` pixels, else vanilla); ``augment``: True,
-    False or None (searched)."""
+    (airbench from ``AIRBENCH_MIN_SIDE`` to ``SMALL_IMAGE`` pixels, else
+    vanilla); ``augment``: True, False or None (searched)."""
 
     def __init__(self, block_type=None, augment=None):
         if block_type not in FAMILIES + ("any", None):
