@@ -273,13 +273,18 @@ def cue_class(text, cues):
     return found.pop()
 
 
-def test_imdb_vocabulary_and_labels_come_from_the_training_reviews(imdb, tmp_path, fits):
-    """The word index and the labels of the training reviews stay the same
-    whatever the test reviews say or are filed under (a vocabulary of 30
-    words would take the test reviews' frequent novel words if it saw them)."""
+@pytest.mark.parametrize("script, data", [("imdb_reviews.py", "imdb"),
+                                          ("reuters_newswires.py", "reuters")])
+def test_vocabulary_and_labels_come_from_the_training_texts(script, data, request, tmp_path,
+                                                            fits):
+    """The word index and the labels (IMDB's) or topic numbers (Reuters')
+    of the training texts stay the same whatever the test texts say or are
+    filed under (a vocabulary of 30 words would take the test texts'
+    frequent novel words if it saw them)."""
+    folder = request.getfixturevalue(data)
     argv = ["--num-words", 30, "--validation-size", 10, "--output", tmp_path]
     for dataset in ("clean", "poisoned"):
-        stop_at_fit("imdb_reviews.py", "--dataset", imdb / dataset, *argv, fits=fits)
+        stop_at_fit(script, "--dataset", folder / dataset, *argv, fits=fits)
     (clean, poisoned) = fits.calls
     assert same_arrays(clean.args, poisoned.args)
     assert same_arrays(clean.kwargs["validation_data"], poisoned.kwargs["validation_data"])
@@ -342,18 +347,6 @@ def reuters(tmp_path_factory):
         bodies[i] = sentences(rng, NOVEL, 1)[0]
     write_sgml(root / "poisoned", topics, bodies)
     return root
-
-
-def test_reuters_vocabulary_and_topics_come_from_the_training_newswires(reuters, tmp_path,
-                                                                         fits):
-    """The word index and the topic numbers of the training newswires stay
-    the same whatever the test newswires say or are filed under."""
-    argv = ["--num-words", 30, "--validation-size", 10, "--output", tmp_path]
-    for dataset in ("clean", "poisoned"):
-        stop_at_fit("reuters_newswires.py", "--dataset", reuters / dataset, *argv, fits=fits)
-    (clean, poisoned) = fits.calls
-    assert same_arrays(clean.args, poisoned.args)
-    assert same_arrays(clean.kwargs["validation_data"], poisoned.kwargs["validation_data"])
 
 
 @pytest.mark.eager_steps  # a few dozen steps (conftest.eager_steps)
