@@ -9,9 +9,9 @@ Without --dataset, Keras' own copy is loaded (downloaded once by Keras).
 The K-fold validation is the chapter's loop (``kfold_chapter_loop``: a fresh
 model per fold, one after the other), each fold standardised with the mean
 and deviation of the blocks it trains on (the chapter standardised once,
-which let each validation block into its own fold's statistics). By default the K folds' models train
-in one model instead (``kfold_in_one_model``): the same
-arithmetic per fold, without the overhead of the chapter's tiny steps
+which let each validation block into its own fold's statistics). By default
+the K folds' models train in one model instead (``kfold_in_one_model``): the
+same arithmetic per fold, without the overhead of the chapter's tiny steps
 (121,200 of them at batch 1 for 100 epochs, 606,000 for the chapter's 500);
 ``--kfold-loop chapter`` runs the chapter's loop. Both report the same
 figures (per fold, their mean, the curve); their random starting weights
