@@ -70,8 +70,7 @@ def main(argv=None):
 
     from pyimagesearch import datasets, plots, reports
     from pyimagesearch.search import ImageClassifier
-    from pyimagesearch.reports import network_values
-    from pyimagesearch.search.settings import cpu_info
+    from pyimagesearch.reports import cpu_info, network_values
     from pyimagesearch.storage import beside, save_labels, save_model, save_results
 
     trainCounts = reports.class_counts(classNames, trainY)

@@ -88,8 +88,7 @@ def main(argv=None):
 
     from pyimagesearch import plots, reports
     from pyimagesearch.search import ImageRegressor
-    from pyimagesearch.reports import network_values
-    from pyimagesearch.search.settings import cpu_info
+    from pyimagesearch.reports import cpu_info, network_values
     from pyimagesearch.storage import save_model, save_results
 
     # initialize the image regressor and search for the best model: the

@@ -37,6 +37,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from pyimagesearch.reports import native_bfloat16  # noqa: E402  (after the path)
 
 DEFAULT_DATA = os.path.join(ROOT, "..", "shared", "datasets")
 SCRIPTS = ["mlp_regression", "cnn_regression", "mixed_regression",
@@ -65,16 +66,6 @@ def command(script, houses, animals, out, plain=False):
             "--model", os.path.join(out, "model.keras"),
             "--label-bin", os.path.join(out, "lb.pickle"),
             "--plot", os.path.join(out, "plot.png")]
-
-
-def native_bfloat16():
-    """Whether this CPU computes bfloat16 in hardware (Linux only)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def metric(script, stdout):

@@ -137,6 +137,20 @@ def peak_memory():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
+def native_bfloat16():
+    """The processor's bfloat16 instructions this Linux reports, or ''."""
+    flags = set(cpu_info("flags").split())
+    return next((flag for flag in ("amx_bf16", "avx512_bf16") if flag in flags), "")
+
+
+def cpu_info(field="model name"):
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next((line for line in f if line.startswith(field)), ":").split(":", 1)[1].strip()
+    except OSError:
+        return ""
+
+
 def class_counts(names, labels):
     """How many of ``labels`` (class numbers) fall in each class of ``names``."""
     counts = np.bincount(np.asarray(labels, dtype=int), minlength=len(names))

@@ -20,9 +20,9 @@ from pyimagesearch import cli, imagesets, reports
 from pyimagesearch.errors import UserError
 from pyimagesearch.search import distributed, project
 from pyimagesearch.search import hypermodel as hypermodels
-from pyimagesearch.reports import EPOCHS, PARENT, RUNG, SECONDS
+from pyimagesearch.reports import EPOCHS, PARENT, RUNG, SECONDS, native_bfloat16
 from pyimagesearch.search.oracle import rung_sizes
-from pyimagesearch.search.settings import SearchSettings, native_bfloat16, resolve
+from pyimagesearch.search.settings import SearchSettings, resolve
 from pyimagesearch.training import batches
 
 # the scripts set Keras' global precision: put back after each test

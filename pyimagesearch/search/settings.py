@@ -4,6 +4,8 @@ block's defaults (``resolve``). Nothing here imports TensorFlow."""
 from dataclasses import dataclass
 from typing import Optional
 
+from ..reports import native_bfloat16
+
 # how a trial's learning rate moves: "onecycle", Nesterov SGD up to a peak
 # and down (the airbench family's); "cosine", Adam, a warm-up, then a
 # cosine to zero (the other families')
@@ -60,16 +62,3 @@ def resolve(block, side, samples, augment=None, epochs=None, max_epochs=None, ba
                           val_split=val_split or (0.1 if samples >= 10000 else 0.2), seed=seed,
                           max_trials=max_trials, time_limit=time_limit, precision=precision)
 
-
-def native_bfloat16():
-    """The processor's bfloat16 instructions this Linux reports, or ''."""
-    flags = set(cpu_info("flags").split())
-    return next((flag for flag in ("amx_bf16", "avx512_bf16") if flag in flags), "")
-
-
-def cpu_info(field="model name"):
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next((line for line in f if line.startswith(field)), ":").split(":", 1)[1].strip()
-    except OSError:
-        return ""

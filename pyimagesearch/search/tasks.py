@@ -13,7 +13,7 @@ from ..errors import UserError
 from . import project
 from .blocks import ImageBlock
 from .heads import ClassificationHead, RegressionHead
-from .settings import PRECISIONS, SCHEDULES, cpu_info, native_bfloat16, resolve
+from .settings import PRECISIONS, SCHEDULES, resolve
 
 COPIES = 4            # of a regressor's winner, retrained and averaged...
 SMALL_SPLIT = 2000    # ...when it has at most this many training pictures
@@ -147,7 +147,7 @@ class ImageSearch:
         keras.mixed_precision.set_global_policy(settings.precision)
         try:
             why = "as asked" if self.options["precision"] != "auto" else \
-                f"{cpu_info() or 'this CPU'}: {native_bfloat16() or 'no bfloat16'}"
+                f"{reports.cpu_info() or 'this CPU'}: {reports.native_bfloat16() or 'no bfloat16'}"
             print(f"[INFO] precision: {settings.precision} ({why})")
             keras.utils.set_random_seed(settings.seed)
             if held is None:
