@@ -1,7 +1,8 @@
 """Small training plumbing the posts don't show: the old ``decay=`` argument
 and a warm-up with a cosine decay as Keras schedules, an in-memory input
 pipeline, the callbacks behind ``--val-split``/``--resume-dir`` and Ctrl-C,
-and the thread setting of the mixed model.
+a rate that follows a search trial's steps or its deadline, and the thread
+setting of the mixed model.
 
 Why the pipeline: the posts' models are tiny, so on a CPU the time of
 ``model.fit`` goes to per-step bookkeeping, not arithmetic. A cached
@@ -14,6 +15,7 @@ reshuffled every epoch (bench/README.md has what each saves).
 import os
 import signal
 import threading
+import time
 
 import keras
 import numpy as np
@@ -212,6 +214,39 @@ class StopOnCtrlC(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
     on_train_batch_end = on_test_batch_end = on_epoch_end = _check
+
+
+class ScheduleByProgress(keras.callbacks.Callback):
+    """The rate at ``peak * fraction(progress)``, training stopped at progress
+    1: the share of ``steps`` or of the time to ``deadline``, the further.
+    It times the steps too, the first (a graph's build) left out."""
+
+    def __init__(self, peak, fraction, steps, deadline=None):
+        super().__init__()
+        (self.peak, self.fraction, self.steps, self.deadline) = (peak, fraction, steps, deadline)
+        (self.done, self.began, self.first, self.last) = (0, None, None, None)
+
+    def progress(self):
+        share = self.done / self.steps
+        if self.deadline is not None:
+            share = max(share, (time.monotonic() - self.began) /
+                        max(1e-9, self.deadline - self.began))
+        return min(1.0, share)
+
+    def on_train_begin(self, logs=None):
+        (self.done, self.began) = (0, time.monotonic())
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate.assign(self.peak * self.fraction(self.progress()))
+
+    def on_train_batch_end(self, batch, logs=None):
+        (self.done, self.last) = (self.done + 1, time.perf_counter())
+        self.first = self.first or self.last
+        if self.progress() >= 1.0:
+            self.model.stop_training = True
+
+    def step_seconds(self):
+        return 0.0 if self.done < 2 else (self.last - self.first) / (self.done - 1)
 
 
 def _float32(x):

@@ -23,7 +23,7 @@ from pyimagesearch.search import hypermodel as hypermodels
 from pyimagesearch.reports import EPOCHS, PARENT, RUNG, SECONDS, native_bfloat16
 from pyimagesearch.search.oracle import rung_sizes
 from pyimagesearch.search.settings import SearchSettings, resolve
-from pyimagesearch.training import batches
+from pyimagesearch.training import ScheduleByProgress, batches
 
 # the scripts set Keras' global precision: put back after each test
 pytestmark = pytest.mark.usefixtures("float32_after")
@@ -807,7 +807,7 @@ def test_the_schedule_follows_the_steps_or_the_clock():
             rates.append(float(self.model.optimizer.learning_rate))
 
     # by the steps: ten steps, the rate at each step's start, then stopped
-    schedule = hypermodels.ScheduleByProgress(2.0, airbench.onecycle, steps=10)
+    schedule = ScheduleByProgress(2.0, airbench.onecycle, steps=10)
     model.fit(x, x[:, :1], batch_size=4, epochs=5, callbacks=[schedule, Record()], verbose=0)
     assert len(rates) == 10
     np.testing.assert_allclose(rates, [2.0 * airbench.onecycle(k / 10) for k in range(10)],
@@ -817,8 +817,8 @@ def test_the_schedule_follows_the_steps_or_the_clock():
     rates.clear()
     import time
 
-    schedule = hypermodels.ScheduleByProgress(2.0, airbench.onecycle, steps=1000,
-                                              deadline=time.monotonic())
+    schedule = ScheduleByProgress(2.0, airbench.onecycle, steps=1000,
+                                  deadline=time.monotonic())
     model.fit(x, x[:, :1], batch_size=4, epochs=5, callbacks=[schedule, Record()], verbose=0)
     assert len(rates) == 1
     # a timed trial is given a tenth more steps than its seconds pay for, so

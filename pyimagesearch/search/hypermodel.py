@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import airbench
 from ..fast import use_fused_kernels
-from ..training import batches, steps_per_epoch, warmup_cosine
+from ..training import ScheduleByProgress, batches, steps_per_epoch, warmup_cosine
 from . import blocks
 
 # Adam-trained classifiers smooth their one-hot labels by this much
@@ -151,35 +151,3 @@ class ImageHyperModel(keras_tuner.HyperModel):
         training), then ``views`` of each picture."""
         return (airbench.RECALIBRATION_PICTURES * recalibration + views * pictures) / PREDICT_RATE
 
-
-class ScheduleByProgress(keras.callbacks.Callback):
-    """The rate at ``peak * fraction(progress)``, training stopped at progress
-    1: the share of ``steps`` or of the time to ``deadline``, the further.
-    It times the steps too, the first (a graph's build) left out."""
-
-    def __init__(self, peak, fraction, steps, deadline=None):
-        super().__init__()
-        (self.peak, self.fraction, self.steps, self.deadline) = (peak, fraction, steps, deadline)
-        (self.done, self.began, self.first, self.last) = (0, None, None, None)
-
-    def progress(self):
-        share = self.done / self.steps
-        if self.deadline is not None:
-            share = max(share, (time.monotonic() - self.began) /
-                        max(1e-9, self.deadline - self.began))
-        return min(1.0, share)
-
-    def on_train_begin(self, logs=None):
-        (self.done, self.began) = (0, time.monotonic())
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.model.optimizer.learning_rate.assign(self.peak * self.fraction(self.progress()))
-
-    def on_train_batch_end(self, batch, logs=None):
-        (self.done, self.last) = (self.done + 1, time.perf_counter())
-        self.first = self.first or self.last
-        if self.progress() >= 1.0:
-            self.model.stop_training = True
-
-    def step_seconds(self):
-        return 0.0 if self.done < 2 else (self.last - self.first) / (self.done - 1)
