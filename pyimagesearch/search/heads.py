@@ -14,7 +14,18 @@ def flat(y, name):
     return y
 
 
-class ClassificationHead:
+class Head:
+    """What the heads share: AutoKeras' call on a block's output, and Keras'
+    ``evaluate`` (``[loss, accuracy]`` or ``[loss, mae]``)."""
+
+    def __call__(self, node):
+        return node.joined(head=self)
+
+    def evaluate(self, outputs, targets):
+        return list(self.scores(outputs, targets).values())
+
+
+class ClassificationHead(Head):
     """One of ``num_classes`` classes (None: the labels'), given as numbers or names."""
 
     (task, metric) = ("classification", "accuracy")
@@ -25,9 +36,6 @@ class ClassificationHead:
             raise ValueError(f"num_classes must be a whole number from 2, or None; got "
                              f"{num_classes!r}")
         (self.num_classes, self.classes, self.column) = (num_classes, None, False)
-
-    def __call__(self, node):
-        return node.joined(head=self)
 
     def adapt(self, y, name="y"):
         y = np.asarray(y)
@@ -76,12 +84,8 @@ class ClassificationHead:
         return {"val_loss": float(loss) if np.isfinite(loss) else float("nan"),
                 "val_accuracy": float(np.mean(p.argmax(axis=1) == onehot.argmax(axis=1)))}
 
-    def evaluate(self, probabilities, onehot):
-        """``[loss, accuracy]``, as Keras' ``evaluate``."""
-        return list(self.scores(probabilities, onehot).values())
 
-
-class RegressionHead:
+class RegressionHead(Head):
     """A number per picture, in the targets' units: the network learns them
     standardised (or, with the percentage error, over the largest) and its
     last layer, a stock ``Rescaling``, takes its output back."""
@@ -93,9 +97,6 @@ class RegressionHead:
         if loss not in self.LOSSES:
             raise ValueError(f"loss must be one of {', '.join(self.LOSSES)}, got {loss!r}")
         (self.loss_name, self.mean, self.std, self.start) = (loss, 0.0, 1.0, 0.0)
-
-    def __call__(self, node):
-        return node.joined(head=self)
 
     def adapt(self, y, name="y"):
         y = flat(y, name)
@@ -136,7 +137,3 @@ class RegressionHead:
         loss = np.mean((p - t) ** 2) if self.loss_name == "mean_squared_error" \
             else np.mean(np.abs((p - t) / t)) * 100
         return {"val_loss": float(loss), "val_mae": float(np.mean(np.abs(p - t)))}
-
-    def evaluate(self, predictions, targets):
-        """``[loss, mae]``."""
-        return list(self.scores(predictions, targets).values())

@@ -82,9 +82,13 @@ def write_identity(folder, identity):
             f.write("\n")
 
 
+def chief_address():
+    return f"{os.environ.get('KERASTUNER_ORACLE_IP')}:{os.environ.get('KERASTUNER_ORACLE_PORT')}"
+
+
 def announce(settings, folder, role, finished):
     """Say what this process does."""
-    address = f"{os.environ.get('KERASTUNER_ORACLE_IP')}:{os.environ.get('KERASTUNER_ORACLE_PORT')}"
+    address = chief_address()
     if role == "chief":
         print(f"[INFO] chief: serving the search at {address}; the workers train the trials")
     elif role == "worker":
@@ -157,10 +161,9 @@ def chief_wait():
 
 
 def chief_gone_message():
-    address = f"{os.environ.get('KERASTUNER_ORACLE_IP')}:{os.environ.get('KERASTUNER_ORACLE_PORT')}"
-    return (f"the chief at {address} has not answered for {format_seconds(chief_wait())}: it "
-            "stopped or cannot be reached; rerun the chief with the same command (its "
-            "finished trials are kept), then this worker")
+    return (f"the chief at {chief_address()} has not answered for "
+            f"{format_seconds(chief_wait())}: it stopped or cannot be reached; rerun the chief "
+            "with the same command (its finished trials are kept), then this worker")
 
 
 def wait_for_chief(ip, port, tuner_id):
