@@ -1,7 +1,7 @@
 """Successive halving on KerasTuner's ``Oracle`` (Hyperband's idea, one
 bracket): every candidate (the defaults first) trains briefly, each rung's
 best third going on to three times the epochs, until one trains in full;
-with a time limit, the top rung gets three quarters of it."""
+with a time limit, the top rung gets 85% of it."""
 
 import math
 import time
@@ -14,7 +14,9 @@ from .. import reports
 from ..reports import EPOCHS, PARENT, RUNG, SECONDS, STEP_SECONDS
 
 FACTOR = 3
-LOW_SHARE = 0.25        # of a time-limited search, for the rungs below the top
+# of a time-limited search, for the rungs below the top: the winner goes on
+# from its first rung, so only the losers' share is spent on the search
+LOW_SHARE = 0.15
 MIN_TRIAL_SECONDS = 5.0
 
 
@@ -88,7 +90,7 @@ class HalvingOracle(keras_tuner.Oracle):
 
     def budget(self, r):
         """Seconds for the next trial of rung ``r``: what is left, shared by the
-        trials still to start (the top rung three quarters, the others the rest)."""
+        trials still to start (the top rung 85%, the others the rest)."""
         (sizes, top) = (self.sizes(), self.top())
 
         def share(k):
