@@ -20,7 +20,8 @@ LABEL_SMOOTHING = 0.1
 WARMUP_EPOCHS = 5
 # pictures a second through a trained network, a little under the default
 # airbench network's on two cores (894-916 measured alone): what scoring is
-# budgeted at
+# budgeted at; a loaded machine's slower test comes out of the command's
+# margin (cli.search_minutes)
 PREDICT_RATE = 850.0
 
 
@@ -151,4 +152,3 @@ class ImageHyperModel(keras_tuner.HyperModel):
         """Scoring's seconds, with room: batch norm's statistics (after
         training), then ``views`` of each picture."""
         return (airbench.RECALIBRATION_PICTURES * recalibration + views * pictures) / PREDICT_RATE
-
