@@ -37,7 +37,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from pyimagesearch.reports import native_bfloat16  # noqa: E402  (after the path)
+from pyimagesearch.reports import cpu_info, native_bfloat16  # noqa: E402  (after the path)
 
 DEFAULT_DATA = os.path.join(ROOT, "..", "shared", "datasets")
 SCRIPTS = ["mlp_regression", "cnn_regression", "mixed_regression",
@@ -175,7 +175,7 @@ def main():
     if args.baseline:
         return compare(args)
 
-    print(f"machine: {platform.processor() or platform.machine()}, "
+    print(f"machine: {cpu_info() or platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}")
     peaks, vggFlops = probe()
     print("matmul peak before: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()))

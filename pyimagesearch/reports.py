@@ -1,6 +1,7 @@
 """What a run reports and keeps: the house scripts' files (``--output``),
-the K-fold comparison's table, the record of an image classifier's run, and
-a search's trials as they run and in its table.
+the K-fold comparison's table, the record of an image classifier's run, the
+machine it ran on (CPU, native bfloat16, peak memory), and a search's
+trials as they run and in its table.
 """
 
 import csv
@@ -144,11 +145,13 @@ def native_bfloat16():
 
 
 def cpu_info(field="model name"):
+    """The first ``field`` of the processor this Linux reports, or ''."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next((line for line in f if line.startswith(field)), ":").split(":", 1)[1].strip()
+            line = next((line for line in f if line.startswith(field)), ":")
     except OSError:
         return ""
+    return line.split(":", 1)[1].strip()
 
 
 def class_counts(names, labels):

@@ -61,4 +61,3 @@ def resolve(block, side, samples, augment=None, epochs=None, max_epochs=None, ba
                           schedule=schedule or defaults["schedule"],
                           val_split=val_split or (0.1 if samples >= 10000 else 0.2), seed=seed,
                           max_trials=max_trials, time_limit=time_limit, precision=precision)
-
