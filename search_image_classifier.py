@@ -86,7 +86,7 @@ def main(argv=None):
     # saving leave; the test is given the time of the most views a winner
     # can predict, six, as the winner is not known yet)
     clf = ImageClassifier(time_limit=cli.search_minutes(args.time_limit, started,
-                                                        len(testX), views=6),
+                                                        len(testX), trainX.shape[1], views=6),
                           **cli.search_options(args))
     clf.fit(trainX, trainY, epochs=args.epochs, validation_split=args.val_split,
             verbose=fit_verbosity())

@@ -97,7 +97,8 @@ def main(argv=None):
     # targets' own units
     loss = "mean_absolute_percentage_error" if args.kind == "houses" else "mean_squared_error"
     reg = ImageRegressor(loss=loss, time_limit=cli.search_minutes(args.time_limit, started,
-                                                                 len(testX), views=1),
+                                                                 len(testX), args.image_size,
+                                                                 views=2),
                          **search_options(args))
     reg.fit(trainX, trainY, epochs=args.epochs, validation_split=args.val_split,
             verbose=fit_verbosity())

@@ -299,8 +299,8 @@ def add_search_flags(ap, name):
     ap.add_argument("--block", choices=FAMILIES + ("any",), default=None,
                     help="the network family (ImageBlock's block_type); 'any' searches it too "
                          f"(default: airbench for pictures of {AIRBENCH_MIN_SIDE} to "
-                         f"{SMALL_IMAGE} px, "
-                         "vanilla otherwise)")
+                         f"{SMALL_IMAGE['classification']} px, a regressor's to "
+                         f"{SMALL_IMAGE['regression']} px; vanilla otherwise)")
     ap.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                     help="augment the training pictures (default: searched)")
     ap.add_argument("--epochs", type=positive_int, default=None,
@@ -308,7 +308,7 @@ def add_search_flags(ap, name):
                          "--time-limit pays for)")
     ap.add_argument("--max-epochs", type=positive_int, default=None,
                     help="the longest trial's epochs when --epochs is left out (default: 40 "
-                         "for airbench, 100 for the others)")
+                         "for an airbench classifier, 100 otherwise)")
     ap.add_argument("--schedule", choices=SCHEDULES, default=None,
                     help="onecycle (Nesterov SGD, up then down) or cosine (Adam, warm-up, "
                          "then to zero) (default: onecycle for airbench, else cosine)")
@@ -354,20 +354,21 @@ def search_options(args):
             "precision": args.precision}
 
 
-def search_minutes(limit, started, test_pictures, views):
+def search_minutes(limit, started, test_pictures, side, views):
     """What ``--time-limit`` (``limit`` minutes since ``started``, a
     ``time.monotonic()``) leaves the search: less the time spent loading,
-    the test predictions (``views`` of each picture) and the saving."""
+    the test predictions (``views`` of each picture of ``side`` pixels) and
+    the saving."""
     import time
 
     if limit is None:
         return None
     from .reports import format_seconds
-    from .search.hypermodel import ImageHyperModel
+    from .search.hypermodel import scoring_seconds
 
     print(f"[INFO] time limit: {format_seconds(limit * 60)} for the whole command")
     end = max(END_SECONDS, 0.02 * limit * 60) + \
-        ImageHyperModel.scoring_seconds(test_pictures, views, recalibration=False)
+        scoring_seconds(test_pictures, side, views, recalibration=False)
     left = limit * 60 - (time.monotonic() - started) - end
     if left < 10:
         raise UserError(f"--time-limit {limit:g}: loading took {time.monotonic() - started:.0f}s, "

@@ -61,9 +61,15 @@ def test_airbench_on_pictures_too_small_is_one_line(classifier, regressor, shape
     assert not (tmp_path / "image_classifier").exists()
     # unasked, 8-pixel pictures get the vanilla family, and a searched
     # family leaves airbench out
-    assert ImageBlock().resolved(8) == "vanilla" and ImageBlock().resolved(9) == "airbench"
+    assert ImageBlock().resolved(8, "classification") == "vanilla"
+    assert ImageBlock().resolved(9, "classification") == "airbench"
+    # a classifier's up to 32 pixels, a regressor's up to 128
+    assert [ImageBlock().resolved(side, "classification") for side in (32, 33)] == \
+        ["airbench", "vanilla"]
+    assert [ImageBlock().resolved(side, "regression") for side in (128, 129)] == \
+        ["airbench", "vanilla"]
     hp = keras_tuner.HyperParameters()
-    assert ImageBlock("any").family(hp, 8) == "vanilla"
+    assert ImageBlock("any").family(hp, 8, "regression") == "vanilla"
     assert "airbench" not in hp.get_config()["space"][0]["config"]["values"]
 
 
@@ -115,14 +121,14 @@ def test_regressor_needs_houses_or_targets(regressor, tmp_path):
         regressor.main(["--dataset", str(tmp_path / "empty"), *outputs(tmp_path)])
 
 
-def chosen(options, side, samples):
-    """The settings a search resolves from the scripts' options."""
+def chosen(options, side, samples, task="classification"):
+    """The settings a ``task`` search resolves from the scripts' options."""
     from pyimagesearch.search.blocks import ImageBlock
 
     options = {k: v for (k, v) in options.items()
                if k not in ("directory", "project_name", "overwrite")}
     block = ImageBlock(options.pop("block_type"), options.pop("augment"))
-    return resolve(block, side, samples, **options)
+    return resolve(block, side, samples, task, **options)
 
 
 def test_training_defaults_follow_the_block_and_the_data(regressor, classifier, houses,
@@ -132,7 +138,7 @@ def test_training_defaults_follow_the_block_and_the_data(regressor, classifier, 
 
     # the houses train as the post: batches of 8, up to its 200 epochs, in float32
     args = regressor.parse_args(["--dataset", str(houses), *outputs(tmp_path)])
-    settings = chosen(regressor.search_options(args), 64, 75)
+    settings = chosen(regressor.search_options(args), 64, 75, "regression")
     assert picked(settings) == ("vanilla", 8, 200, "cosine")
     assert settings.precision == "float32" and settings.val_split == 0.2
     # 64-pixel pictures: SmallVGGNet-like stacks, annealed over 100 epochs
@@ -150,12 +156,20 @@ def test_training_defaults_follow_the_block_and_the_data(regressor, classifier, 
     assert chosen(cli.search_options(args), 32, 45000).val_split == 0.1
     assert chosen(cli.search_options(args), 32, 2000).batch_size == 128
     assert settings.precision == ("mixed_bfloat16" if native_bfloat16() else "float32")
+    # other pictures with targets (faces): the airbench family to 128 pixels,
+    # trained as the vanilla stacks are (Adam, batches of 32, 100 epochs)
+    args = regressor.parse_args(["--dataset", str(write_csv(tmp_path / "faces", [["a.png", str(k)] for k in range(8)])),
+                                 *outputs(tmp_path)])
+    settings = chosen(regressor.search_options(args), 64, 2000, "regression")
+    assert picked(settings) == ("airbench", 32, 100, "cosine")
+    assert settings.precision == ("mixed_bfloat16" if native_bfloat16() else "float32")
+    assert chosen(regressor.search_options(args), 129, 2000, "regression").block == "vanilla"
     # what the user gives wins
     args = regressor.parse_args(["--dataset", str(houses), "--batch-size", "16",
                                  "--max-epochs", "50", "--block", "airbench",
                                  "--schedule", "cosine", "--precision", "float32",
                                  *outputs(tmp_path)])
-    settings = chosen(regressor.search_options(args), 64, 75)
+    settings = chosen(regressor.search_options(args), 64, 75, "regression")
     assert picked(settings) == ("airbench", 16, 50, "cosine")
     assert settings.precision == "float32"
 
@@ -730,6 +744,16 @@ def test_the_copies_are_retrained_when_they_fit():
     assert export_with(450.0, best, copies=4, schedule="onecycle")[0][3] == 1
 
 
+def test_scoring_is_budgeted_by_the_pictures_size():
+    # a 128-pixel face costs 16 times a 32-pixel picture to predict, and
+    # the trials' and the command's deadlines leave it that time
+    small = hypermodels.scoring_seconds(750, 32, views=2, recalibration=False)
+    assert hypermodels.scoring_seconds(750, 128, views=2, recalibration=False) == 16 * small
+    assert hypermodels.scoring_seconds(750, 16, views=2, recalibration=False) == small
+    hypermodel = default_hypermodel("regression", side=128, channels=1)
+    assert hypermodel.scoring_seconds(750, views=2, recalibration=False) == 16 * small
+
+
 def test_a_timed_trial_trains_to_its_deadline(tmp_path):
     """run_trial: the deadline given to training is the trial's share from
     its start, less its scoring (a slow build comes out of the training,
@@ -877,7 +901,7 @@ def test_first_vanilla_trial_is_the_posts_network(kind, convs, units, augmented)
     assert [l.rate for l in layers if isinstance(l, keras.layers.Dropout)][-1] == 0.5
     # the model holds only the network: augmentation is done to the batches
     assert not [l for l in layers if type(l).__name__.startswith("Random")]
-    assert hypermodel.block.augments(hp, kind) is augmented
+    assert hypermodel.block.augments(hp, kind, "vanilla") is augmented
 
     # the training batches: augmented, no picture comes out as it went in;
     # otherwise every one does (in a shuffled order)
@@ -946,7 +970,8 @@ def test_augment_flags_decide_the_augmentation(classifier, shapes, flag, augment
     hypermodel.build(hp)
     if augmented is None:
         # searched: a choice of the space, on for a classifier's first trial
-        assert "augment" in hp.values and hypermodel.block.augments(hp, "classification")
+        assert "augment" in hp.values and \
+            hypermodel.block.augments(hp, "classification", "vanilla")
         hp.values["augment"] = False
         augmented = False
     else:
@@ -957,6 +982,33 @@ def test_augment_flags_decide_the_augmentation(classifier, shapes, flag, augment
                               augment=hypermodel.augmentation(hp), repeat=True)))[0].numpy()
     unchanged = [any(np.allclose(b, original) for original in x) for b in batch]
     assert not any(unchanged) if augmented else all(unchanged)
+
+
+def test_an_airbench_regressor_trains_with_adam_and_tests_mirrored():
+    import keras
+    import keras_tuner
+
+    from pyimagesearch.search.blocks import ImageBlock
+    from pyimagesearch.search.heads import RegressionHead
+
+    # airbench's SGD rates are set for a cross-entropy: a squared error in
+    # years would blow them up, so its regressors take Adam and its rate
+    head = RegressionHead().adapt(np.linspace(1.0, 90.0, 30))
+    settings = resolve(ImageBlock(), 16, 30, "regression")
+    sample = np.random.default_rng(0).integers(0, 256, (64, 16, 16, 3), dtype="uint8")
+    hypermodel = hypermodels.ImageHyperModel(ImageBlock(), head, settings, (16, 16, 3), sample)
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    assert model.name == "search_airbench" and hp.get("learning_rate") == 1e-3
+    assert "airbench_peak" not in hp.values   # SGD's multiple: nothing to search
+    hypermodel.compile(model, hp)
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    # it learns flipped faces (the first trial augments) and averages each
+    # test picture with its mirror image, not airbench's six views
+    assert hp.get("augment") and [v[:2] for v in hypermodel.views(hp, test=True)] == \
+        [(0, False), (0, True)]
+    hp.values["augment"] = False
+    assert hypermodel.views(hp, test=True) == [(0, False, 1.0)]
 
 
 def test_first_airbench_trial_is_the_recipes_network():

@@ -162,12 +162,13 @@ def test_classifier_on_keras_cifar10_arrays(classifier, tmp_path, monkeypatch, c
 # graphs, as users run them: the regressor's copies side by side (fused
 # Adam), the airbench and the vanilla blocks
 @pytest.mark.eager_steps(False)
-@pytest.mark.parametrize("block, smallSplit", [(None, 2000), ("vanilla", 5)])
+@pytest.mark.parametrize("block, smallSplit, copies", [(None, 2000, 4), ("vanilla", 5, 1)])
 def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys, monkeypatch,
-                                  block, smallSplit):
-    # one copy of the winner either way: 16-pixel pictures get the airbench
-    # block, trained with SGD, whose steps would shrink with the copies'
-    # shared gradient; the vanilla block, here on a split past SMALL_SPLIT
+                                  block, smallSplit, copies):
+    # 16-pixel pictures get the airbench block, which a regressor trains
+    # with Adam: on a split within SMALL_SPLIT, four copies of the winner
+    # side by side, the exported model their mean; one copy of the vanilla
+    # block, here on a split past SMALL_SPLIT
     monkeypatch.setattr(tasks, "SMALL_SPLIT", smallSplit)
     argv = ["--block", block] if block else []
     assert regressor.main(["--dataset", str(targets_folder), "--max-trials", "1", *TINY, *argv,
@@ -182,21 +183,27 @@ def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys, m
     from sklearn.model_selection import train_test_split
 
     model = keras.models.load_model(tmp_path / "m.keras")
-    assert results["copies"] == 1 and not [l for l in model.layers if isinstance(l, keras.Model)]
+    assert results["copies"] == copies
+    assert len([l for l in model.layers if isinstance(l, keras.Model)]) == (copies > 1) * copies
     # the error recomputed from the saved model on the 75/25 split
-    # (random_state=42): the model predicts in the targets' units, and its
-    # error is the one printed
+    # (random_state=42), each picture averaged with its mirror image where
+    # the winner learned mirrored ones: the model predicts in the targets'
+    # units, and its error is the one printed
     args = regressor.parse_args(["--dataset", str(targets_folder), *TINY, *outputs(tmp_path)])
     (images, targets) = imagesets.load_targets(str(targets_folder), args.rows, 16)
     (_, testX, trainY, testY) = train_test_split(images, targets, test_size=0.25,
                                                  random_state=42)
-    preds = model.predict(testX.astype("float32") / 255.0, verbose=0).reshape(-1)
+    x = testX.astype("float32") / 255.0
+    views = [x, x[:, :, ::-1]] if results["best_hyperparameters"]["augment"] else [x]
+    assert results["best_hyperparameters"]["augment"] == (block is None)
+    preds = np.mean([model.predict(v, verbose=0).reshape(-1) for v in views], axis=0)
     assert float(printed.group(1)) == pytest.approx(np.mean(np.abs(preds - testY)), abs=0.01)
     # one epoch on 18 pictures learns little, so its predictions say little
     # of their units: the saved model's last layer, a stock Rescaling, takes
     # its outputs back to the training targets' mean and spread (2 to 23.5),
     # not to the 0-1 of a head that forgot their scale
-    units = model.get_layer("target_units")
+    first = model.get_layer("search_airbench_1") if copies > 1 else model
+    units = first.get_layer("target_units")
     assert units.scale == pytest.approx(np.std(trainY, dtype="float64"), rel=1e-5)
     assert units.offset == pytest.approx(np.mean(trainY, dtype="float64"), rel=1e-5)
 

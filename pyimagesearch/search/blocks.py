@@ -9,8 +9,9 @@ from .. import airbench
 
 FAMILIES = ("airbench", "vanilla", "resnet", "xception", "efficient")
 # pictures this small or smaller (down to AIRBENCH_MIN_SIDE) get the airbench
-# family by default
-SMALL_IMAGE = 32
+# family by default: a classifier's up to CIFAR-10's size; a regressor's up to
+# 128 px, where it learns faces' ages better than the vanilla stacks (bench/README.md)
+SMALL_IMAGE = {"classification": 32, "regression": 128}
 MIN_SIDE = {"resnet": 32, "xception": 71, "efficient": 32}
 # the airbench family's 2x2 stem and three halvings leave nothing of fewer
 AIRBENCH_MIN_SIDE = 9
@@ -25,8 +26,8 @@ VANILLA_DEFAULTS = {
 
 class ImageBlock:
     """``block_type``: one of ``FAMILIES``, ``"any"`` (searched) or None
-    (airbench from ``AIRBENCH_MIN_SIDE`` to ``SMALL_IMAGE`` pixels, else
-    vanilla); ``augment``: True, False or None (searched)."""
+    (airbench from ``AIRBENCH_MIN_SIDE`` to the task's ``SMALL_IMAGE``
+    pixels, else vanilla); ``augment``: True, False or None (searched)."""
 
     def __init__(self, block_type=None, augment=None):
         if block_type not in FAMILIES + ("any", None):
@@ -39,28 +40,32 @@ class ImageBlock:
     def __call__(self, node):
         return node.joined(block=self)
 
-    def resolved(self, side):
+    def resolved(self, side, task):
         if self.block_type == "airbench" and side < AIRBENCH_MIN_SIDE:
             raise ValueError(f"block_type 'airbench' needs pictures of {AIRBENCH_MIN_SIDE} "
                              f"pixels or more; these have {side}")
-        small = AIRBENCH_MIN_SIDE <= side <= SMALL_IMAGE
+        small = AIRBENCH_MIN_SIDE <= side <= SMALL_IMAGE[task]
         return self.block_type or ("airbench" if small else "vanilla")
 
-    def family(self, hp, side):
-        chosen = self.resolved(side)
+    def family(self, hp, side, task):
+        chosen = self.resolved(side, task)
         if chosen != "any":
             return chosen
         families = [f for f in FAMILIES if f != "airbench" or side >= AIRBENCH_MIN_SIDE]
         return hp.Choice("block", families, default=families[0])
 
-    def augments(self, hp, task):
+    def augments(self, hp, task, family):
+        """Searched, first on for a classifier and for the airbench family
+        (whose flips and small moves keep a face's age, say); off for a
+        vanilla regressor (a house montage's pictures must stay in place)."""
         if self.augment is None:
-            return hp.Boolean("augment", default=task == "classification")
+            return hp.Boolean("augment", default=task == "classification" or
+                              family == "airbench")
         return self.augment
 
     def augmentation(self, hp, family, task):
         """A function of a batch of pictures in [0, 1] and a seed, or None."""
-        if not self.augments(hp, task):
+        if not self.augments(hp, task, family):
             return None
         if family == "airbench":
             translate = hp.Choice("airbench_translate", [2, 4], default=2)
@@ -91,7 +96,6 @@ def airbench_features(hp, x, mean, std):
     convs = hp.Int("airbench_convs", 2, 3, default=2)
     activation = hp.Choice("airbench_activation", ["gelu", "relu"], default="gelu")
     residual = hp.Boolean("airbench_residual", default=False)
-    hp.Choice("airbench_peak", [0.5, 1.0, 2.0], default=1.0)
     return airbench.features(keras, x, mean, std, widths=airbench.WIDTHS[widths], convs=convs,
                              activation=activation, residual=residual)
 

@@ -18,11 +18,20 @@ from . import blocks
 # Adam-trained classifiers smooth their one-hot labels by this much
 LABEL_SMOOTHING = 0.1
 WARMUP_EPOCHS = 5
-# pictures a second through a trained network, a little under the default
-# airbench network's on two cores (894-916 measured alone): what scoring is
-# budgeted at; a loaded machine's slower test comes out of the command's
-# margin (cli.search_minutes)
+# 32-pixel pictures a second through a trained network, a little under the
+# default airbench network's on two cores (894-916 measured alone): what
+# scoring is budgeted at, a quarter of it for pictures twice as wide; a
+# loaded machine's slower test comes out of the command's margin
+# (cli.search_minutes)
 PREDICT_RATE = 850.0
+
+
+def scoring_seconds(pictures, side, views=2, recalibration=True):
+    """Scoring's seconds, with room: batch norm's statistics (after
+    training), then ``views`` of each of ``pictures`` of ``side`` pixels."""
+    pixels = max(1.0, (side / 32) ** 2)
+    return (airbench.RECALIBRATION_PICTURES * recalibration + views * pictures) * pixels / \
+        PREDICT_RATE
 
 
 class ImageHyperModel(keras_tuner.HyperModel):
@@ -41,10 +50,12 @@ class ImageHyperModel(keras_tuner.HyperModel):
         (self.mean, self.std) = (flat.mean(axis=0), flat.std(axis=0) + 1e-3)
 
     def family(self, hp):
-        return self.block.family(hp, self.input_shape[0])
+        return self.block.family(hp, self.input_shape[0], self.head.task)
 
     def schedule(self, hp):
-        return "onecycle" if self.family(hp) == "airbench" else self.settings.schedule
+        # airbench's SGD rates are a cross-entropy's: its regressors take Adam
+        onecycle = self.family(hp) == "airbench" and self.head.task == "classification"
+        return "onecycle" if onecycle else self.settings.schedule
 
     def smoothing(self, hp):
         return airbench.LABEL_SMOOTHING if self.schedule(hp) == "onecycle" else LABEL_SMOOTHING
@@ -53,10 +64,10 @@ class ImageHyperModel(keras_tuner.HyperModel):
         return self.block.augmentation(hp, self.family(hp), self.head.task)
 
     def views(self, hp, test=False):
-        """A classifier that learned mirrored pictures averages each with its
-        mirror image; an airbench network tests as airbench does."""
-        mirrored = self.head.task == "classification" and self.block.augments(hp, "classification")
-        return airbench.views(mirrored, test and mirrored and self.family(hp) == "airbench")
+        """A network that learned mirrored pictures averages each with its
+        mirror image; an airbench classifier tests as airbench does."""
+        mirrored = self.block.augments(hp, self.head.task, self.family(hp))
+        return airbench.views(mirrored, test and mirrored and self.schedule(hp) == "onecycle")
 
     def build(self, hp):
         family = self.family(hp)
@@ -68,7 +79,10 @@ class ImageHyperModel(keras_tuner.HyperModel):
             x = blocks.vanilla_features(hp, inputs, self.head.task)
         else:
             x = blocks.application_features(hp, family, inputs)
-        if family != "airbench":
+        # the rate: airbench's SGD recipe's times a searched multiple, or Adam's
+        if self.schedule(hp) == "onecycle":
+            hp.Choice("airbench_peak", [0.5, 1.0, 2.0], default=1.0)
+        else:
             hp.Choice("learning_rate", [1e-3, 3e-4, 1e-4], default=1e-3)
         model = keras.Model(inputs, self.head.layers(keras, x, family), name=f"search_{family}")
         if family == "airbench":
@@ -147,8 +161,6 @@ class ImageHyperModel(keras_tuner.HyperModel):
         epochs = 1.1 * seconds / max(1e-6, step_seconds * per_epoch)
         return float(min(most, max(0.1, math.ceil(round(epochs * 10, 6)) / 10)))
 
-    @staticmethod
-    def scoring_seconds(pictures, views=2, recalibration=True):
-        """Scoring's seconds, with room: batch norm's statistics (after
-        training), then ``views`` of each picture."""
-        return (airbench.RECALIBRATION_PICTURES * recalibration + views * pictures) / PREDICT_RATE
+    def scoring_seconds(self, pictures, views=2, recalibration=True):
+        """``scoring_seconds`` of this model's pictures."""
+        return scoring_seconds(pictures, self.input_shape[0], views, recalibration)

@@ -7,13 +7,13 @@ from typing import Optional
 from ..reports import native_bfloat16
 
 # how a trial's learning rate moves: "onecycle", Nesterov SGD up to a peak
-# and down (the airbench family's); "cosine", Adam, a warm-up, then a
-# cosine to zero (the other families')
+# and down (the airbench family's classifiers'); "cosine", Adam, a warm-up,
+# then a cosine to zero (the rest)
 SCHEDULES = ("onecycle", "cosine")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
-# the longest trial's epochs, the batch size and the schedule, by family:
-# the airbench family learns CIFAR-10 in a few dozen epochs of large
-# batches; SmallVGGNet-like stacks anneal over 100 epochs of 32 pictures
+# the longest trial's epochs, the batch size and the schedule: the airbench
+# family's classifiers learn CIFAR-10 in a few dozen epochs of large batches;
+# the rest (its regressors too) anneal over 100 epochs of 32 pictures
 TRAINING_DEFAULTS = {"airbench": {"max_epochs": 40, "batch_size": 512, "schedule": "onecycle"},
                      "other": {"max_epochs": 100, "batch_size": 32, "schedule": "cosine"}}
 
@@ -37,19 +37,20 @@ class SearchSettings:
         return self.epochs or self.max_epochs
 
 
-def resolve(block, side, samples, augment=None, epochs=None, max_epochs=None, batch_size=None,
-            schedule=None, val_split=None, seed=42, max_trials=2, time_limit=None,
-            precision="auto"):
-    """The settings of a search of ``block`` (an ``ImageBlock``) over
+def resolve(block, side, samples, task="classification", augment=None, epochs=None,
+            max_epochs=None, batch_size=None, schedule=None, val_split=None, seed=42,
+            max_trials=2, time_limit=None, precision="auto"):
+    """The settings of a ``task`` search of ``block`` (an ``ImageBlock``) over
     ``samples`` training pictures of ``side`` pixels: what is left as None
     takes the family's defaults."""
-    family = block.resolved(side)
-    defaults = TRAINING_DEFAULTS["airbench" if family == "airbench" else "other"]
+    family = block.resolved(side, task)
+    sgd = family == "airbench" and task == "classification"
+    defaults = TRAINING_DEFAULTS["airbench" if sgd else "other"]
     if batch_size is None:
         batch_size = defaults["batch_size"]
         # a few hundred pictures in batches of 512 would be one step an
         # epoch: halve the batch until an epoch has eight steps (16 at least)
-        while family == "airbench" and batch_size > 16 and samples / batch_size < 8:
+        while sgd and batch_size > 16 and samples / batch_size < 8:
             batch_size //= 2
     if precision == "auto":
         # the airbench family trains 1.75x faster in mixed bfloat16 where the

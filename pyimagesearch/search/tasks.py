@@ -139,7 +139,8 @@ class ImageSearch:
         from .oracle import Clock
 
         (x, y, held) = self.checked(x, y, validation_data, validation_split)
-        settings = resolve(self.block, x.shape[1], len(x), epochs=whole(epochs, "epochs"),
+        settings = resolve(self.block, x.shape[1], len(x), self.head.task,
+                           epochs=whole(epochs, "epochs"),
                            val_split=validation_split, **self.options)
         self.role = project.distributed_role()
         clock = Clock(settings.time_limit, reserve=CHIEF_SECONDS if self.role == "chief" else 0)
