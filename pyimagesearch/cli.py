@@ -311,9 +311,11 @@ def add_search_flags(ap, name):
                          "for an airbench classifier, 100 otherwise)")
     ap.add_argument("--schedule", choices=SCHEDULES, default=None,
                     help="onecycle (Nesterov SGD, up then down) or cosine (Adam, warm-up, "
-                         "then to zero) (default: onecycle for airbench, else cosine)")
+                         "then to zero) (default: onecycle for an airbench classifier, "
+                         "else cosine)")
     ap.add_argument("--batch-size", type=positive_int, default=None,
-                    help="default: 512 for airbench (less for small datasets), else 32")
+                    help="default: 512 for an airbench classifier (less for small "
+                         "datasets), else 32")
     ap.add_argument("--val-split", type=fraction, default=None, metavar="F",
                     help="the training pictures held out to score the trials (default: 0.1 "
                          "for 10,000 pictures or more, else 0.2)")

@@ -158,8 +158,8 @@ def test_training_defaults_follow_the_block_and_the_data(regressor, classifier, 
     assert settings.precision == ("mixed_bfloat16" if native_bfloat16() else "float32")
     # other pictures with targets (faces): the airbench family to 128 pixels,
     # trained as the vanilla stacks are (Adam, batches of 32, 100 epochs)
-    args = regressor.parse_args(["--dataset", str(write_csv(tmp_path / "faces", [["a.png", str(k)] for k in range(8)])),
-                                 *outputs(tmp_path)])
+    faces = write_csv(tmp_path / "faces", [["a.png", str(k)] for k in range(8)])
+    args = regressor.parse_args(["--dataset", str(faces), *outputs(tmp_path)])
     settings = chosen(regressor.search_options(args), 64, 2000, "regression")
     assert picked(settings) == ("airbench", 32, 100, "cosine")
     assert settings.precision == ("mixed_bfloat16" if native_bfloat16() else "float32")
@@ -995,6 +995,7 @@ def test_an_airbench_regressor_trains_with_adam_and_tests_mirrored():
     # years would blow them up, so its regressors take Adam and its rate
     head = RegressionHead().adapt(np.linspace(1.0, 90.0, 30))
     settings = resolve(ImageBlock(), 16, 30, "regression")
+    assert (settings.batch_size, settings.schedule) == (32, "cosine")
     sample = np.random.default_rng(0).integers(0, 256, (64, 16, 16, 3), dtype="uint8")
     hypermodel = hypermodels.ImageHyperModel(ImageBlock(), head, settings, (16, 16, 3), sample)
     hp = keras_tuner.HyperParameters()

@@ -8,9 +8,8 @@ network. Keras is imported where used, so scripts check flags first."""
 from .. import airbench
 
 FAMILIES = ("airbench", "vanilla", "resnet", "xception", "efficient")
-# pictures this small or smaller (down to AIRBENCH_MIN_SIDE) get the airbench
-# family by default: a classifier's up to CIFAR-10's size; a regressor's up to
-# 128 px, where it learns faces' ages better than the vanilla stacks (bench/README.md)
+# the airbench family by default from AIRBENCH_MIN_SIDE to CIFAR-10's size, a
+# regressor's to 128 px, where it learns faces' ages better (bench/README.md)
 SMALL_IMAGE = {"classification": 32, "regression": 128}
 MIN_SIDE = {"resnet": 32, "xception": 71, "efficient": 32}
 # the airbench family's 2x2 stem and three halvings leave nothing of fewer
@@ -55,9 +54,8 @@ class ImageBlock:
         return hp.Choice("block", families, default=families[0])
 
     def augments(self, hp, task, family):
-        """Searched, first on for a classifier and for the airbench family
-        (whose flips and small moves keep a face's age, say); off for a
-        vanilla regressor (a house montage's pictures must stay in place)."""
+        """Searched: first on for a classifier and the airbench family (its
+        flips keep a face's age), off for a vanilla regressor (the houses)."""
         if self.augment is None:
             return hp.Boolean("augment", default=task == "classification" or
                               family == "airbench")

@@ -29,9 +29,8 @@ PREDICT_RATE = 850.0
 def scoring_seconds(pictures, side, views=2, recalibration=True):
     """Scoring's seconds, with room: batch norm's statistics (after
     training), then ``views`` of each of ``pictures`` of ``side`` pixels."""
-    pixels = max(1.0, (side / 32) ** 2)
-    return (airbench.RECALIBRATION_PICTURES * recalibration + views * pictures) * pixels / \
-        PREDICT_RATE
+    predicted = airbench.RECALIBRATION_PICTURES * recalibration + views * pictures
+    return predicted * max(1.0, (side / 32) ** 2) / PREDICT_RATE
 
 
 class ImageHyperModel(keras_tuner.HyperModel):
@@ -67,7 +66,8 @@ class ImageHyperModel(keras_tuner.HyperModel):
         """A network that learned mirrored pictures averages each with its
         mirror image; an airbench classifier tests as airbench does."""
         mirrored = self.block.augments(hp, self.head.task, self.family(hp))
-        return airbench.views(mirrored, test and mirrored and self.schedule(hp) == "onecycle")
+        shifted = self.family(hp) == "airbench" and self.head.task == "classification"
+        return airbench.views(mirrored, test and mirrored and shifted)
 
     def build(self, hp):
         family = self.family(hp)

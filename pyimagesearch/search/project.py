@@ -15,7 +15,7 @@ TRIALS = "trials"                # KerasTuner's project folder inside the search
 IDENTITY_FILE = "search.json"
 CHIEF_WAIT = 600.0               # seconds a worker waits for its chief to answer
 # how trials are scored: a search scored another way is not resumed
-SCORING = "successive halving by 3, v5"
+SCORING = "successive halving by 3, v6"
 # what may change between runs of one search: more candidates, more time
 RESUMABLE = ("max_trials", "time_limit")
 
