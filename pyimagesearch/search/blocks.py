@@ -11,6 +11,12 @@ FAMILIES = ("airbench", "vanilla", "resnet", "xception", "efficient")
 # the airbench family by default from AIRBENCH_MIN_SIDE to CIFAR-10's size, a
 # regressor's to 128 px, where it learns faces' ages better (bench/README.md)
 SMALL_IMAGE = {"classification": 32, "regression": 128}
+
+
+def sgd_recipe(family, task):
+    """Whether airbench's SGD recipe trains it: its rates suit a cross-entropy."""
+    return family == "airbench" and task == "classification"
+
 MIN_SIDE = {"resnet": 32, "xception": 71, "efficient": 32}
 # the airbench family's 2x2 stem and three halvings leave nothing of fewer
 AIRBENCH_MIN_SIDE = 9

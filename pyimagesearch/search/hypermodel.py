@@ -52,8 +52,7 @@ class ImageHyperModel(keras_tuner.HyperModel):
         return self.block.family(hp, self.input_shape[0], self.head.task)
 
     def schedule(self, hp):
-        # airbench's SGD rates are a cross-entropy's: its regressors take Adam
-        onecycle = self.family(hp) == "airbench" and self.head.task == "classification"
+        onecycle = blocks.sgd_recipe(self.family(hp), self.head.task)
         return "onecycle" if onecycle else self.settings.schedule
 
     def smoothing(self, hp):
@@ -66,7 +65,7 @@ class ImageHyperModel(keras_tuner.HyperModel):
         """A network that learned mirrored pictures averages each with its
         mirror image; an airbench classifier tests as airbench does."""
         mirrored = self.block.augments(hp, self.head.task, self.family(hp))
-        shifted = self.family(hp) == "airbench" and self.head.task == "classification"
+        shifted = blocks.sgd_recipe(self.family(hp), self.head.task)
         return airbench.views(mirrored, test and mirrored and shifted)
 
     def build(self, hp):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..reports import native_bfloat16
+from .blocks import sgd_recipe
 
 # how a trial's learning rate moves: "onecycle", Nesterov SGD up to a peak
 # and down (the airbench family's classifiers'); "cosine", Adam, a warm-up,
@@ -44,7 +45,7 @@ def resolve(block, side, samples, task="classification", augment=None, epochs=No
     ``samples`` training pictures of ``side`` pixels: what is left as None
     takes the family's defaults."""
     family = block.resolved(side, task)
-    sgd = family == "airbench" and task == "classification"
+    sgd = sgd_recipe(family, task)
     defaults = TRAINING_DEFAULTS["airbench" if sgd else "other"]
     if batch_size is None:
         batch_size = defaults["batch_size"]
