@@ -198,6 +198,8 @@ def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys, m
     assert results["best_hyperparameters"]["augment"] == (block is None)
     preds = np.mean([model.predict(v, verbose=0).reshape(-1) for v in views], axis=0)
     assert float(printed.group(1)) == pytest.approx(np.mean(np.abs(preds - testY)), abs=0.01)
+    # targets other than the houses' train on the absolute error the script reports
+    assert results["test_loss"] == pytest.approx(results["test_mae"])
     # one epoch on 18 pictures learns little, so its predictions say little
     # of their units: the saved model's last layer, a stock Rescaling, takes
     # its outputs back to the training targets' mean and spread (2 to 23.5),
@@ -384,6 +386,11 @@ def test_distributed_search_outlives_a_killed_worker_then_resumes_and_exports(
     older = {k: v for k, v in identity.items() if k != "scoring"}
     with pytest.raises(UserError, match="holds another search.*scoring"):
         project.check_project(str(tmp_path / "project"), older, False, "single")
+    # ...or one trained on another loss, whose scores are in other units
+    assert identity["loss"] == "categorical_crossentropy"
+    with pytest.raises(UserError, match="holds another search.*loss"):
+        project.check_project(str(tmp_path / "project"), {**identity, "loss": "mae"}, False,
+                              "single")
     # ...unless --overwrite
     identity["image_size"] = 20
     assert project.check_project(str(tmp_path / "project"), identity, True, "single") == 0

@@ -162,8 +162,9 @@ class ImageSearch:
             print(f"[INFO] {len(fit_x)} pictures train the trials, {len(val_x)} score them")
             self.hypermodel = ImageHyperModel(self.block, self.head, settings, x.shape[1:],
                                               sample=fit_x[:5000])
-            identity = project.identity(settings, task=self.head.task, image_size=x.shape[1],
-                                        channels=x.shape[-1], pictures=len(x),
+            identity = project.identity(settings, task=self.head.task, loss=self.head.loss_name,
+                                        image_size=x.shape[1], channels=x.shape[-1],
+                                        pictures=len(x),
                                         data=digest(x[::max(1, len(x) // 1000)]) + digest(y))
             finished = project.check_project(self.folder, identity, self.overwrite, self.role)
             if self.role != "worker":
