@@ -104,7 +104,7 @@ def main(argv=None):
     views = clf.test_views()
     if len(views) > 1:
         print(f"[INFO] each test picture's prediction is the average of {len(views)} views: "
-              f"{describe_views(views)}")
+              f"{reports.describe_views(views)}")
     (loss, accuracy) = clf.evaluate(testX, testY)
     print(f"[INFO] test loss: {loss:.4f}")
     preds = clf.predict(testX)
@@ -141,12 +141,6 @@ def main(argv=None):
     print(f"[INFO] wrote {args.model}, {args.label_bin}, {args.plot}, {histogram}, "
           f"{args.results}")
     return 0
-
-
-def describe_views(views):
-    """``the picture, its mirror image, ...`` for ``(shift, mirrored, weight)`` views."""
-    names = {0: "the picture", -1: "moved a pixel up-left", 1: "moved a pixel down-right"}
-    return ", ".join(f"{names[s]}{' mirrored' if m else ''} ({w:g})" for (s, m, w) in views)
 
 
 if __name__ == "__main__":

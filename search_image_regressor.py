@@ -114,6 +114,10 @@ def main(argv=None):
 
     # evaluate it on the test pictures, once
     print("[INFO] predicting on the test split...")
+    views = reg.test_views()
+    if len(views) > 1:
+        print(f"[INFO] each test picture's prediction is the average of {len(views)} views: "
+              f"{reports.describe_views(views)}")
     (testLoss, mae) = reg.evaluate(testX, testY)
     preds = reg.predict(testX).flatten()
     if not np.all(np.isfinite(preds)):
@@ -122,8 +126,8 @@ def main(argv=None):
                         "scale them down; nothing was saved")
     results = {"script": "search_image_regressor.py", "dataset": args.dataset,
                "kind": args.kind, "image_size": args.image_size, "grayscale": args.grayscale,
-               "train_images": len(trainX), "test_images": len(testX), "test_loss": testLoss,
-               "test_mae": mae}
+               "train_images": len(trainX), "test_images": len(testX), "test_views": len(views),
+               "test_loss": testLoss, "test_mae": mae}
     if args.kind == "houses":
         # the post's report: the absolute percentage error over the test houses
         absPercentDiff = np.abs((preds - testY) / testY) * 100

@@ -211,6 +211,12 @@ def describe_trial(trial):
     return f"{text}: {describe_values(values)}"
 
 
+def describe_views(views):
+    """``the picture (w), the picture mirrored (w), ...`` for ``(shift, mirrored, weight)`` views."""
+    names = {0: "the picture", -1: "moved a pixel up-left", 1: "moved a pixel down-right"}
+    return ", ".join(f"{names[s]}{' mirrored' if m else ''} ({w:g})" for (s, m, w) in views)
+
+
 def network_epochs(trial):
     """The epochs a trial's network has trained: its own, and those of the
     network it went on from (a promoted trial's parent's)."""

@@ -196,6 +196,9 @@ def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys, m
     x = testX.astype("float32") / 255.0
     views = [x, x[:, :, ::-1]] if results["best_hyperparameters"]["augment"] else [x]
     assert results["best_hyperparameters"]["augment"] == (block is None)
+    assert results["test_views"] == len(views)
+    assert ("the average of 2 views: the picture (0.5), the picture mirrored (0.5)" in out) \
+        == (len(views) == 2)
     preds = np.mean([model.predict(v, verbose=0).reshape(-1) for v in views], axis=0)
     assert float(printed.group(1)) == pytest.approx(np.mean(np.abs(preds - testY)), abs=0.01)
     # targets other than the houses' train on the absolute error the script reports
