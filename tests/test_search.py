@@ -1010,11 +1010,6 @@ def test_an_airbench_regressor_trains_with_adam_and_tests_mirrored():
         [(0, False), (0, True)]
     hp.values["augment"] = False
     assert hypermodel.views(hp, test=True) == [(0, False, 1.0)]
-    # pictures moved 2 pixels of 32 (or fewer) first, 4 from 64 pixels
-    for (side, translate) in [(32, 2), (63, 2), (64, 4), (128, 4)]:
-        hp = keras_tuner.HyperParameters()
-        assert ImageBlock().augmentation(hp, "airbench", "regression", side) is not None
-        assert hp.get("airbench_translate") == translate
 
 
 def test_first_airbench_trial_is_the_recipes_network():

@@ -201,8 +201,6 @@ def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys, m
         == (len(views) == 2)
     preds = np.mean([model.predict(v, verbose=0).reshape(-1) for v in views], axis=0)
     assert float(printed.group(1)) == pytest.approx(np.mean(np.abs(preds - testY)), abs=0.01)
-    # targets other than the houses' train on the absolute error the script reports
-    assert results["test_loss"] == pytest.approx(results["test_mae"])
     # one epoch on 18 pictures learns little, so its predictions say little
     # of their units: the saved model's last layer, a stock Rescaling, takes
     # its outputs back to the training targets' mean and spread (2 to 23.5),

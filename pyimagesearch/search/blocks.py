@@ -67,13 +67,12 @@ class ImageBlock:
                               family == "airbench")
         return self.augment
 
-    def augmentation(self, hp, family, task, side):
+    def augmentation(self, hp, family, task):
         """A function of a batch of pictures in [0, 1] and a seed, or None."""
         if not self.augments(hp, task, family):
             return None
         if family == "airbench":
-            # first the recipe's 2 pixels of 32, moved as far in wider pictures
-            translate = hp.Choice("airbench_translate", [2, 4], default=4 if side >= 64 else 2)
+            translate = hp.Choice("airbench_translate", [2, 4], default=2)
             return lambda images, seed: airbench.flip_and_translate(images, seed, translate)
         return affine_augmentation(task)
 

@@ -91,7 +91,7 @@ class RegressionHead(Head):
     last layer, a stock ``Rescaling``, takes its output back."""
 
     (task, metric) = ("regression", "mae")
-    LOSSES = ("mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error")
+    LOSSES = ("mean_squared_error", "mean_absolute_percentage_error")
 
     def __init__(self, loss="mean_squared_error"):
         if loss not in self.LOSSES:
@@ -105,7 +105,7 @@ class RegressionHead(Head):
         y = y.astype("float64")
         if not np.all(np.isfinite(y) & (np.abs(y) <= np.finfo("float32").max)):
             raise ValueError(f"{name} holds targets that are not finite float32 numbers")
-        if self.loss_name != "mean_absolute_percentage_error":
+        if self.loss_name == "mean_squared_error":
             (self.mean, self.std) = (float(y.mean()), float(y.std()) or 1.0)
         elif np.any(y <= 0):
             raise ValueError(f"{name}: a percentage error needs targets above zero")
@@ -132,13 +132,8 @@ class RegressionHead(Head):
         return self.loss_name
 
     def scores(self, predictions, targets, smoothing=0.0):
-        """The training loss (squared, absolute or percentage error) and the MAE."""
+        """The training loss (squared or percentage error) and the MAE."""
         (p, t) = (self.decode(predictions), self.decode(targets))
-        mae = float(np.mean(np.abs(p - t)))
-        if self.loss_name == "mean_squared_error":
-            loss = np.mean((p - t) ** 2)
-        elif self.loss_name == "mean_absolute_error":
-            loss = mae
-        else:
-            loss = np.mean(np.abs((p - t) / t)) * 100
-        return {"val_loss": float(loss), "val_mae": mae}
+        loss = np.mean((p - t) ** 2) if self.loss_name == "mean_squared_error" \
+            else np.mean(np.abs((p - t) / t)) * 100
+        return {"val_loss": float(loss), "val_mae": float(np.mean(np.abs(p - t)))}

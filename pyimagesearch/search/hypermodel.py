@@ -59,8 +59,7 @@ class ImageHyperModel(keras_tuner.HyperModel):
         return airbench.LABEL_SMOOTHING if self.schedule(hp) == "onecycle" else LABEL_SMOOTHING
 
     def augmentation(self, hp):
-        return self.block.augmentation(hp, self.family(hp), self.head.task,
-                                       self.input_shape[0])
+        return self.block.augmentation(hp, self.family(hp), self.head.task)
 
     def views(self, hp, test=False):
         """A network that learned mirrored pictures averages each with its
