@@ -1,7 +1,7 @@
 """What a run reports and keeps: the house scripts' files (``--output``),
 the K-fold comparison's table, the record of an image classifier's run, the
-machine it ran on (CPU, native bfloat16, peak memory), and a search's
-trials as they run and in its table.
+machine it ran on (CPU, native bfloat16, peak memory), a search's trials
+as they run and in its table, and the views its test predictions average.
 """
 
 import csv

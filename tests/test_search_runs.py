@@ -197,10 +197,17 @@ def test_regressor_on_targets_csv(regressor, targets_folder, tmp_path, capsys, m
     views = [x, x[:, :, ::-1]] if results["best_hyperparameters"]["augment"] else [x]
     assert results["best_hyperparameters"]["augment"] == (block is None)
     assert results["test_views"] == len(views)
-    assert ("the average of 2 views: the picture (0.5), the picture mirrored (0.5)" in out) \
-        == (len(views) == 2)
+    printed_views = re.findall(r"^\[INFO\] each test picture's prediction is the average of "
+                               r"(.*)$", out, re.M)
+    assert printed_views == (["2 views: the picture (0.5), the picture mirrored (0.5)"]
+                             if len(views) == 2 else [])
     preds = np.mean([model.predict(v, verbose=0).reshape(-1) for v in views], axis=0)
     assert float(printed.group(1)) == pytest.approx(np.mean(np.abs(preds - testY)), abs=0.01)
+    # targets other than the houses' are searched on the chapter's squared
+    # error, which the project records: resumed on another loss, it is refused
+    assert results["test_loss"] == pytest.approx(np.mean((preds - testY) ** 2), rel=1e-3)
+    assert json.loads((tmp_path / "project" / project.IDENTITY_FILE).read_text())["loss"] \
+        == "mean_squared_error"
     # one epoch on 18 pictures learns little, so its predictions say little
     # of their units: the saved model's last layer, a stock Rescaling, takes
     # its outputs back to the training targets' mean and spread (2 to 23.5),
@@ -390,7 +397,8 @@ def test_distributed_search_outlives_a_killed_worker_then_resumes_and_exports(
     # ...or one trained on another loss, whose scores are in other units
     assert identity["loss"] == "categorical_crossentropy"
     with pytest.raises(UserError, match="holds another search.*loss"):
-        project.check_project(str(tmp_path / "project"), {**identity, "loss": "mae"}, False,
+        project.check_project(str(tmp_path / "project"),
+                              {**identity, "loss": "mean_absolute_percentage_error"}, False,
                               "single")
     # ...unless --overwrite
     identity["image_size"] = 20
