@@ -3,7 +3,8 @@
     python bench/airbench_keras.py --dataset /tmp/cifar10 --epochs 10
 
 Trains the first trial of a CIFAR-10 search (``ImageHyperModel.build`` with
-the space's defaults, its ``fit``: the recipe's schedule over ``--epochs``)
+the space's defaults, ``--activation`` aside, its ``fit``: the recipe's
+schedule over ``--epochs``)
 on all the training pictures of a ``train/``/``test/`` folder, then prints
 the test accuracy on each picture alone, averaged with its mirror image, and
 over airbench's six views, the training pictures per second (steady steps,
@@ -25,6 +26,8 @@ def main():
     ap.add_argument("--epochs", type=float, default=10.0)
     ap.add_argument("--precision", default="auto", choices=("auto", "float32", "mixed_bfloat16"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--activation", default=None, choices=("gelu", "relu"),
+                    help="the family's activation (default: the space's first, GELU)")
     args = ap.parse_args()
     sys.path.insert(0, ROOT)
     import keras
@@ -48,6 +51,10 @@ def main():
     hypermodel = ImageHyperModel(block, head, settings, train_x.shape[1:], train_x[:5000])
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
+    if args.activation:
+        # the space is registered by the first build; the second reads the value set
+        hp.values["airbench_activation"] = args.activation
+        model = hypermodel.build(hp)
     metrics = hypermodel.fit(hp, model, train_x, head.encode(train_y), epochs=args.epochs)
     trained = time.perf_counter()
     accuracy = {}
@@ -59,6 +66,7 @@ def main():
     done = time.perf_counter()
     rate = settings.batch_size / metrics["step_seconds"]
     print(f"AIRBENCH_KERAS epochs={metrics['epochs']:.2f} precision={settings.precision} "
+          f"activation={hp.get('airbench_activation')} "
           f"batch={settings.batch_size} plain={accuracy['plain']:.4f} "
           f"mirror={accuracy['mirror']:.4f} tta6={accuracy['6 views']:.4f} "
           f"pictures_per_s={rate:.0f} load_s={loaded - started:.0f} "
