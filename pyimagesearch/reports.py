@@ -182,8 +182,9 @@ def trial_metric(trial, name):
 
 # what the search's oracle adds to a trial's hyperparameter values (as
 # KerasTuner's Hyperband does, under "tuner/")
-RUNG, EPOCHS, SECONDS, PARENT, STEP_SECONDS = (
-    "tuner/rung", "tuner/epochs", "tuner/seconds", "tuner/parent", "tuner/step_seconds")
+RUNG, EPOCHS, SECONDS, PARENT, STEP_SECONDS, WITH_VALIDATION = (
+    "tuner/rung", "tuner/epochs", "tuner/seconds", "tuner/parent", "tuner/step_seconds",
+    "tuner/with_validation")
 
 
 def network_values(values):
@@ -201,13 +202,16 @@ def describe_values(values):
 
 
 def describe_trial(trial):
-    """``rung r, E epoch(s)[ at most, within S][, trial j promoted]: values``."""
+    """``rung r, E epoch(s)[ at most, within S][, trial j promoted][, on the
+    validation pictures too]: values``."""
     values = trial.hyperparameters.values
     text = f"rung {int(values.get(RUNG, 0)) + 1}, {round(values.get(EPOCHS, 0), 2):g} epoch(s)"
     if values.get(SECONDS):
         text += f" at most, within {format_seconds(values[SECONDS])}"
     if values.get(PARENT):
         text += f", trial {int(values[PARENT]) + 1} promoted"
+    if values.get(WITH_VALIDATION):
+        text += ", on the validation pictures too"
     return f"{text}: {describe_values(values)}"
 
 
@@ -248,6 +252,7 @@ def trial_rows(oracle):
                      "status": str(trial.status), "hyperparameters": network_values(values),
                      **{k: trial_metric(trial, k) for k in ("val_loss", "val_accuracy", "val_mae")},
                      "epochs": round(network_epochs(trial), 2),
+                     "with_validation": bool(values.get(WITH_VALIDATION)),
                      "seconds": round(trial_metric(trial, "seconds") or 0.0, 1)})
     return rows
 
@@ -266,3 +271,7 @@ def print_trial_table(rows, best):
         print(f"  {'*' if r['trial'] == best else ' '}{r['trial']:>5} {r['rung']:>4} {loss:>9} "
               f"{second:>8} {r['epochs']:>7g} {r['seconds']:>8.1f}  "
               f"{describe_values(r['hyperparameters'])}")
+    for r in rows:
+        if r.get("with_validation"):
+            print(f"  (trial {r['trial']} trained on the validation pictures too: its scores "
+                  "there are not a test)")

@@ -20,7 +20,8 @@ from pyimagesearch import cli, imagesets, reports
 from pyimagesearch.errors import UserError
 from pyimagesearch.search import distributed, project
 from pyimagesearch.search import hypermodel as hypermodels
-from pyimagesearch.reports import EPOCHS, PARENT, RUNG, SECONDS, native_bfloat16
+from pyimagesearch.reports import (EPOCHS, PARENT, RUNG, SECONDS, WITH_VALIDATION,
+                                   native_bfloat16)
 from pyimagesearch.search.oracle import rung_sizes
 from pyimagesearch.search.settings import SearchSettings, resolve
 from pyimagesearch.training import ScheduleByProgress, batches
@@ -317,6 +318,9 @@ def test_successive_halving_promotes_the_best_third(tmp_path, capsys):
     # the top: the best of rung 2, for all ten epochs; then the search is done
     top = oracle.create_trial("tuner0")
     assert top.hyperparameters.values[EPOCHS] == 10
+    # untimed, the winner is retrained on every picture after the search:
+    # its top rung keeps to the training split
+    assert not top.hyperparameters.values.get(WITH_VALIDATION)
     promotedFrom = oracle.trials[top.hyperparameters.values[PARENT]]
     assert promotedFrom.hyperparameters.values[PARENT] == "0003"
     assert reports.network_values(top.hyperparameters.values) == \
@@ -600,6 +604,10 @@ def test_the_clock_is_shared_out_top_rung_first(tmp_path, capsys):
     finish(oracle, second, 0.5)
     top = oracle.create_trial("tuner0")
     assert top.hyperparameters.values[SECONDS] == pytest.approx(700.0)
+    # no time to retrain the winner after the search: the top rung learns
+    # the validation pictures too, the candidates never
+    assert top.hyperparameters.values[WITH_VALIDATION] is True
+    assert not any(t.hyperparameters.values[WITH_VALIDATION] for t in (first, second))
     # with no time left no trial starts, and the search says why
     oracle = halving_oracle(tmp_path / "late", candidates=2, fullEpochs=40,
                             clock=FakeClock(left=2.0))
@@ -615,6 +623,7 @@ def test_short_time_skips_the_search_not_the_model(tmp_path):
     values = trial.hyperparameters.values
     assert trial.status == "RUNNING" and values[RUNG] == oracle.top() == 4
     assert (values["width"], values[EPOCHS], values[SECONDS]) == (16, 27, 100.0)
+    assert values[WITH_VALIDATION] is True
 
 
 def test_a_resumed_search_keeps_its_rungs(tmp_path):
@@ -731,7 +740,8 @@ def test_the_best_is_retrained_only_when_it_fits(capsys):
 
 
 def test_the_copies_are_retrained_when_they_fit():
-    best = FakeTrial(epochs=10.0, seconds=100.0, samples=100.0)
+    # 80 s for the 80 pictures its trial trained on: 100 s for all 100
+    best = FakeTrial(epochs=10.0, seconds=80.0, samples=80.0)
     # four copies need 400 s: they fit in 450, one model with four outputs
     (result, fits) = export_with(450.0, best, copies=4)
     assert result[1:] == (True, 10.0, 4) and fits == [4]
@@ -742,6 +752,21 @@ def test_the_copies_are_retrained_when_they_fit():
     # shrink with the copies' shared gradient
     assert export_with(450.0, best, copies=4, task="classification")[0][3] == 1
     assert export_with(450.0, best, copies=4, schedule="onecycle")[0][3] == 1
+
+
+def test_a_best_trained_on_every_picture_is_kept(capsys):
+    # a timed search's top rung trained on all 100 pictures, the validation
+    # ones too: nothing to retrain, however much time is left...
+    best = FakeTrial(epochs=10.0, seconds=100.0, samples=100.0)
+    for left in (None, 5000.0, 50.0):
+        (result, fits) = export_with(left, best, task="classification", schedule="onecycle")
+        assert result == ("kept", False, 10.0, 1) and fits == []
+    assert "keeping trial 3's network: it trained on all 100 images, the validation " \
+        "pictures included" in capsys.readouterr().out
+    # ...except a small regressor's copies, when they fit
+    (result, fits) = export_with(450.0, best, copies=4)
+    assert result[1:] == (True, 10.0, 4) and fits == [4]
+    assert export_with(250.0, best, copies=4)[0] == ("kept", False, 10.0, 1)
 
 
 def test_scoring_is_budgeted_by_the_pictures_size():
@@ -797,6 +822,36 @@ def test_a_timed_trial_trains_to_its_deadline(tmp_path):
     assert seen["scoring"] == (4, 2, True)
     assert seen["deadline"] == pytest.approx(start + 60.0 - 3.0, abs=0.2)
     assert seen["seconds"] == pytest.approx(57.0 - 0.5, abs=0.2)
+
+
+def test_the_top_rung_of_a_timed_search_trains_on_the_validation_pictures(tmp_path):
+    import keras
+
+    from pyimagesearch.search import tuner as tuners
+
+    seen = []
+
+    class Hypermodel:
+        def build(self, hp):
+            return keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+
+        def fit(self, hp, model, x, y, validation_data, **kwargs):
+            seen.append((x[:, 0].tolist(), y[:, 0].tolist(), validation_data[0][:, 0].tolist()))
+            return {}
+
+    fake = SimpleNamespace(hypermodel=Hypermodel(), fit_verbose=0, parent_model=lambda t: None,
+                           get_trial_dir=lambda trial_id: str(tmp_path))
+    x = np.arange(10, dtype="float32")[:, None] * [1, 1]
+    val = (x[:3] + 100, x[:3, :1] + 100)
+    for flag in (False, True):
+        values = {EPOCHS: 1, WITH_VALIDATION: flag}
+        trial = SimpleNamespace(trial_id="0", hyperparameters=SimpleNamespace(values=values))
+        tuners.SearchTuner.run_trial(fake, trial, x, x[:, :1], validation_data=val)
+    # the candidates learn the training split; the top rung all 13 pictures,
+    # each with its own target, and it is still scored on the validation ones
+    assert seen[0][:2] == (list(range(10)), list(range(10)))
+    assert seen[1][:2] == (list(range(10)) + [100, 101, 102],) * 2
+    assert seen[0][2] == seen[1][2] == [100, 101, 102]
 
 
 def test_the_schedule_follows_the_steps_or_the_clock():

@@ -82,7 +82,16 @@ def test_time_limit_bounds_the_whole_command(classifier, shapes, tmp_path, capsy
     # trained what the time allowed, not their 2000 epochs
     assert seconds <= 0.67 * 60 + 2 and results["seconds"] <= 0.67 * 60, seconds
     assert all(0 < t["epochs"] < 2000 for t in results["trials"]), results["trials"]
-    assert "time limit: 40s for the whole command" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "time limit: 40s for the whole command" in out
+    # no time to retrain the winner: its top rung learned the validation
+    # pictures too, and the table and the export say so
+    top = results["trials"][-1]
+    assert top["with_validation"] and not any(t["with_validation"]
+                                              for t in results["trials"][:-1])
+    assert f"(trial {top['trial']} trained on the validation pictures too" in out
+    assert re.search(rf"keeping trial {top['trial']}'s network: it trained on all \d+ images",
+                     out) and results["retrained"] is False
 
 
 def test_a_search_interrupted_mid_trial_resumes_then_another_overwrites_it(

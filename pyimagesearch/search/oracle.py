@@ -1,7 +1,8 @@
 """Successive halving on KerasTuner's ``Oracle`` (Hyperband's idea, one
 bracket): every candidate (the defaults first) trains briefly, each rung's
 best third going on to three times the epochs, until one trains in full;
-with a time limit, the top rung gets 85% of it."""
+with a time limit, the top rung gets 85% of it and trains on the validation
+pictures too."""
 
 import math
 import time
@@ -11,7 +12,7 @@ import numpy as np
 from keras_tuner.engine.trial import TrialStatus
 
 from .. import reports
-from ..reports import EPOCHS, PARENT, RUNG, SECONDS, STEP_SECONDS
+from ..reports import EPOCHS, PARENT, RUNG, SECONDS, STEP_SECONDS, WITH_VALIDATION
 
 FACTOR = 3
 # of a time-limited search, for the rungs below the top: the winner goes on
@@ -185,6 +186,9 @@ class HalvingOracle(keras_tuner.Oracle):
             # faster network would train more, and look better for it)
             values[EPOCHS] = min(float(values[EPOCHS]), max(trained))
         if self.clock is not None and self.clock.limit is not None:
+            # a timed search has no time left to train its winner again on
+            # all the pictures (AutoKeras' last fit): the top rung does it
+            values[WITH_VALIDATION] = r == self.top()
             seconds = self.budget(r)
             if seconds < MIN_TRIAL_SECONDS:
                 return self.stop(f"time limit: {reports.format_seconds(self.clock.elapsed())}"

@@ -6,11 +6,12 @@ import time
 
 import keras
 import keras_tuner
+import numpy as np
 
 from .. import reports
 from ..models import side_by_side
 from ..storage import save_model
-from ..reports import EPOCHS, PARENT, SECONDS, STEP_SECONDS
+from ..reports import EPOCHS, PARENT, SECONDS, STEP_SECONDS, WITH_VALIDATION
 
 TRIAL_MODEL = "model.keras"
 
@@ -43,6 +44,11 @@ class SearchTuner(keras_tuner.Tuner):
         hm = self.hypermodel
         hp = trial.hyperparameters
         (seconds, deadline) = (float(hp.values.get(SECONDS, 0)), None)
+        if hp.values.get(WITH_VALIDATION) and validation_data:
+            # the search has chosen: the winner learns from every picture,
+            # and is still scored on the validation ones (in-sample now)
+            (x, y) = (np.concatenate([x, validation_data[0]]),
+                      np.concatenate([y, validation_data[1]]))
         if seconds:
             # the trial's share ends here, less the scoring after its training
             scoring = hm.scoring_seconds(len(validation_data[1]) if validation_data else 0,
@@ -87,7 +93,8 @@ class SearchTuner(keras_tuner.Tuner):
     def export(self, best, x, y, clock, copies=1):
         """``best`` retrained on all of ``x``, ``y`` when the time left pays for
         it (a regressor's Adam-trained ``copies`` side by side, when they fit
-        too), else as its trial trained it: ``(model, retrained, epochs, copies)``."""
+        too) and its trial did not train on them all, else as its trial
+        trained it: ``(model, retrained, epochs, copies)``."""
         hm, hp = self.hypermodel, best.hyperparameters
         if hm.head.task != "regression" or hm.schedule(hp) == "onecycle":
             copies = 1   # SGD's steps would shrink with the copies' shared gradient
@@ -99,10 +106,15 @@ class SearchTuner(keras_tuner.Tuner):
         left = clock.left()
         if left is not None and copies * per_copy > left:
             copies = 1
+        everything = (reports.trial_metric(best, "samples") or 0.0) >= len(y)
         model = None
-        if left is not None and per_copy > left:
+        if copies == 1 and (everything or left is not None and per_copy > left):
             model = self.trained_model(best)
         number = int(best.trial_id) + 1
+        if model is not None and everything:
+            print(f"[INFO] keeping trial {number}'s network: it trained on all {len(y)} "
+                  "images, the validation pictures included", flush=True)
+            return model, False, epochs, 1
         if model is not None:
             print(f"[INFO] keeping trial {number}'s network as the search trained it on "
                   f"{int(reports.trial_metric(best, 'samples') or 0)} images: retraining on all "
