@@ -81,10 +81,10 @@ def main(argv=None):
 
     # initialize the image classifier and search for the best model: the
     # candidates are scored on pictures held out of the training split, the
-    # best is retrained on all of it when time allows (--time-limit bounds
-    # the whole command: the search gets what loading, the test and the
-    # saving leave; the test is given the time of the most views a winner
-    # can predict, six, as the winner is not known yet)
+    # best learns all of it (--time-limit bounds the whole command: the
+    # search gets what loading, the test and the saving leave; the test is
+    # given the time of the most views a winner can predict, six, as the
+    # winner is not known yet)
     clf = ImageClassifier(time_limit=cli.search_minutes(args.time_limit, started,
                                                         len(testX), trainX.shape[1], views=6),
                           **cli.search_options(args))

@@ -294,7 +294,7 @@ def add_search_flags(ap, name):
                     help="candidate networks to try (default: 2, the chapter's); rerun with "
                          "more to continue a search")
     ap.add_argument("--time-limit", type=minutes, default=None, metavar="MINUTES",
-                    help="finish the whole command (search, final training, test, saving) "
+                    help="finish the whole command (search, test, saving) "
                          "within this many minutes")
     ap.add_argument("--block", choices=FAMILIES + ("any",), default=None,
                     help="the network family (ImageBlock's block_type); 'any' searches it too "

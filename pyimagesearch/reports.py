@@ -272,6 +272,6 @@ def print_trial_table(rows, best):
               f"{second:>8} {r['epochs']:>7g} {r['seconds']:>8.1f}  "
               f"{describe_values(r['hyperparameters'])}")
     for r in rows:
-        if r.get("with_validation"):
+        if r.get("with_validation") and r["val_loss"] is not None:
             print(f"  (trial {r['trial']} trained on the validation pictures too: its scores "
                   "there are not a test)")

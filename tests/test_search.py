@@ -615,6 +615,32 @@ def test_the_clock_is_shared_out_top_rung_first(tmp_path, capsys):
     assert re.search(r"time limit: .* used, no time left", capsys.readouterr().out)
 
 
+def test_top_trials_that_learned_the_validation_pictures_are_ranked_by_their_parents(
+        tmp_path):
+    oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=9, clock=FakeClock(1000.0))
+    for loss in (0.6, 0.5):
+        finish(oracle, oracle.create_trial("tuner0"), loss)
+    first = oracle.create_trial("tuner0")
+    finish(oracle, first, 0.01)   # in-sample: it trained on those pictures
+    # resumed with a third candidate, which beats the promoted one's 0.5 and
+    # goes up too; in-sample its network scores worse than the first's...
+    oracle.candidates = 3
+    finish(oracle, oracle.create_trial("tuner0"), 0.45)
+    second = oracle.create_trial("tuner0")
+    assert second.hyperparameters.values[WITH_VALIDATION] is True
+    finish(oracle, second, 0.2)
+    # ...but the pictures it had not seen rank it first
+    assert oracle.best_trial().trial_id == second.trial_id
+    # resumed without a time limit, a top trial handed on trains on the
+    # training split (then retrained on all); with one, on all the pictures
+    oracle.clock = None
+    oracle.requeue(second.trial_id)
+    assert second.hyperparameters.values[WITH_VALIDATION] is False
+    oracle.clock = FakeClock(1000.0)
+    oracle.requeue(second.trial_id)
+    assert second.hyperparameters.values[WITH_VALIDATION] is True
+
+
 def test_short_time_skips_the_search_not_the_model(tmp_path):
     # thirty candidates in 100 s: no candidate's share pays for a trial, so
     # the defaults get the time, at the top rung
@@ -761,8 +787,8 @@ def test_a_best_trained_on_every_picture_is_kept(capsys):
     for left in (None, 5000.0, 50.0):
         (result, fits) = export_with(left, best, task="classification", schedule="onecycle")
         assert result == ("kept", False, 10.0, 1) and fits == []
-    assert "keeping trial 3's network: it trained on all 100 images, the validation " \
-        "pictures included" in capsys.readouterr().out
+    assert "keeping trial 3's network: its last epochs trained on all 100 images, the " \
+        "validation pictures included" in capsys.readouterr().out
     # ...except a small regressor's copies, when they fit
     (result, fits) = export_with(450.0, best, copies=4)
     assert result[1:] == (True, 10.0, 4) and fits == [4]

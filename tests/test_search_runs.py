@@ -90,8 +90,10 @@ def test_time_limit_bounds_the_whole_command(classifier, shapes, tmp_path, capsy
     assert top["with_validation"] and not any(t["with_validation"]
                                               for t in results["trials"][:-1])
     assert f"(trial {top['trial']} trained on the validation pictures too" in out
-    assert re.search(rf"keeping trial {top['trial']}'s network: it trained on all \d+ images",
-                     out) and results["retrained"] is False
+    assert re.search(rf"trial {top['trial']} starts: rung \d, .*, on the validation pictures "
+                     "too:", out)
+    assert re.search(rf"keeping trial {top['trial']}'s network: its last epochs trained on all "
+                     r"\d+ images", out) and results["retrained"] is False
 
 
 def test_a_search_interrupted_mid_trial_resumes_then_another_overwrites_it(

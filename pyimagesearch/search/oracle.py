@@ -80,7 +80,23 @@ class HalvingOracle(keras_tuner.Oracle):
         """The completed trials of rung ``r``, best first."""
         done = [t for t in self.rung(r) if t.status == TrialStatus.COMPLETED
                 and reports.trial_metric(t, "val_loss") is not None]
-        return sorted(done, key=lambda t: (reports.trial_metric(t, "val_loss"), int(t.trial_id)))
+        return sorted(done, key=lambda t: (self.unseen_loss(t), int(t.trial_id)))
+
+    def unseen_loss(self, trial):
+        """A trial's validation loss on pictures it never trained on: a top
+        rung that learned them too (``learns_validation``) is ranked by the
+        network it went on from, since an in-sample loss favours memorising
+        (a resumed search may add a second top trial)."""
+        parent = value(trial, PARENT)
+        if value(trial, WITH_VALIDATION) and parent and parent in self.trials:
+            return reports.trial_metric(self.trials[parent], "val_loss") or float("inf")
+        return reports.trial_metric(trial, "val_loss")
+
+    def learns_validation(self, r):
+        """Whether rung ``r`` trains on the validation pictures too: a timed
+        search's top rung, as no time is left to retrain the winner on all
+        the pictures afterwards (AutoKeras' last fit)."""
+        return bool(self.clock is not None and self.clock.limit is not None and r == self.top())
 
     def best_trial(self):
         """The best of the highest rung reached, or None."""
@@ -185,10 +201,8 @@ class HalvingOracle(keras_tuner.Oracle):
             # a rung compares its networks at the epochs its first trained (a
             # faster network would train more, and look better for it)
             values[EPOCHS] = min(float(values[EPOCHS]), max(trained))
+        values[WITH_VALIDATION] = self.learns_validation(r)
         if self.clock is not None and self.clock.limit is not None:
-            # a timed search has no time left to train its winner again on
-            # all the pictures (AutoKeras' last fit): the top rung does it
-            values[WITH_VALIDATION] = r == self.top()
             seconds = self.budget(r)
             if seconds < MIN_TRIAL_SECONDS:
                 return self.stop(f"time limit: {reports.format_seconds(self.clock.elapsed())}"

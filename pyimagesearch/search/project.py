@@ -99,8 +99,8 @@ def announce(settings, folder, role, finished):
               f"to {settings.max_trials} candidate(s) in all" if finished else
               f"[INFO] searching {settings.max_trials} candidate network(s), kept in {folder}")
     if settings.time_limit is not None:
-        print(f"[INFO] time limit: {format_seconds(settings.time_limit * 60)} for the search "
-              "and the final training")
+        print(f"[INFO] time limit: {format_seconds(settings.time_limit * 60)} for the search, "
+              "the winner's last epochs included")
 
 
 def distributed_role():

@@ -128,9 +128,10 @@ class ImageSearch:
     def fit(self, x, y, epochs=None, validation_split=None, validation_data=None, verbose=2):
         """Search on pictures ``x`` and targets ``y``, scoring on
         ``validation_data`` or a ``validation_split`` of ``x`` (None: 10% from
-        10,000 pictures, else 20%); then retrain the best on all of them when
-        the time allows. ``epochs``: the longest trial's (None: the block's,
-        or what the time pays for); ``verbose``: Keras' (2: a line an epoch)."""
+        10,000 pictures, else 20%); the best then learns all of them (with a
+        ``time_limit``, in the top rung; else retrained). ``epochs``: the
+        longest trial's (None: the block's, or what the time pays for);
+        ``verbose``: Keras' (2: a line an epoch)."""
         import keras
 
         from ..splits import hold_out

@@ -112,8 +112,8 @@ class SearchTuner(keras_tuner.Tuner):
             model = self.trained_model(best)
         number = int(best.trial_id) + 1
         if model is not None and everything:
-            print(f"[INFO] keeping trial {number}'s network: it trained on all {len(y)} "
-                  "images, the validation pictures included", flush=True)
+            print(f"[INFO] keeping trial {number}'s network: its last epochs trained on all "
+                  f"{len(y)} images, the validation pictures included", flush=True)
             return model, False, epochs, 1
         if model is not None:
             print(f"[INFO] keeping trial {number}'s network as the search trained it on "
