@@ -89,7 +89,8 @@ class HalvingOracle(keras_tuner.Oracle):
         (a resumed search may add a second top trial)."""
         parent = value(trial, PARENT)
         if value(trial, WITH_VALIDATION) and parent and parent in self.trials:
-            return reports.trial_metric(self.trials[parent], "val_loss") or float("inf")
+            unseen = reports.trial_metric(self.trials[parent], "val_loss")
+            return float("inf") if unseen is None else unseen
         return reports.trial_metric(trial, "val_loss")
 
     def learns_validation(self, r):
