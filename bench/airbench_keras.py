@@ -28,6 +28,10 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--activation", default=None, choices=("gelu", "relu"),
                     help="the family's activation (default: the space's first, GELU)")
+    ap.add_argument("--muon", type=float, default=None, metavar="RATE",
+                    help="Muon's peak rate for the filters; 0: SGD steps them too "
+                         "(default: the search's, airbench.muon_rate of the batch)")
+    ap.add_argument("--batch-size", type=int, default=None)
     args = ap.parse_args()
     sys.path.insert(0, ROOT)
     import keras
@@ -45,7 +49,8 @@ def main():
     loaded = time.perf_counter()
     block = ImageBlock("airbench", augment=True)
     head = ClassificationHead().adapt(train_y)
-    settings = resolve(block, 32, len(train_x), seed=args.seed, precision=args.precision)
+    settings = resolve(block, 32, len(train_x), seed=args.seed, precision=args.precision,
+                       batch_size=args.batch_size)
     keras.mixed_precision.set_global_policy(settings.precision)
     keras.utils.set_random_seed(args.seed)
     hypermodel = ImageHyperModel(block, head, settings, train_x.shape[1:], train_x[:5000])
@@ -55,6 +60,10 @@ def main():
         # the space is registered by the first build; the second reads the value set
         hp.values["airbench_activation"] = args.activation
         model = hypermodel.build(hp)
+    if args.muon is not None:
+        muon_steps = airbench.muon_steps
+        airbench.muon_steps = lambda model, rate: \
+            muon_steps(model, args.muon) if args.muon else model
     metrics = hypermodel.fit(hp, model, train_x, head.encode(train_y), epochs=args.epochs)
     trained = time.perf_counter()
     accuracy = {}
@@ -67,6 +76,7 @@ def main():
     rate = settings.batch_size / metrics["step_seconds"]
     print(f"AIRBENCH_KERAS epochs={metrics['epochs']:.2f} precision={settings.precision} "
           f"activation={hp.get('airbench_activation')} "
+          f"muon={airbench.muon_rate(settings.batch_size) if args.muon is None else args.muon:.3f} "
           f"batch={settings.batch_size} plain={accuracy['plain']:.4f} "
           f"mirror={accuracy['mirror']:.4f} tta6={accuracy['6 views']:.4f} "
           f"pictures_per_s={rate:.0f} load_s={loaded - started:.0f} "

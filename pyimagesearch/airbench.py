@@ -158,6 +158,85 @@ def scale_bias_steps(model, scale=BIAS_SCALE):
     return model
 
 
+# Muon (airbench94_muon's optimizer for its 3x3 filters): each filter bank
+# steps along its Nesterov momentum made orthogonal, a fixed length a step,
+# the bank kept at norm sqrt(filters); its figures, at batches of 2,000
+MUON_RATE = 0.24
+MUON_BATCH = 2000
+MUON_MOMENTUM = 0.6
+NEWTON_SCHULZ = (3.4445, -4.7750, 2.0315)
+
+
+def muon_rate(batch_size):
+    """Muon's peak rate for ``batch_size`` pictures a step: the recipe's
+    0.24 at 2,000 times the square root of the batch's share of 2,000 (a
+    fixed-length step's noise falls as the root of the batch; measured in
+    bench/README.md)."""
+    return MUON_RATE * (batch_size / MUON_BATCH) ** 0.5
+
+
+def orthogonalised(matrix, steps=3):
+    """``matrix`` with its singular values pushed towards 1 (Muon's quintic
+    Newton-Schulz iteration, in bfloat16), its singular vectors kept."""
+    import tensorflow as tf
+
+    (a, b, c) = NEWTON_SCHULZ
+    x = tf.cast(matrix, "bfloat16")
+    x = x / (tf.norm(x) + 1e-7)
+    tall = matrix.shape[0] > matrix.shape[1]
+    if tall:
+        x = tf.transpose(x)
+    for _ in range(steps):
+        gram = tf.matmul(x, x, transpose_b=True)
+        x = a * x + tf.matmul(b * gram + c * tf.matmul(gram, gram), x)
+    return tf.transpose(x) if tall else x
+
+
+def muon_steps(model, rate=MUON_RATE, momentum=MUON_MOMENTUM):
+    """The trainable convolutions' kernels step by Muon at ``rate`` times the
+    optimizer's schedule (its rate over its starting, peak rate), the rest by
+    the optimizer, which still averages every weight (``use_ema``). As
+    ``scale_bias_steps``, only the optimizer's ``apply`` changes: the saved
+    model and its optimizer stay stock Keras."""
+    import keras
+    import tensorflow as tf
+
+    kernels = [layer.kernel for layer in model.layers
+               if isinstance(layer, keras.layers.Conv2D) and layer.trainable]
+    buffers = {id(k): tf.Variable(tf.zeros(k.shape), trainable=False) for k in kernels}
+    optimizer = model.optimizer
+    # the recipe's Muon does not decay them: their norm is set each step
+    optimizer.exclude_from_weight_decay(var_list=kernels)
+    peak = float(optimizer.learning_rate.numpy())
+    apply = optimizer.apply
+
+    def step(kernel, grad, schedule):
+        buffer = buffers[id(kernel)]
+        buffer.assign(momentum * buffer + grad)
+        update = grad + momentum * buffer
+        filters = kernel.shape[-1]
+        # PyTorch's (filters, inputs * 9) matrix of the bank
+        matrix = tf.transpose(tf.reshape(update, (-1, filters)))
+        update = tf.reshape(tf.transpose(orthogonalised(matrix)), kernel.shape)
+        kernel.assign(kernel * (filters ** 0.5 / tf.norm(kernel)))
+        kernel.assign_sub(rate * schedule * tf.cast(update, kernel.dtype))
+
+    def apply_muon(grads, trainable_variables=None):
+        variables = model.trainable_variables if trainable_variables is None \
+            else trainable_variables
+        schedule = tf.cast(optimizer.learning_rate, "float32") / peak
+        grads = list(grads)
+        for (i, (g, v)) in enumerate(zip(grads, variables)):
+            if id(v) in buffers:
+                step(v, tf.cast(g, "float32"), schedule)
+                # the optimizer keeps averaging it, and its own step is nil
+                grads[i] = tf.zeros_like(g)
+        return apply(grads, variables)
+
+    optimizer.apply = apply_muon
+    return model
+
+
 def recalibrate_batch_norm(model, images, seed=0, pictures=RECALIBRATION_PICTURES,
                            batch_size=500):
     """Recompute every batch normalization's statistics for the weights the

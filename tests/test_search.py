@@ -1139,10 +1139,10 @@ def test_batch_norm_offsets_step_at_64_times_the_rate():
     hp = keras_tuner.HyperParameters()
     model = hypermodel.compile(hypermodel.build(hp), hp)
     bn = next(l for l in model.layers if isinstance(l, keras.layers.BatchNormalization))
-    conv = model.get_layer("group1_conv1")
+    head = model.get_layer("logits")
     model.optimizer.build(model.trainable_variables)
     grads = [keras.ops.ones_like(v) for v in model.trainable_variables]
-    (beta0, kernel0) = (bn.beta.numpy().copy(), conv.kernel.numpy().copy())
+    (beta0, kernel0) = (bn.beta.numpy().copy(), head.kernel.numpy().copy())
     model.optimizer.apply(grads, model.trainable_variables)
     rate = float(model.optimizer.learning_rate)
     betaStep = beta0 - bn.beta.numpy()
@@ -1155,9 +1155,50 @@ def test_batch_norm_offsets_step_at_64_times_the_rate():
     decay = 0.0153 * 8 / (1024 * (1 + 1 / 0.15)) / 0.15
     assert rate * model.optimizer.weight_decay == pytest.approx(decay)
     assert rate == pytest.approx(11.5 * 8 / (1024 * (1 + 1 / 0.15)))
-    kernelStep = (kernel0 * (1 - decay)) - conv.kernel.numpy()
+    kernelStep = (kernel0 * (1 - decay)) - head.kernel.numpy()
     np.testing.assert_allclose(kernelStep, rate * (1 + airbench.MOMENTUM), rtol=1e-3,
                                atol=1e-6)
+    assert type(model.optimizer) is keras.optimizers.SGD
+
+
+def test_muon_steps_each_filter_bank_along_its_orthogonalised_gradient():
+    import keras
+    import keras_tuner
+
+    from pyimagesearch import airbench
+
+    hypermodel = default_hypermodel("classification", "airbench", side=16)
+    hp = keras_tuner.HyperParameters()
+    # the search's compile sets Muon up, at the rate for its batches of 8
+    model = hypermodel.compile(hypermodel.build(hp), hp)
+    muon = airbench.muon_rate(8)
+    assert muon == pytest.approx(0.24 * (8 / 2000) ** 0.5)
+    (conv, head) = (model.get_layer("group2_conv2"), model.get_layer("logits"))
+    model.optimizer.build(model.trainable_variables)
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=v.shape).astype("float32") for v in model.trainable_variables]
+    grad = next(g for (g, v) in zip(grads, model.trainable_variables) if v is conv.kernel)
+    (kernel0, head0) = (conv.kernel.numpy().copy(), head.kernel.numpy().copy())
+    model.optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads],
+                          model.trainable_variables)
+    # the bank is set to norm sqrt(filters), then steps by Muon's rate (the
+    # optimizer is at its peak) times the first momentum, (1 + 0.6) g, made
+    # orthogonal
+    filters = kernel0.shape[-1]
+    start = kernel0 * np.sqrt(filters) / np.linalg.norm(kernel0)
+    step = ((start - conv.kernel.numpy()) / muon).reshape(-1, filters).T
+    values = np.linalg.svd(step, compute_uv=False)
+    assert 0.5 < values.min() and values.max() < 1.3
+    (u, _, vt) = np.linalg.svd(grad.reshape(-1, filters).T, full_matrices=False)
+    nearest = u @ vt
+    assert np.sum(step * nearest) / (np.linalg.norm(step) * np.linalg.norm(nearest)) > 0.95
+    # the head still steps by the recipe's SGD, and the optimizer is stock
+    rate = float(model.optimizer.learning_rate)
+    headGrad = next(g for (g, v) in zip(grads, model.trainable_variables) if v is head.kernel)
+    decay = rate * model.optimizer.weight_decay
+    np.testing.assert_allclose(head0 - head.kernel.numpy(),
+                               decay * head0 + rate * (1 + airbench.MOMENTUM) * headGrad,
+                               rtol=1e-3, atol=1e-6)
     assert type(model.optimizer) is keras.optimizers.SGD
 
 

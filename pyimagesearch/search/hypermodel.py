@@ -98,7 +98,11 @@ class ImageHyperModel(keras_tuner.HyperModel):
         model.compile(optimizer=optimizer, loss=self.head.loss(keras, self.smoothing(hp)),
                       metrics=[self.head.metric])
         if self.schedule(hp) == "onecycle":
-            return airbench.scale_bias_steps(model)
+            model = airbench.scale_bias_steps(model)
+            if self.family(hp) == "airbench":
+                # the filters, each followed by batch norm, step by Muon
+                model = airbench.muon_steps(model, airbench.muon_rate(self.settings.batch_size))
+            return model
         # batch norm's and Adam's steps on TensorFlow's fused kernels
         return use_fused_kernels(model)
 
