@@ -9,7 +9,8 @@ on all the training pictures of a ``train/``/``test/`` folder, then prints
 the test accuracy on each picture alone, averaged with its mirror image, and
 over airbench's six views, the training pictures per second (steady steps,
 the first left out) and the minutes. The figure to set beside
-``../shared/ref/airbench_cpu.py``'s, on the same machine.
+``../shared/ref/airbench_cpu.py``'s, on the same machine. ``--muon 0``
+trains the filters by SGD as before Muon; ``--batch-size`` other batches.
 """
 
 import argparse
@@ -31,8 +32,11 @@ def main():
     ap.add_argument("--muon", type=float, default=None, metavar="RATE",
                     help="Muon's peak rate for the filters; 0: SGD steps them too "
                          "(default: the search's, airbench.muon_rate of the batch)")
-    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="pictures a step (default: the search's, 512)")
     args = ap.parse_args()
+    if args.batch_size is not None and args.batch_size < 1:
+        ap.error("--batch-size must be 1 or more")
     sys.path.insert(0, ROOT)
     import keras
     import keras_tuner

@@ -5,7 +5,7 @@
 
 Each precision runs in a fresh process (Keras' precision policy is global):
 the default airbench network (``pyimagesearch/airbench.py``) on
-random 32x32x3 pictures, Nesterov SGD as the search compiles it, a
+random 32x32x3 pictures, Muon and Nesterov SGD as the search compiles it, a
 ``tf.data`` pipeline of uint8 batches scaled as they are drawn; the
 pictures a second of two epochs after a warm-up epoch are printed. This is
 what ``--precision auto`` was decided on (bench/README.md). ``--activation``,
@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def measure(policy, widths, batch_size, steps, activation="gelu", augment=False,
-            batch_norm=True, ema=True):
+            batch_norm=True, ema=True, muon=True):
     import keras
     import numpy as np
 
@@ -48,6 +48,8 @@ def measure(policy, widths, batch_size, steps, activation="gelu", augment=False,
     model.compile(optimizer=optimizer,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.2))
     airbench.scale_bias_steps(model)
+    if muon:
+        airbench.muon_steps(model, airbench.muon_rate(batch_size))
     rng = np.random.default_rng(0)
     n = batch_size * steps
     images = rng.integers(0, 256, (n, 32, 32, 3), dtype="uint8")
@@ -68,14 +70,16 @@ def main():
     ap.add_argument("--activation", default="gelu", choices=("gelu", "relu", "tanh-gelu"))
     ap.add_argument("--augment", action="store_true",
                     help="flips and 2-pixel moves in the input pipeline, as the search trains")
-    ap.add_argument("--without", default=[], action="append", choices=("batch-norm", "ema"),
-                    help="leave out every batch norm, or the weights' running average")
+    ap.add_argument("--without", default=[], action="append", choices=("batch-norm", "ema", "muon"),
+                    help="leave out every batch norm, the weights' running average, or "
+                         "Muon (SGD steps the filters too)")
     ap.add_argument("--policy", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     widths = tuple(int(w) for w in args.widths.split(","))
     if args.policy:
         options = {"activation": args.activation, "augment": args.augment,
-                   "batch_norm": "batch-norm" not in args.without, "ema": "ema" not in args.without}
+                   "batch_norm": "batch-norm" not in args.without, "ema": "ema" not in args.without,
+                   "muon": "muon" not in args.without}
         print(f"{measure(args.policy, widths, args.batch_size, args.steps, **options):.0f}")
         return
     variant = ["--activation", args.activation] + ["--augment"] * args.augment + \

@@ -4,8 +4,9 @@ airbench), built from Keras' own layers.
 A 2x2 convolution whose fixed weights whiten the pictures' patches, three
 groups of CONV => POOL => BN => GELU => CONV => BN => GELU with wide late
 groups, a max-pool to one pixel and one linear layer scaled down; trained
-briefly with Nesterov SGD up and down, label smoothing, flips and small
-translations, and tested on each picture averaged with its mirror image.
+briefly, the filters by Muon and the rest by Nesterov SGD, up and down,
+with label smoothing, flips and small translations, and tested on each
+picture averaged with its mirror image.
 Here: the family (depth, widths, activation, a residual connection as
 parameters) and the parts of its training Keras has no name for.
 """
@@ -194,10 +195,11 @@ def orthogonalised(matrix, steps=3):
 
 def muon_steps(model, rate=MUON_RATE, momentum=MUON_MOMENTUM):
     """The trainable convolutions' kernels step by Muon at ``rate`` times the
-    optimizer's schedule (its rate over its starting, peak rate), the rest by
-    the optimizer, which still averages every weight (``use_ema``). As
-    ``scale_bias_steps``, only the optimizer's ``apply`` changes: the saved
-    model and its optimizer stay stock Keras."""
+    optimizer's schedule (its rate over the rate it has now, its peak: call
+    this right after ``compile``), the rest by the optimizer, which still
+    averages every weight (``use_ema``). As ``scale_bias_steps``, only the
+    optimizer's ``apply`` changes: the saved model and its optimizer stay
+    stock Keras."""
     import keras
     import tensorflow as tf
 
@@ -206,6 +208,7 @@ def muon_steps(model, rate=MUON_RATE, momentum=MUON_MOMENTUM):
     buffers = {id(k): tf.Variable(tf.zeros(k.shape), trainable=False) for k in kernels}
     optimizer = model.optimizer
     # the recipe's Muon does not decay them: their norm is set each step
+    # (Keras keeps one such list: this one replaces any before it)
     optimizer.exclude_from_weight_decay(var_list=kernels)
     peak = float(optimizer.learning_rate.numpy())
     apply = optimizer.apply

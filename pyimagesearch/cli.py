@@ -310,7 +310,8 @@ def add_search_flags(ap, name):
                     help="the longest trial's epochs when --epochs is left out (default: 40 "
                          "for an airbench classifier, 100 otherwise)")
     ap.add_argument("--schedule", choices=SCHEDULES, default=None,
-                    help="onecycle (Nesterov SGD, up then down) or cosine (Adam, warm-up, "
+                    help="onecycle (Nesterov SGD, Muon for an airbench network's filters, "
+                         "up then down) or cosine (Adam, warm-up, "
                          "then to zero) (default: onecycle for an airbench classifier, "
                          "else cosine)")
     ap.add_argument("--batch-size", type=positive_int, default=None,

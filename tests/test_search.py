@@ -1161,7 +1161,7 @@ def test_batch_norm_offsets_step_at_64_times_the_rate():
     assert type(model.optimizer) is keras.optimizers.SGD
 
 
-def test_muon_steps_each_filter_bank_along_its_orthogonalised_gradient():
+def test_muon_steps_each_filter_bank_along_its_orthogonalised_momentum():
     import keras
     import keras_tuner
 
@@ -1173,33 +1173,60 @@ def test_muon_steps_each_filter_bank_along_its_orthogonalised_gradient():
     model = hypermodel.compile(hypermodel.build(hp), hp)
     muon = airbench.muon_rate(8)
     assert muon == pytest.approx(0.24 * (8 / 2000) ** 0.5)
-    (conv, head) = (model.get_layer("group2_conv2"), model.get_layer("logits"))
-    model.optimizer.build(model.trainable_variables)
+    optimizer = model.optimizer
+    # a decay this strong would show in any step it touched: Muon's take none
+    optimizer.weight_decay = 20.0
+    # 24 channels in, 64 filters out: the bank's norm is set to sqrt(64)
+    (conv, head) = (model.get_layer("group1_conv1"), model.get_layer("logits"))
+    variables = model.trainable_variables
+    optimizer.build(variables)
     rng = np.random.default_rng(0)
-    grads = [rng.normal(size=v.shape).astype("float32") for v in model.trainable_variables]
-    grad = next(g for (g, v) in zip(grads, model.trainable_variables) if v is conv.kernel)
-    (kernel0, head0) = (conv.kernel.numpy().copy(), head.kernel.numpy().copy())
-    model.optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads],
-                          model.trainable_variables)
-    # the bank is set to norm sqrt(filters), then steps by Muon's rate (the
-    # optimizer is at its peak) times the first momentum, (1 + 0.6) g, made
-    # orthogonal
-    filters = kernel0.shape[-1]
-    start = kernel0 * np.sqrt(filters) / np.linalg.norm(kernel0)
-    step = ((start - conv.kernel.numpy()) / muon).reshape(-1, filters).T
-    values = np.linalg.svd(step, compute_uv=False)
+
+    def step(rate, scale=1.0):
+        """One step at ``rate`` times the peak on gradients of ``scale``: the
+        gradients, and the filter bank's step over Muon's rate, as (filters,
+        inputs) matrices."""
+        grads = [scale * rng.normal(size=v.shape).astype("float32") for v in variables]
+        optimizer.learning_rate.assign(peak * rate)
+        kernel0 = conv.kernel.numpy().copy()
+        optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads], variables)
+        start = kernel0 * np.sqrt(64) / np.linalg.norm(kernel0)
+        moved = ((start - conv.kernel.numpy()) / (muon * rate)).reshape(-1, 64).T
+        return (grads, moved)
+
+    def nearest_orthogonal(matrix):
+        (u, _, vt) = np.linalg.svd(matrix, full_matrices=False)
+        return u @ vt
+
+    def cosine(a, b):
+        return np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b))
+
+    index = next(i for (i, v) in enumerate(variables) if v is conv.kernel)
+    peak = float(optimizer.learning_rate)
+    head0 = head.kernel.numpy().copy()
+    (grads, moved) = step(1.0)
+    values = np.linalg.svd(moved, compute_uv=False)
     assert 0.5 < values.min() and values.max() < 1.3
-    (u, _, vt) = np.linalg.svd(grad.reshape(-1, filters).T, full_matrices=False)
-    nearest = u @ vt
-    assert np.sum(step * nearest) / (np.linalg.norm(step) * np.linalg.norm(nearest)) > 0.95
-    # the head still steps by the recipe's SGD, and the optimizer is stock
-    rate = float(model.optimizer.learning_rate)
-    headGrad = next(g for (g, v) in zip(grads, model.trainable_variables) if v is head.kernel)
-    decay = rate * model.optimizer.weight_decay
+    # Nesterov's first step: g + 0.6 g, made orthogonal
+    g1 = grads[index].reshape(-1, 64).T
+    assert cosine(moved, nearest_orthogonal(g1)) > 0.95
+    # the head still steps by the recipe's SGD, decay included
+    headGrad = next(g for (g, v) in zip(grads, variables) if v is head.kernel)
+    decay = peak * optimizer.weight_decay
     np.testing.assert_allclose(head0 - head.kernel.numpy(),
-                               decay * head0 + rate * (1 + airbench.MOMENTUM) * headGrad,
+                               decay * head0 + peak * (1 + airbench.MOMENTUM) * headGrad,
                                rtol=1e-3, atol=1e-6)
-    assert type(model.optimizer) is keras.optimizers.SGD
+    # the second, at half the peak, on smaller gradients: half the length,
+    # along Nesterov's g2 + 0.6 (0.6 g1 + g2), not plain momentum's
+    # 0.6 g1 + g2 (0.89 alike here) nor g2 alone (0.71)
+    (grads, moved) = step(0.5, scale=0.25)
+    g2 = grads[index].reshape(-1, 64).T
+    values = np.linalg.svd(moved, compute_uv=False)
+    assert 0.5 < values.min() and values.max() < 1.3
+    m = airbench.MUON_MOMENTUM
+    assert cosine(moved, nearest_orthogonal(g2 + m * (m * g1 + g2))) > 0.97
+    assert cosine(moved, nearest_orthogonal(m * g1 + g2)) < 0.93
+    assert type(optimizer) is keras.optimizers.SGD
 
 
 def test_batch_norm_statistics_are_recomputed_for_the_averaged_weights():

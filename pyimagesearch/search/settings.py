@@ -7,9 +7,9 @@ from typing import Optional
 from ..reports import native_bfloat16
 from .blocks import sgd_recipe
 
-# how a trial's learning rate moves: "onecycle", Nesterov SGD up to a peak
-# and down (the airbench family's classifiers'); "cosine", Adam, a warm-up,
-# then a cosine to zero (the rest)
+# how a trial's learning rate moves: "onecycle", Nesterov SGD (Muon for an
+# airbench network's filters) up to a peak and down (the airbench family's
+# classifiers'); "cosine", Adam, a warm-up, then a cosine to zero (the rest)
 SCHEDULES = ("onecycle", "cosine")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 # the longest trial's epochs, the batch size and the schedule: the airbench
