@@ -1065,6 +1065,18 @@ def test_augment_flags_decide_the_augmentation(classifier, shapes, flag, augment
     assert not any(unchanged) if augmented else all(unchanged)
 
 
+@pytest.mark.parametrize("augment, augmented", [(None, True), (True, True), (False, False)])
+def test_the_airbench_family_augments_unless_told_not_to(augment, augmented):
+    import keras_tuner
+
+    # not searched: a short first rung would pick a network without it
+    hypermodel = default_hypermodel(block="airbench", side=16, augment=augment)
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    assert "augment" not in hp.values
+    assert (hypermodel.augmentation(hp) is not None) == augmented
+
+
 def test_an_airbench_regressor_trains_with_adam_and_tests_mirrored():
     import keras
     import keras_tuner
@@ -1085,11 +1097,12 @@ def test_an_airbench_regressor_trains_with_adam_and_tests_mirrored():
     assert "airbench_peak" not in hp.values   # SGD's multiple: nothing to search
     hypermodel.compile(model, hp)
     assert isinstance(model.optimizer, keras.optimizers.Adam)
-    # it learns flipped faces (the first trial augments) and averages each
-    # test picture with its mirror image, not airbench's six views
-    assert hp.get("augment") and [v[:2] for v in hypermodel.views(hp, test=True)] == \
-        [(0, False), (0, True)]
-    hp.values["augment"] = False
+    # it learns flipped faces (the family always augments: not searched)
+    # and averages each test picture with its mirror image, not airbench's
+    # six views
+    assert "augment" not in hp.values
+    assert [v[:2] for v in hypermodel.views(hp, test=True)] == [(0, False), (0, True)]
+    hypermodel.block.augment = False
     assert hypermodel.views(hp, test=True) == [(0, False, 1.0)]
 
 

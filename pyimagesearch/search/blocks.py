@@ -60,11 +60,15 @@ class ImageBlock:
         return hp.Choice("block", families, default=families[0])
 
     def augments(self, hp, task, family):
-        """Searched: first on for a classifier and the airbench family (its
-        flips keep a face's age), off for a vanilla regressor (the houses)."""
+        """Searched: first on for a classifier, off for a vanilla regressor
+        (the houses). Always on for the airbench family, as in its recipe
+        (its flips keep a face's age): a first rung of an epoch or two
+        would pick a network without it, which a long top rung then
+        overfits (bench/README.md)."""
         if self.augment is None:
-            return hp.Boolean("augment", default=task == "classification" or
-                              family == "airbench")
+            if family == "airbench":
+                return True
+            return hp.Boolean("augment", default=task == "classification")
         return self.augment
 
     def augmentation(self, hp, family, task):
