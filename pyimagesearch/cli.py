@@ -302,7 +302,8 @@ def add_search_flags(ap, name):
                          f"{SMALL_IMAGE['classification']} px, a regressor's to "
                          f"{SMALL_IMAGE['regression']} px; vanilla otherwise)")
     ap.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                    help="augment the training pictures (default: searched)")
+                    help="augment the training pictures (default: always for the "
+                         "airbench family, searched for the others)")
     ap.add_argument("--epochs", type=positive_int, default=None,
                     help="epochs of the longest trial (default: --max-epochs, or what "
                          "--time-limit pays for)")

@@ -32,7 +32,8 @@ VANILLA_DEFAULTS = {
 class ImageBlock:
     """``block_type``: one of ``FAMILIES``, ``"any"`` (searched) or None
     (airbench from ``AIRBENCH_MIN_SIDE`` to the task's ``SMALL_IMAGE``
-    pixels, else vanilla); ``augment``: True, False or None (searched)."""
+    pixels, else vanilla); ``augment``: True, False or None (searched; on
+    for the airbench family)."""
 
     def __init__(self, block_type=None, augment=None):
         if block_type not in FAMILIES + ("any", None):
