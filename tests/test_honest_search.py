@@ -392,7 +392,7 @@ def test_airbench_augmentation_mirrors_half_and_moves_up_to_its_pixels(translate
     one half and moved by whole pixels, every offset up to the setting's
     used and none beyond it (edges mirrored)."""
     augment = search_augmentation("airbench", "classification",
-                                  {"augment": True, "airbench_translate": translate})
+                                  {"airbench_translate": translate})
     x = np.random.default_rng(7).random((160, 12, 12, 3)).astype("float32")
     moves = airbench_moves(x, np.asarray(augment(x, np.array([5, 6], "int64"))), translate)
     assert None not in moves
