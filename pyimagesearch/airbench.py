@@ -276,17 +276,19 @@ def recalibrate_batch_norm(model, images, seed=0, pictures=RECALIBRATION_PICTURE
     return model
 
 
-def flip_and_translate(images, seed, translate=TRANSLATE):
-    """Each picture of a batch mirrored with probability 1/2 and moved by up
-    to ``translate`` pixels each way (edges mirrored), in a few batched
-    operations."""
+def flip_and_translate(images, seed, translate=TRANSLATE, flip=True):
+    """Each picture of a batch mirrored with probability 1/2 (unless not
+    ``flip``: the pipeline then mirrors them on alternate epochs, as the
+    recipe does) and moved by up to ``translate`` pixels each way (edges
+    mirrored), in a few batched operations."""
     import tensorflow as tf
 
     shape = tf.shape(images)
     (n, h, w) = (shape[0], shape[1], shape[2])
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, "int64"), 3)
-    flip = tf.random.stateless_uniform([n], seeds[0]) < 0.5
-    images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+    if flip:
+        mirrored = tf.random.stateless_uniform([n], seeds[0]) < 0.5
+        images = tf.where(mirrored[:, None, None, None], tf.reverse(images, axis=[2]), images)
     if not translate:
         return images
     t = translate

@@ -126,7 +126,9 @@ class ImageHyperModel(keras_tuner.HyperModel):
         fit_epochs = max(1, math.ceil(epochs))
         self.compile(model, hp, steps=total)
         data = batches(x, y, self.settings.batch_size, shuffle=True, seed=self.settings.seed,
-                       augment=self.augmentation(hp), repeat=True)
+                       augment=self.augmentation(hp), repeat=True,
+                       alternate_flips=self.block.alternates_flips(hp, self.family(hp),
+                                                                   self.head.task))
         schedule = ScheduleByProgress(*self.rate(hp, total, per_epoch), total, deadline)
         model.fit(data, epochs=fit_epochs, steps_per_epoch=math.ceil(total / fit_epochs),
                   shuffle=False, verbose=verbose, callbacks=[schedule, *callbacks])
