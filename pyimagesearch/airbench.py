@@ -5,7 +5,7 @@ A 2x2 convolution whose fixed weights whiten the pictures' patches, three
 groups of CONV => POOL => BN => GELU => CONV => BN => GELU with wide late
 groups, a max-pool to one pixel and one linear layer scaled down; trained
 briefly, the filters by Muon and the rest by Nesterov SGD, up and down,
-with label smoothing, flips and small translations, and tested on each
+with label smoothing, flips on alternate epochs and small moves, tested on each
 picture averaged with its mirror image.
 Here: the family (depth, widths, activation, a residual connection as
 parameters) and the parts of its training Keras has no name for.

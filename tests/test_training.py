@@ -35,6 +35,27 @@ def test_repeat_gives_full_batches_forever():
     assert sizes == [4] * 7
 
 
+def test_alternate_flips_mirror_each_picture_on_every_other_pass():
+    # airbench's alternating flip: over six passes every picture comes
+    # mirrored on every other one, about half of them on the first; 40
+    # pictures in batches of 12, so batches straddle two passes
+    (n, size) = (40, 12)
+    x = np.random.default_rng(0).integers(0, 256, (n, 3, 5, 1), dtype="uint8")
+    y = np.arange(n, dtype="float32")[:, None]   # each picture's number
+    ds = training.batches(x, y, size, shuffle=True, seed=3, repeat=True, alternate_flips=True)
+    mirrored = {i: [] for i in range(n)}
+    for (images, numbers) in ds.take(6 * n // size):
+        for (image, i) in zip(images.numpy(), numbers.numpy()[:, 0].astype(int)):
+            original = x[i] / 255.0
+            assert np.allclose(image, original) or np.allclose(image, original[:, ::-1])
+            mirrored[i].append(not np.allclose(image, original))
+    for flips in mirrored.values():
+        assert flips == [flips[0], not flips[0]] * 3, flips
+    assert 10 <= sum(flips[0] for flips in mirrored.values()) <= 30
+    with pytest.raises(ValueError, match="repeat"):
+        training.batches(x, y, size, alternate_flips=True)
+
+
 def test_early_stopping_restores_the_best_epochs_weights():
     import keras
 
