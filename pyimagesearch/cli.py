@@ -358,21 +358,25 @@ def search_options(args):
             "precision": args.precision}
 
 
-def search_minutes(limit, started, test_pictures, side, views):
-    """What ``--time-limit`` (``limit`` minutes since ``started``, a
-    ``time.monotonic()``) leaves the search: less the time spent loading,
-    the test predictions (``views`` of each picture of ``side`` pixels) and
-    the saving."""
+def search_minutes(args, started, test_pictures, side, views, task):
+    """What ``--time-limit`` (minutes since ``started``, a
+    ``time.monotonic()``) leaves a ``task`` search: less the time spent
+    loading, the test predictions (``views`` of each picture of ``side``
+    pixels, in the precision the search will compute in) and the saving."""
     import time
 
+    limit = args.time_limit
     if limit is None:
         return None
     from .reports import format_seconds
+    from .search.blocks import ImageBlock
     from .search.hypermodel import scoring_seconds
+    from .search.settings import resolve_precision
 
     print(f"[INFO] time limit: {format_seconds(limit * 60)} for the whole command")
+    precision = resolve_precision(args.precision, ImageBlock(args.block).resolved(side, task))
     end = max(END_SECONDS, 0.02 * limit * 60) + \
-        scoring_seconds(test_pictures, side, views, recalibration=False)
+        scoring_seconds(test_pictures, side, views, recalibration=False, precision=precision)
     left = limit * 60 - (time.monotonic() - started) - end
     if left < 10:
         raise UserError(f"--time-limit {limit:g}: loading took {time.monotonic() - started:.0f}s, "

@@ -805,6 +805,34 @@ def test_scoring_is_budgeted_by_the_pictures_size():
     assert hypermodel.scoring_seconds(750, views=2, recalibration=False) == 16 * small
 
 
+def test_scoring_is_budgeted_by_the_precision():
+    import dataclasses
+    import time
+    from argparse import Namespace
+
+    from pyimagesearch import cli
+
+    # float32 predicts about half as fast as mixed bfloat16: at bfloat16's
+    # rate a 20-minute search on a CPU without it ended 68 s late
+    (fast, slow) = (hypermodels.scoring_seconds(750, 32, 6, False, precision)
+                    for precision in ("mixed_bfloat16", "float32"))
+    assert slow >= 2 * fast
+    hypermodel = default_hypermodel("classification", block="airbench", side=32)
+    for precision in ("mixed_bfloat16", "float32"):
+        hypermodel.settings = dataclasses.replace(hypermodel.settings, precision=precision)
+        assert hypermodel.scoring_seconds(750, 6, False) == \
+            hypermodels.scoring_seconds(750, 32, 6, False, precision)
+    # the command's reserve for the test too, in the precision it will use
+    started = time.monotonic()
+    minutes = {precision: cli.search_minutes(Namespace(time_limit=20, precision=precision,
+                                                       block="airbench"),
+                                             started, 10000, 32, 6, "classification")
+               for precision in ("mixed_bfloat16", "float32")}
+    reserve = (hypermodels.scoring_seconds(10000, 32, 6, False, "float32") -
+               hypermodels.scoring_seconds(10000, 32, 6, False, "mixed_bfloat16"))
+    assert minutes["mixed_bfloat16"] - minutes["float32"] == pytest.approx(reserve / 60, abs=0.01)
+
+
 def test_a_timed_trial_trains_to_its_deadline(tmp_path):
     """run_trial: the deadline given to training is the trial's share from
     its start, less its scoring (a slow build comes out of the training,

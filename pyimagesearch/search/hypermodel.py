@@ -18,19 +18,21 @@ from . import blocks
 # Adam-trained classifiers smooth their one-hot labels by this much
 LABEL_SMOOTHING = 0.1
 WARMUP_EPOCHS = 5
-# 32-pixel pictures a second through a trained network, a little under the
-# default airbench network's on two cores (894-916 measured alone): what
-# scoring is budgeted at, a quarter of it for pictures twice as wide; a
-# loaded machine's slower test comes out of the command's margin
-# (cli.search_minutes)
-PREDICT_RATE = 850.0
+# 32-pixel pictures a second through a trained network, by precision, a
+# little under the default airbench network's on two cores, measured alone:
+# 894-916 in mixed bfloat16 (AMD EPYC, Zen 4, AVX512-BF16), about 460 in
+# float32 (AMD EPYC, Zen 3, no AVX-512). What scoring is budgeted at, a
+# quarter of it for pictures twice as wide; a loaded machine's slower test
+# comes out of the command's margin (cli.search_minutes)
+PREDICT_RATE = {"mixed_bfloat16": 850.0, "float32": 400.0}
 
 
-def scoring_seconds(pictures, side, views=2, recalibration=True):
+def scoring_seconds(pictures, side, views=2, recalibration=True, precision="float32"):
     """Scoring's seconds, with room: batch norm's statistics (after
-    training), then ``views`` of each of ``pictures`` of ``side`` pixels."""
+    training), then ``views`` of each of ``pictures`` of ``side`` pixels,
+    computed in ``precision``."""
     predicted = airbench.RECALIBRATION_PICTURES * recalibration + views * pictures
-    return predicted * max(1.0, (side / 32) ** 2) / PREDICT_RATE
+    return predicted * max(1.0, (side / 32) ** 2) / PREDICT_RATE[precision]
 
 
 class ImageHyperModel(keras_tuner.HyperModel):
@@ -168,4 +170,5 @@ class ImageHyperModel(keras_tuner.HyperModel):
 
     def scoring_seconds(self, pictures, views=2, recalibration=True):
         """``scoring_seconds`` of this model's pictures."""
-        return scoring_seconds(pictures, self.input_shape[0], views, recalibration)
+        return scoring_seconds(pictures, self.input_shape[0], views, recalibration,
+                               self.settings.precision)

@@ -53,13 +53,19 @@ def resolve(block, side, samples, task="classification", augment=None, epochs=No
         # epoch: halve the batch until an epoch has eight steps (16 at least)
         while sgd and batch_size > 16 and samples / batch_size < 8:
             batch_size //= 2
-    if precision == "auto":
-        # the airbench family trains 1.75x faster in mixed bfloat16 where the
-        # processor has it (bench/README.md); the others gained nothing
-        precision = "mixed_bfloat16" if native_bfloat16() and family == "airbench" \
-            else "float32"
     return SearchSettings(block=family, augment=augment, epochs=epochs,
                           max_epochs=max_epochs or defaults["max_epochs"], batch_size=batch_size,
                           schedule=schedule or defaults["schedule"],
                           val_split=val_split or (0.1 if samples >= 10000 else 0.2), seed=seed,
-                          max_trials=max_trials, time_limit=time_limit, precision=precision)
+                          max_trials=max_trials, time_limit=time_limit,
+                          precision=resolve_precision(precision, family))
+
+
+def resolve_precision(precision, family):
+    """``precision``, with "auto" made mixed bfloat16 for the airbench
+    ``family`` where the processor computes bfloat16 natively (it trains
+    1.75x faster, bench/README.md; the other families gained nothing),
+    float32 elsewhere."""
+    if precision != "auto":
+        return precision
+    return "mixed_bfloat16" if native_bfloat16() and family == "airbench" else "float32"
