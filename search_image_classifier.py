@@ -85,9 +85,11 @@ def main(argv=None):
     # search gets what loading, the test and the saving leave; the test is
     # given the time of the most views a winner can predict, six, as the
     # winner is not known yet)
-    clf = ImageClassifier(time_limit=cli.search_minutes(args, started, len(testX),
-                                                        trainX.shape[1], 6, "classification"),
-                          **cli.search_options(args))
+    options = cli.search_options(args)
+    clf = ImageClassifier(time_limit=cli.search_minutes(args.time_limit, options, started,
+                                                        len(testX), trainX.shape[1], 6,
+                                                        "classification"),
+                          **options)
     clf.fit(trainX, trainY, epochs=args.epochs, validation_split=args.val_split,
             verbose=fit_verbosity())
     if clf.role == "worker":

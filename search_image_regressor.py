@@ -96,10 +96,12 @@ def main(argv=None):
     # targets on the squared error; the exported model predicts in the
     # targets' own units
     loss = "mean_absolute_percentage_error" if args.kind == "houses" else "mean_squared_error"
-    reg = ImageRegressor(loss=loss, time_limit=cli.search_minutes(args, started, len(testX),
+    options = search_options(args)
+    reg = ImageRegressor(loss=loss, time_limit=cli.search_minutes(args.time_limit, options,
+                                                                 started, len(testX),
                                                                  args.image_size, 2,
                                                                  "regression"),
-                         **search_options(args))
+                         **options)
     reg.fit(trainX, trainY, epochs=args.epochs, validation_split=args.val_split,
             verbose=fit_verbosity())
     if reg.role == "worker":

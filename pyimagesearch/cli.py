@@ -358,14 +358,14 @@ def search_options(args):
             "precision": args.precision}
 
 
-def search_minutes(args, started, test_pictures, side, views, task):
-    """What ``--time-limit`` (minutes since ``started``, a
-    ``time.monotonic()``) leaves a ``task`` search: less the time spent
-    loading, the test predictions (``views`` of each picture of ``side``
-    pixels, in the precision the search will compute in) and the saving."""
+def search_minutes(limit, options, started, test_pictures, side, views, task):
+    """What ``--time-limit`` (``limit`` minutes since ``started``, a
+    ``time.monotonic()``) leaves a ``task`` search of ``options`` (the
+    searcher's keyword arguments): less the time spent loading, the test
+    predictions (``views`` of each picture of ``side`` pixels, in the
+    precision the search will compute in) and the saving."""
     import time
 
-    limit = args.time_limit
     if limit is None:
         return None
     from .reports import format_seconds
@@ -374,7 +374,8 @@ def search_minutes(args, started, test_pictures, side, views, task):
     from .search.settings import resolve_precision
 
     print(f"[INFO] time limit: {format_seconds(limit * 60)} for the whole command")
-    precision = resolve_precision(args.precision, ImageBlock(args.block).resolved(side, task))
+    family = ImageBlock(options["block_type"]).resolved(side, task)
+    precision = resolve_precision(options["precision"], family)
     end = max(END_SECONDS, 0.02 * limit * 60) + \
         scoring_seconds(test_pictures, side, views, recalibration=False, precision=precision)
     left = limit * 60 - (time.monotonic() - started) - end

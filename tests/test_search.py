@@ -805,12 +805,12 @@ def test_scoring_is_budgeted_by_the_pictures_size():
     assert hypermodel.scoring_seconds(750, views=2, recalibration=False) == 16 * small
 
 
-def test_scoring_is_budgeted_by_the_precision():
+def test_scoring_is_budgeted_by_the_precision(monkeypatch):
     import dataclasses
     import time
-    from argparse import Namespace
 
     from pyimagesearch import cli
+    from pyimagesearch.search import settings as search_settings
 
     # float32 predicts about half as fast as mixed bfloat16: at bfloat16's
     # rate a 20-minute search on a CPU without it ended 68 s late
@@ -824,13 +824,22 @@ def test_scoring_is_budgeted_by_the_precision():
             hypermodels.scoring_seconds(750, 32, 6, False, precision)
     # the command's reserve for the test too, in the precision it will use
     started = time.monotonic()
-    minutes = {precision: cli.search_minutes(Namespace(time_limit=20, precision=precision,
-                                                       block="airbench"),
-                                             started, 10000, 32, 6, "classification")
-               for precision in ("mixed_bfloat16", "float32")}
+
+    def minutes(precision, block="airbench"):
+        return cli.search_minutes(20, {"precision": precision, "block_type": block}, started,
+                                  10000, 32, 6, "classification")
+
     reserve = (hypermodels.scoring_seconds(10000, 32, 6, False, "float32") -
                hypermodels.scoring_seconds(10000, 32, 6, False, "mixed_bfloat16"))
-    assert minutes["mixed_bfloat16"] - minutes["float32"] == pytest.approx(reserve / 60, abs=0.01)
+    assert minutes("mixed_bfloat16") - minutes("float32") == pytest.approx(reserve / 60, abs=0.01)
+    # "auto" as the search resolves it: bfloat16 for the airbench family
+    # (the default at 32 pixels) where the processor has it, else float32
+    for (native, block, precision) in ((True, "airbench", "mixed_bfloat16"),
+                                       (True, None, "mixed_bfloat16"),
+                                       (True, "vanilla", "float32"),
+                                       (False, "airbench", "float32")):
+        monkeypatch.setattr(search_settings, "native_bfloat16", lambda: native)
+        assert minutes("auto", block) == pytest.approx(minutes(precision), abs=0.01), block
 
 
 def test_a_timed_trial_trains_to_its_deadline(tmp_path):
