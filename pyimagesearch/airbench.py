@@ -283,12 +283,13 @@ def flip_and_translate(images, seed, translate=TRANSLATE, flip=True):
     mirrored), in a few batched operations."""
     import tensorflow as tf
 
+    from .training import mirror
+
     shape = tf.shape(images)
     (n, h, w) = (shape[0], shape[1], shape[2])
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, "int64"), 3)
     if flip:
-        mirrored = tf.random.stateless_uniform([n], seeds[0]) < 0.5
-        images = tf.where(mirrored[:, None, None, None], tf.reverse(images, axis=[2]), images)
+        images = mirror(images, tf.random.stateless_uniform([n], seeds[0]) < 0.5)
     if not translate:
         return images
     t = translate

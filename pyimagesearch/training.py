@@ -120,12 +120,16 @@ def batches(x, y=None, batch_size=32, shuffle=False, seed=None, augment=None, mi
     drawn with ``seed``, on even passes and the other half on odd ones
     (airbench's alternating flip: where random flips show a picture the
     same way round two epochs running half the time, every two epochs
-    here show it both ways).
+    here show it both ways). Each pipeline counts from its first pass: a
+    network trained on in another ``fit`` (a promoted trial) starts the
+    pattern again.
     """
     first = np.asarray(x[0] if isinstance(x, (list, tuple)) else x)
     if alternate_flips and not repeat:
         raise ValueError("alternate_flips needs repeat=True: a pass is counted in one "
                          "endless stream of batches")
+    if alternate_flips and isinstance(x, (list, tuple)):
+        raise ValueError("alternate_flips mirrors one input of pictures, not several")
     data = _float32(x) if y is None else (_float32(x), _float32(y))
     if alternate_flips:
         # each picture's number travels with it, to find its half
@@ -169,6 +173,12 @@ def batches(x, y=None, batch_size=32, shuffle=False, seed=None, augment=None, mi
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_NO_AUTOTUNER)
 
 
+def mirror(images, which):
+    """A batch of pictures with those where ``which`` (one boolean a
+    picture) is true mirrored left to right."""
+    return tf.where(which[:, None, None, None], tf.reverse(images, axis=[2]), images)
+
+
 def _alternately_mirrored(ds, count, batch_size, seed, labelled):
     """``ds``'s batches of ``(images, [labels,] numbers)``, each picture
     mirrored on alternate passes, its number dropped. Batch ``i`` of the
@@ -180,8 +190,7 @@ def _alternately_mirrored(ds, count, batch_size, seed, labelled):
         (images, numbers) = (batch[0], batch[-1])
         k = i * batch_size + tf.range(tf.shape(images)[0], dtype=tf.int64)
         odd = (k // count) % 2 == 1
-        flip = tf.not_equal(tf.gather(half, numbers), odd)
-        images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+        images = mirror(images, tf.not_equal(tf.gather(half, numbers), odd))
         return (images, batch[1]) if labelled else images
 
     return ds.enumerate().map(mirrored, num_parallel_calls=tf.data.AUTOTUNE)

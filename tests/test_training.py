@@ -1,5 +1,5 @@
-"""The training plumbing: the input pipeline keeps the data the same, the
-callbacks keep the best epoch's weights and stop early, the mixed model's
+"""The training plumbing: the input pipeline keeps the data the same (or
+mirrors it on alternate passes, when asked), the callbacks keep the best epoch's weights and stop early, the mixed model's
 thread setting does what it says, and model.fit logs one line per epoch
 when stdout is not a terminal."""
 
@@ -52,8 +52,16 @@ def test_alternate_flips_mirror_each_picture_on_every_other_pass():
     for flips in mirrored.values():
         assert flips == [flips[0], not flips[0]] * 3, flips
     assert 10 <= sum(flips[0] for flips in mirrored.values()) <= 30
+    # pictures alone: the same halves, the same passes (seeded; each new
+    # pipeline's first iteration)
+    (alone, labelled) = (training.batches(x, targets, size, shuffle=True, seed=3, repeat=True,
+                                          alternate_flips=True) for targets in (None, y))
+    for (images, (expected, _)) in zip(alone.take(6 * n // size), labelled.take(6 * n // size)):
+        np.testing.assert_array_equal(images.numpy(), expected.numpy())
     with pytest.raises(ValueError, match="repeat"):
         training.batches(x, y, size, alternate_flips=True)
+    with pytest.raises(ValueError, match="one input"):
+        training.batches([x, x], y, size, repeat=True, alternate_flips=True)
 
 
 def test_early_stopping_restores_the_best_epochs_weights():
