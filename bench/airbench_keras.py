@@ -10,9 +10,7 @@ the test accuracy on each picture alone, averaged with its mirror image, and
 over airbench's six views, the training pictures per second (steady steps,
 the first left out) and the minutes. The figure to set beside
 ``../shared/ref/airbench_cpu.py``'s, on the same machine. ``--muon 0``
-trains the filters by SGD as before Muon; ``--batch-size`` other batches;
-``--random-flips`` mirrors each picture at random, as before the
-alternating flip; ``--subset N`` trains on the first N pictures only.
+trains the filters by SGD as before Muon; ``--batch-size`` other batches.
 """
 
 import argparse
@@ -36,13 +34,7 @@ def main():
                          "(default: the search's, airbench.muon_rate of the batch)")
     ap.add_argument("--batch-size", type=int, default=None,
                     help="pictures a step (default: the search's, 512)")
-    ap.add_argument("--random-flips", action="store_true",
-                    help="mirror each picture at random (default: on alternate epochs)")
-    ap.add_argument("--subset", type=int, default=None,
-                    help="train on the first N training pictures (default: all)")
     args = ap.parse_args()
-    if args.subset is not None and args.subset < 1:
-        ap.error("--subset must be 1 or more")
     if args.batch_size is not None and args.batch_size < 1:
         ap.error("--batch-size must be 1 or more")
     sys.path.insert(0, ROOT)
@@ -58,7 +50,6 @@ def main():
 
     started = time.perf_counter()
     (train_x, train_y, test_x, test_y, _) = imagesets.load(args.dataset, "split", 32, 42)
-    (train_x, train_y) = (train_x[:args.subset], train_y[:args.subset])
     loaded = time.perf_counter()
     block = ImageBlock("airbench", augment=True)
     head = ClassificationHead().adapt(train_y)
@@ -77,9 +68,6 @@ def main():
         muon_steps = airbench.muon_steps
         airbench.muon_steps = lambda model, rate: \
             muon_steps(model, args.muon) if args.muon else model
-    if args.random_flips:
-        block.alternates_flips = lambda *_: False
-        hypermodel.augmentation = lambda hp: airbench.flip_and_translate
     metrics = hypermodel.fit(hp, model, train_x, head.encode(train_y), epochs=args.epochs)
     trained = time.perf_counter()
     accuracy = {}
@@ -93,8 +81,7 @@ def main():
     print(f"AIRBENCH_KERAS epochs={metrics['epochs']:.2f} precision={settings.precision} "
           f"activation={hp.get('airbench_activation')} "
           f"muon={airbench.muon_rate(settings.batch_size) if args.muon is None else args.muon:.3f} "
-          f"batch={settings.batch_size} flips={'random' if args.random_flips else 'alternate'} "
-          f"pictures={len(train_x)} plain={accuracy['plain']:.4f} "
+          f"batch={settings.batch_size} plain={accuracy['plain']:.4f} "
           f"mirror={accuracy['mirror']:.4f} tta6={accuracy['6 views']:.4f} "
           f"pictures_per_s={rate:.0f} load_s={loaded - started:.0f} "
           f"train_s={trained - loaded:.0f} test_s={done - trained:.0f}")

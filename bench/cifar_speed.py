@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import time
-from functools import partial
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -55,11 +54,8 @@ def measure(policy, widths, batch_size, steps, activation="gelu", augment=False,
     n = batch_size * steps
     images = rng.integers(0, 256, (n, 32, 32, 3), dtype="uint8")
     labels = np.eye(10, dtype="float32")[rng.integers(0, 10, n)]
-    # as the search: the pipeline mirrors on alternate epochs, the
-    # augmentation moves
     data = batches(images, labels, batch_size, shuffle=True, seed=0, repeat=True,
-                   augment=partial(airbench.flip_and_translate, flip=False) if augment else None,
-                   alternate_flips=augment)
+                   augment=airbench.flip_and_translate if augment else None)
     model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
     start = time.perf_counter()
     model.fit(data, epochs=2, steps_per_epoch=steps, verbose=0)

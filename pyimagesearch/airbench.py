@@ -5,7 +5,7 @@ A 2x2 convolution whose fixed weights whiten the pictures' patches, three
 groups of CONV => POOL => BN => GELU => CONV => BN => GELU with wide late
 groups, a max-pool to one pixel and one linear layer scaled down; trained
 briefly, the filters by Muon and the rest by Nesterov SGD, up and down,
-with label smoothing, flips on alternate epochs and small moves, tested on each
+with label smoothing, flips and small translations, and tested on each
 picture averaged with its mirror image.
 Here: the family (depth, widths, activation, a residual connection as
 parameters) and the parts of its training Keras has no name for.
@@ -276,20 +276,17 @@ def recalibrate_batch_norm(model, images, seed=0, pictures=RECALIBRATION_PICTURE
     return model
 
 
-def flip_and_translate(images, seed, translate=TRANSLATE, flip=True):
-    """Each picture of a batch mirrored with probability 1/2 (unless not
-    ``flip``: the pipeline then mirrors them on alternate epochs, as the
-    recipe does) and moved by up to ``translate`` pixels each way (edges
-    mirrored), in a few batched operations."""
+def flip_and_translate(images, seed, translate=TRANSLATE):
+    """Each picture of a batch mirrored with probability 1/2 and moved by up
+    to ``translate`` pixels each way (edges mirrored), in a few batched
+    operations."""
     import tensorflow as tf
-
-    from .training import mirror
 
     shape = tf.shape(images)
     (n, h, w) = (shape[0], shape[1], shape[2])
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, "int64"), 3)
-    if flip:
-        images = mirror(images, tf.random.stateless_uniform([n], seeds[0]) < 0.5)
+    flip = tf.random.stateless_uniform([n], seeds[0]) < 0.5
+    images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
     if not translate:
         return images
     t = translate

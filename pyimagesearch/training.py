@@ -98,7 +98,7 @@ _NO_AUTOTUNER.autotune.enabled = False
 
 
 def batches(x, y=None, batch_size=32, shuffle=False, seed=None, augment=None, mix=None,
-            repeat=False, alternate_flips=False):
+            repeat=False):
     """An in-memory ``tf.data`` pipeline of ``(x, y)`` batches (of ``x``
     alone when ``y`` is None).
 
@@ -114,26 +114,9 @@ def batches(x, y=None, batch_size=32, shuffle=False, seed=None, augment=None, mi
     repeats), is mapped over the batches on the CPU, in parallel with
     training, as in the keras-io examples. ``mix``, a function of a batch
     ``(images, labels)`` that returns a new one, is mapped after it.
-
-    ``alternate_flips`` (with ``repeat``) mirrors each picture on every
-    other pass over the data, before ``augment``: a fixed half of them,
-    drawn with ``seed``, on even passes and the other half on odd ones
-    (airbench's alternating flip: where random flips show a picture the
-    same way round two epochs running half the time, every two epochs
-    here show it both ways). Each pipeline counts from its first pass: a
-    network trained on in another ``fit`` (a promoted trial) starts the
-    pattern again.
     """
     first = np.asarray(x[0] if isinstance(x, (list, tuple)) else x)
-    if alternate_flips and not repeat:
-        raise ValueError("alternate_flips needs repeat=True: a pass is counted in one "
-                         "endless stream of batches")
-    if alternate_flips and isinstance(x, (list, tuple)):
-        raise ValueError("alternate_flips mirrors one input of pictures, not several")
     data = _float32(x) if y is None else (_float32(x), _float32(y))
-    if alternate_flips:
-        # each picture's number travels with it, to find its half
-        data = (*(data if y is not None else (data,)), np.arange(len(first)))
     ds = tf.data.Dataset.from_tensor_slices(data).cache()
     if shuffle:
         ds = ds.shuffle(len(first), seed=seed, reshuffle_each_iteration=True)
@@ -147,8 +130,6 @@ def batches(x, y=None, batch_size=32, shuffle=False, seed=None, augment=None, mi
 
     if first.dtype == np.uint8 and not isinstance(x, (list, tuple)):
         ds = ds.map(scaled, num_parallel_calls=tf.data.AUTOTUNE)
-    if alternate_flips:
-        ds = _alternately_mirrored(ds, len(first), batch_size, seed, labelled=y is not None)
     if augment is not None:
         if repeat:
             # one endless pass: a batch's number in it never recurs
@@ -171,29 +152,6 @@ def batches(x, y=None, batch_size=32, shuffle=False, seed=None, augment=None, mi
     if mix is not None:
         ds = ds.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_NO_AUTOTUNER)
-
-
-def mirror(images, which):
-    """A batch of pictures with those where ``which`` (one boolean a
-    picture) is true mirrored left to right."""
-    return tf.where(which[:, None, None, None], tf.reverse(images, axis=[2]), images)
-
-
-def _alternately_mirrored(ds, count, batch_size, seed, labelled):
-    """``ds``'s batches of ``(images, [labels,] numbers)``, each picture
-    mirrored on alternate passes, its number dropped. Batch ``i`` of the
-    endless stream holds its pictures ``i * batch_size`` onwards, so picture
-    ``k`` is on pass ``k // count``."""
-    half = tf.constant(np.random.default_rng(seed).random(count) < 0.5)
-
-    def mirrored(i, batch):
-        (images, numbers) = (batch[0], batch[-1])
-        k = i * batch_size + tf.range(tf.shape(images)[0], dtype=tf.int64)
-        odd = (k // count) % 2 == 1
-        images = mirror(images, tf.not_equal(tf.gather(half, numbers), odd))
-        return (images, batch[1]) if labelled else images
-
-    return ds.enumerate().map(mirrored, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def callbacks(early_stopping=False, patience=None, resume_dir=None):

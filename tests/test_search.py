@@ -1114,26 +1114,6 @@ def test_the_airbench_family_augments_unless_told_not_to(augment, augmented):
     assert (hypermodel.augmentation(hp) is not None) == augmented
 
 
-@pytest.mark.parametrize("block, augment, alternating", [
-    ("airbench", None, True), ("airbench", False, False), ("vanilla", True, False)])
-def test_only_the_airbench_family_trains_on_alternately_mirrored_pictures(
-        monkeypatch, block, augment, alternating):
-    import keras_tuner
-
-    # its recipe's alternating flip, done by the pipeline; the other
-    # families' augmentation mirrors at random itself
-    hypermodel = default_hypermodel(block=block, side=16, augment=augment)
-    hp = keras_tuner.HyperParameters()
-    model = hypermodel.build(hp)
-    seen = []
-    real = hypermodels.batches
-    monkeypatch.setattr(hypermodels, "batches", lambda *args, **kwargs:
-                        seen.append(kwargs.get("alternate_flips")) or real(*args, **kwargs))
-    hypermodel.fit(hp, model, hypermodel.sample[:16],
-                   hypermodel.head.encode(np.arange(16) % 3), epochs=1, verbose=0)
-    assert seen == [alternating]
-
-
 def test_an_airbench_regressor_trains_with_adam_and_tests_mirrored():
     import keras
     import keras_tuner

@@ -1,5 +1,5 @@
-"""The training plumbing: the input pipeline keeps the data the same (or
-mirrors it on alternate passes, when asked), the callbacks keep the best epoch's weights and stop early, the mixed model's
+"""The training plumbing: the input pipeline keeps the data the same, the
+callbacks keep the best epoch's weights and stop early, the mixed model's
 thread setting does what it says, and model.fit logs one line per epoch
 when stdout is not a terminal."""
 
@@ -33,35 +33,6 @@ def test_repeat_gives_full_batches_forever():
     ds = training.batches(x, x[:, 0], batch_size=4, shuffle=True, seed=0, repeat=True)
     sizes = [len(b[1]) for b in ds.take(7)]  # 28 examples from 10: it repeats
     assert sizes == [4] * 7
-
-
-def test_alternate_flips_mirror_each_picture_on_every_other_pass():
-    # airbench's alternating flip: over six passes every picture comes
-    # mirrored on every other one, about half of them on the first; 40
-    # pictures in batches of 12, so batches straddle two passes
-    (n, size) = (40, 12)
-    x = np.random.default_rng(0).integers(0, 256, (n, 3, 5, 1), dtype="uint8")
-    y = np.arange(n, dtype="float32")[:, None]   # each picture's number
-    ds = training.batches(x, y, size, shuffle=True, seed=3, repeat=True, alternate_flips=True)
-    mirrored = {i: [] for i in range(n)}
-    for (images, numbers) in ds.take(6 * n // size):
-        for (image, i) in zip(images.numpy(), numbers.numpy()[:, 0].astype(int)):
-            original = x[i] / 255.0
-            assert np.allclose(image, original) or np.allclose(image, original[:, ::-1])
-            mirrored[i].append(not np.allclose(image, original))
-    for flips in mirrored.values():
-        assert flips == [flips[0], not flips[0]] * 3, flips
-    assert 10 <= sum(flips[0] for flips in mirrored.values()) <= 30
-    # pictures alone: the same halves, the same passes (seeded; each new
-    # pipeline's first iteration)
-    (alone, labelled) = (training.batches(x, targets, size, shuffle=True, seed=3, repeat=True,
-                                          alternate_flips=True) for targets in (None, y))
-    for (images, (expected, _)) in zip(alone.take(6 * n // size), labelled.take(6 * n // size)):
-        np.testing.assert_array_equal(images.numpy(), expected.numpy())
-    with pytest.raises(ValueError, match="repeat"):
-        training.batches(x, y, size, alternate_flips=True)
-    with pytest.raises(ValueError, match="one input"):
-        training.batches([x, x], y, size, repeat=True, alternate_flips=True)
 
 
 def test_early_stopping_restores_the_best_epochs_weights():

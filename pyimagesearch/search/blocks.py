@@ -73,22 +73,13 @@ class ImageBlock:
         return self.augment
 
     def augmentation(self, hp, family, task):
-        """A function of a batch of pictures in [0, 1] and a seed, or None.
-        The airbench family's moves the pictures only: the pipeline mirrors
-        them (``alternates_flips``)."""
+        """A function of a batch of pictures in [0, 1] and a seed, or None."""
         if not self.augments(hp, task, family):
             return None
         if family == "airbench":
             translate = hp.Choice("airbench_translate", [2, 4], default=2)
-            return lambda images, seed: airbench.flip_and_translate(images, seed, translate,
-                                                                    flip=False)
+            return lambda images, seed: airbench.flip_and_translate(images, seed, translate)
         return affine_augmentation(task)
-
-    def alternates_flips(self, hp, family, task):
-        """Whether the training pipeline mirrors each picture on alternate
-        epochs (``training.batches``): the airbench family's, when it
-        augments, as its recipe does."""
-        return family == "airbench" and self.augments(hp, task, family)
 
 
 def affine_augmentation(task):

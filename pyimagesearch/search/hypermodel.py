@@ -20,10 +20,11 @@ LABEL_SMOOTHING = 0.1
 WARMUP_EPOCHS = 5
 # 32-pixel pictures a second through a trained network, by precision, a
 # little under the default airbench network's on two cores, measured alone:
-# 894-916 in mixed bfloat16 (AMD EPYC, Zen 4, AVX512-BF16), about 460 in
-# float32 (AMD EPYC, Zen 3, no AVX-512). What scoring is budgeted at, a
-# quarter of it for pictures twice as wide; a loaded machine's slower test
-# comes out of the command's margin (cli.search_minutes)
+# 894-916 in mixed bfloat16 (AMD EPYC, Zen 4, AVX512-BF16); in float32 (AMD
+# EPYC, Zen 3, no AVX-512) about 400 scoring a trial (batch norm's
+# statistics, then predictions) and 500 predicting the test. What scoring is
+# budgeted at, a quarter of it for pictures twice as wide; a loaded
+# machine's slower test comes out of the command's margin (cli.search_minutes)
 PREDICT_RATE = {"mixed_bfloat16": 850.0, "float32": 400.0}
 
 
@@ -128,9 +129,7 @@ class ImageHyperModel(keras_tuner.HyperModel):
         fit_epochs = max(1, math.ceil(epochs))
         self.compile(model, hp, steps=total)
         data = batches(x, y, self.settings.batch_size, shuffle=True, seed=self.settings.seed,
-                       augment=self.augmentation(hp), repeat=True,
-                       alternate_flips=self.block.alternates_flips(hp, self.family(hp),
-                                                                   self.head.task))
+                       augment=self.augmentation(hp), repeat=True)
         schedule = ScheduleByProgress(*self.rate(hp, total, per_epoch), total, deadline)
         model.fit(data, epochs=fit_epochs, steps_per_epoch=math.ceil(total / fit_epochs),
                   shuffle=False, verbose=verbose, callbacks=[schedule, *callbacks])
