@@ -359,23 +359,19 @@ def search_options(args):
 
 
 def search_minutes(limit, options, started, test_pictures, side, views, task):
-    """What ``--time-limit`` (``limit`` minutes since ``started``, a
-    ``time.monotonic()``) leaves a ``task`` search of ``options`` (the
-    searcher's keyword arguments): less the time spent loading, the test
-    predictions (``views`` of each picture of ``side`` pixels, in the
-    precision the search will compute in) and the saving."""
+    """What ``--time-limit`` (``limit`` minutes since ``started``, a monotonic
+    time) leaves a ``task`` search of ``options``: less loading, the test
+    (``views`` of each picture of ``side`` pixels) and the saving."""
     import time
 
     if limit is None:
         return None
     from .reports import format_seconds
-    from .search.blocks import ImageBlock
     from .search.hypermodel import scoring_seconds
-    from .search.settings import resolve_precision
+    from .search.settings import options_precision
 
     print(f"[INFO] time limit: {format_seconds(limit * 60)} for the whole command")
-    family = ImageBlock(options["block_type"]).resolved(side, task)
-    precision = resolve_precision(options["precision"], family)
+    precision = options_precision(options, side, task)
     end = max(END_SECONDS, 0.02 * limit * 60) + \
         scoring_seconds(test_pictures, side, views, recalibration=False, precision=precision)
     left = limit * 60 - (time.monotonic() - started) - end
