@@ -29,6 +29,7 @@ BIAS_SCALE = 64.0
 RECALIBRATION_PICTURES = 10000
 WIDTHS = {"64-256-256": (64, 256, 256), "32-128-128": (32, 128, 128),
           "96-384-384": (96, 384, 384), "64-128-256": (64, 128, 256)}
+DEFAULT_WIDTHS = "64-256-256"   # the recipe's
 
 
 def whitening_kernel(images, eps=5e-4, patch=WHITEN_PATCH):
@@ -57,7 +58,7 @@ def dirac(kernel):
     return kernel
 
 
-def features(keras, inputs, mean, std, widths=WIDTHS["64-256-256"], convs=2,
+def features(keras, inputs, mean, std, widths=WIDTHS[DEFAULT_WIDTHS], convs=2,
              activation="gelu", residual=False):
     """The body on pictures in [0, 1]: normalised by the training pictures'
     per-channel ``mean`` and ``std``, the whitening stem, one group per width

@@ -1179,6 +1179,53 @@ def test_first_airbench_trial_is_the_recipes_network():
     assert not all(np.allclose(a, b) for (a, b) in zip(images, moved))
 
 
+def test_a_slow_machine_starts_from_the_narrow_network(monkeypatch):
+    import keras
+    import keras_tuner
+
+    def filters(hypermodel):
+        model = hypermodel.build(keras_tuner.HyperParameters())
+        return [l.filters for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+
+    # a step of 8 pictures in half a second: 80 pictures are an epoch in 5 s
+    hypermodel = default_hypermodel("classification", "airbench", side=32)
+    monkeypatch.setattr(hypermodel, "step_seconds", lambda hp, x, y: 0.5)
+    (x, y) = (hypermodel.sample, np.eye(3, dtype="float32")[np.arange(64) % 3])
+    enough = hypermodels.MIN_TOP_EPOCHS * 5.0
+    assert hypermodel.size_first_network(1.01 * enough, x, y, 80) is None
+    assert filters(hypermodel) == [24, 64, 64, 256, 256, 256, 256]
+    # a top rung that pays for fewer epochs of the recipe's network starts
+    # from the narrow one, which KerasTuner's first trial (the defaults) is
+    said = hypermodel.size_first_network(0.99 * enough, x, y, 80)
+    assert "airbench 32-128-128" in said and "16 pictures/s" in said, said
+    assert filters(hypermodel) == [24, 32, 32, 128, 128, 128, 128]
+    # Adam-trained regressors and the other families keep their first network
+    for hypermodel in (default_hypermodel("regression", "airbench", side=32),
+                       default_hypermodel("classification", "vanilla", side=32)):
+        monkeypatch.setattr(hypermodel, "step_seconds", lambda hp, x, y: 1e6)
+        assert hypermodel.size_first_network(1.0, x, y, 80) is None
+        assert hypermodel.first_widths == "64-256-256"
+
+
+def test_a_network_is_timed_once(monkeypatch):
+    import keras_tuner
+
+    hypermodel = default_hypermodel("classification", "airbench", side=16)
+    (compiled, compile) = ([], hypermodel.compile)
+    monkeypatch.setattr(hypermodel, "compile",
+                        lambda model, hp, **kw: compiled.append(hp) or compile(model, hp, **kw))
+    (x, y) = (hypermodel.sample, np.eye(3, dtype="float32")[np.arange(64) % 3])
+    first = hypermodel.step_seconds(keras_tuner.HyperParameters(), x, y)
+    # the first trial's network (the oracle's own values beside it) was
+    # timed when the search sized it: not again
+    hp = keras_tuner_hp(hypermodel)
+    hp.values.update({EPOCHS: 3, SECONDS: 10.0})
+    assert hypermodel.step_seconds(hp, x, y) == first and len(compiled) == 1
+    hp.values["airbench_widths"] = "32-128-128"
+    hypermodel.step_seconds(hp, x, y)
+    assert len(compiled) == 2
+
+
 def test_batch_norm_offsets_step_at_64_times_the_rate():
     import keras
     import keras_tuner

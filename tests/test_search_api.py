@@ -192,6 +192,41 @@ def test_a_callers_mistake_is_named_before_training(tmp_path, call, message):
 
 
 @pytest.mark.eager_steps
+def test_a_timed_search_sizes_its_first_network_by_the_top_rungs_time(tmp_path, monkeypatch):
+    from pyimagesearch.search import distributed, project
+    from pyimagesearch.search.hypermodel import ImageHyperModel
+
+    class Sized(Exception):
+        pass
+
+    class Searched(Exception):
+        pass
+
+    def sized(self, seconds, x, y, samples):
+        raise Sized(seconds, len(x), samples)
+
+    def searched(*args, **kwargs):
+        raise Searched
+
+    monkeypatch.setattr(ImageHyperModel, "size_first_network", sized)
+    monkeypatch.setattr(distributed, "make_tuner", searched)
+    (x, y) = coloured_pictures(40, 0, side=12)
+    # before the search: the top rung's share of the time (all of it for
+    # one candidate), the split training the trials, every picture at the top
+    for (trials, share) in ((2, 0.85), (1, 1.0)):
+        with pytest.raises(Sized) as found:
+            ImageClassifier(max_trials=trials, time_limit=1, directory=tmp_path,
+                            overwrite=True).fit(x, y)
+        assert found.value.args[0] == pytest.approx(share * 60, abs=2)
+        assert found.value.args[1:] == (32, 40)
+    # no time limit, or a resumed search (its first trial already chosen): not sized
+    with pytest.raises(Searched):
+        ImageClassifier(directory=tmp_path, overwrite=True).fit(x, y)
+    monkeypatch.setattr(project, "check_project", lambda *args: 1)
+    with pytest.raises(Searched):
+        ImageClassifier(time_limit=1, directory=tmp_path, overwrite=True).fit(x, y)
+
+
 def test_a_promoted_network_goes_on_from_its_parents(tmp_path, monkeypatch):
     from pyimagesearch.search.hypermodel import ImageHyperModel
 

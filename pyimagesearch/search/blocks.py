@@ -98,10 +98,12 @@ def affine_augmentation(task):
                    horizontal_flip=True, fill_mode="REFLECT")
 
 
-def airbench_features(hp, x, mean, std):
+def airbench_features(hp, x, mean, std, widths=airbench.DEFAULT_WIDTHS):
+    """The airbench family's body, ``widths`` (a key of ``airbench.WIDTHS``)
+    the first trial's."""
     import keras
 
-    widths = hp.Choice("airbench_widths", list(airbench.WIDTHS), default="64-256-256")
+    widths = hp.Choice("airbench_widths", list(airbench.WIDTHS), default=widths)
     convs = hp.Int("airbench_convs", 2, 3, default=2)
     activation = hp.Choice("airbench_activation", ["gelu", "relu"], default="gelu")
     residual = hp.Boolean("airbench_residual", default=False)

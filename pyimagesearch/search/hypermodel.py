@@ -10,7 +10,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from .. import airbench
+from .. import airbench, reports
 from ..fast import use_fused_kernels
 from ..training import ScheduleByProgress, batches, steps_per_epoch, warmup_cosine
 from . import blocks
@@ -26,6 +26,11 @@ WARMUP_EPOCHS = 5
 # budgeted at, a quarter of it for pictures twice as wide; a loaded
 # machine's slower test comes out of the command's margin (cli.search_minutes)
 PREDICT_RATE = {"mixed_bfloat16": 850.0, "float32": 400.0}
+# airbench's recipe trains its network 8 to 10 epochs: where a timed top rung
+# pays for fewer than this many of the default network's on this machine,
+# the first trial is the narrow one, 2.5x as fast (bench/README.md)
+MIN_TOP_EPOCHS = 4.0
+NARROW_WIDTHS = "32-128-128"
 
 
 def scoring_seconds(pictures, side, views=2, recalibration=True, precision="float32"):
@@ -50,6 +55,8 @@ class ImageHyperModel(keras_tuner.HyperModel):
             self.sample = self.sample / 255.0
         flat = self.sample.reshape(-1, self.input_shape[-1])
         (self.mean, self.std) = (flat.mean(axis=0), flat.std(axis=0) + 1e-3)
+        self.first_widths = airbench.DEFAULT_WIDTHS
+        self.timed = {}   # a step's seconds, by network
 
     def family(self, hp):
         return self.block.family(hp, self.input_shape[0], self.head.task)
@@ -76,7 +83,7 @@ class ImageHyperModel(keras_tuner.HyperModel):
         self.augmentation(hp)   # its choices join the space before the network's
         inputs = keras.Input(shape=self.input_shape, name="image")
         if family == "airbench":
-            x = blocks.airbench_features(hp, inputs, self.mean, self.std)
+            x = blocks.airbench_features(hp, inputs, self.mean, self.std, self.first_widths)
         elif family == "vanilla":
             x = blocks.vanilla_features(hp, inputs, self.head.task)
         else:
@@ -152,12 +159,36 @@ class ImageHyperModel(keras_tuner.HyperModel):
         return self.head.scores(self.predict(hp, model, x), y, self.smoothing(hp))
 
     def step_seconds(self, hp, x, y, steps=2):
-        """A step's seconds, timed on a throwaway copy after a first step."""
-        model = self.compile(self.build(hp), hp)
-        timer = ScheduleByProgress(0.0, lambda progress: 0.0, steps + 1)
-        model.fit(batches(x, y, self.settings.batch_size, repeat=True), epochs=1,
-                  steps_per_epoch=steps + 1, shuffle=False, verbose=0, callbacks=[timer])
-        return timer.step_seconds()
+        """A step's seconds, timed on a throwaway copy after a first step
+        (once for each network)."""
+        model = self.build(hp)
+        network = tuple(sorted(reports.network_values(hp.values).items()))
+        if network not in self.timed:
+            model = self.compile(model, hp)
+            timer = ScheduleByProgress(0.0, lambda progress: 0.0, steps + 1)
+            model.fit(batches(x, y, self.settings.batch_size, repeat=True), epochs=1,
+                      steps_per_epoch=steps + 1, shuffle=False, verbose=0, callbacks=[timer])
+            self.timed[network] = timer.step_seconds()
+        return self.timed[network]
+
+    def size_first_network(self, seconds, x, y, samples):
+        """Make the first trial the narrow airbench classifier where
+        ``seconds`` of the top rung pay for fewer than ``MIN_TOP_EPOCHS``
+        epochs of ``samples`` pictures of the default network, a step timed
+        here on ``x``, ``y``; returns what it found, a line to print."""
+        hp = keras_tuner.HyperParameters()
+        if not blocks.sgd_recipe(self.family(hp), self.head.task):
+            return None
+        per_epoch = steps_per_epoch(samples, self.settings.batch_size)
+        epochs = seconds / (self.step_seconds(hp, x, y) * per_epoch)
+        if epochs >= MIN_TOP_EPOCHS:
+            return None
+        self.first_widths = NARROW_WIDTHS
+        rate = self.settings.batch_size / self.step_seconds(hp, x, y)
+        return (f"[INFO] the first network is airbench {NARROW_WIDTHS}: the default "
+                f"{airbench.DEFAULT_WIDTHS} trains {rate:.0f} pictures/s here, {epochs:.1f} "
+                f"epoch(s) in the top rung's {reports.format_seconds(seconds)} "
+                f"(airbench's recipe trains 8-10)")
 
     def epochs_within(self, seconds, step_seconds, samples, most):
         """The epochs, to a tenth, that ``seconds`` of training pay for, and a

@@ -47,6 +47,11 @@ def rung_sizes(candidates):
     return sizes
 
 
+def top_share(top):
+    """The share of a timed search's time the top rung (rung ``top``) gets."""
+    return 1.0 if top == 0 else 1.0 - LOW_SHARE
+
+
 def value(trial, key, default=None):
     return trial.hyperparameters.values.get(key, default)
 
@@ -113,7 +118,7 @@ class HalvingOracle(keras_tuner.Oracle):
 
         def share(k):
             if k == top:
-                return (1.0 if top == 0 else 1.0 - LOW_SHARE) / sizes[k]
+                return top_share(top) / sizes[k]
             return LOW_SHARE / top / sizes[k]
 
         waiting = sum(share(k) * max(0, sizes[k] - len(self.rung(k)))

@@ -137,7 +137,7 @@ class ImageSearch:
         from ..splits import hold_out
         from .distributed import make_tuner
         from .hypermodel import ImageHyperModel
-        from .oracle import Clock
+        from .oracle import Clock, rung_sizes, top_share
 
         (x, y, held) = self.checked(x, y, validation_data, validation_split)
         settings = resolve(self.block, x.shape[1], len(x), self.head.task,
@@ -171,6 +171,12 @@ class ImageSearch:
             if self.role != "worker":
                 project.write_identity(self.folder, identity)
             project.announce(settings, self.folder, self.role, finished)
+            if clock.limit is not None and self.role == "single" and not finished:
+                top = len(rung_sizes(settings.max_trials)) - 1
+                sized = self.hypermodel.size_first_network(clock.left() * top_share(top),
+                                                           fit_x, fit_y, len(all_y))
+                if sized:
+                    print(sized, flush=True)
             self.tuner = make_tuner(self.hypermodel, settings, self.folder, self.overwrite,
                                     clock, self.role, verbose)
             self.tuner.search(fit_x, fit_y, validation_data=(val_x, val_y))
