@@ -1199,6 +1199,12 @@ def test_a_slow_machine_starts_from_the_narrow_network(monkeypatch):
     said = hypermodel.size_first_network(0.99 * enough, x, y, 80)
     assert "airbench 32-128-128" in said and "16 pictures/s" in said, said
     assert filters(hypermodel) == [24, 32, 32, 128, 128, 128, 128]
+    # unless the epochs asked for are fewer still
+    hypermodel.first_widths = "64-256-256"
+    hypermodel.settings = SearchSettings(block="airbench", batch_size=8, schedule="onecycle",
+                                         epochs=3)
+    assert hypermodel.size_first_network(0.99 * 3.5 / 4 * enough, x, y, 80) is None
+    assert hypermodel.size_first_network(0.99 * 3 / 4 * enough, x, y, 80) is not None
     # Adam-trained regressors and the other families keep their first network
     for hypermodel in (default_hypermodel("regression", "airbench", side=32),
                        default_hypermodel("classification", "vanilla", side=32)):
@@ -1207,8 +1213,10 @@ def test_a_slow_machine_starts_from_the_narrow_network(monkeypatch):
         assert hypermodel.first_widths == "64-256-256"
 
 
-def test_a_network_is_timed_once(monkeypatch):
+def test_a_network_is_timed_once(tmp_path, monkeypatch):
     import keras_tuner
+
+    from pyimagesearch.search.oracle import Clock
 
     hypermodel = default_hypermodel("classification", "airbench", side=16)
     (compiled, compile) = ([], hypermodel.compile)
@@ -1216,10 +1224,11 @@ def test_a_network_is_timed_once(monkeypatch):
                         lambda model, hp, **kw: compiled.append(hp) or compile(model, hp, **kw))
     (x, y) = (hypermodel.sample, np.eye(3, dtype="float32")[np.arange(64) % 3])
     first = hypermodel.step_seconds(keras_tuner.HyperParameters(), x, y)
-    # the first trial's network (the oracle's own values beside it) was
-    # timed when the search sized it: not again
-    hp = keras_tuner_hp(hypermodel)
-    hp.values.update({EPOCHS: 3, SECONDS: 10.0})
+    # the oracle's first trial (the defaults, its own values beside them)
+    # is the network the search timed when it sized it: not timed again
+    tuner = distributed.make_tuner(hypermodel, hypermodel.settings, str(tmp_path), True,
+                                   Clock(None))
+    hp = tuner.oracle.create_trial("tuner0").hyperparameters
     assert hypermodel.step_seconds(hp, x, y) == first and len(compiled) == 1
     hp.values["airbench_widths"] = "32-128-128"
     hypermodel.step_seconds(hp, x, y)

@@ -191,7 +191,6 @@ def test_a_callers_mistake_is_named_before_training(tmp_path, call, message):
     np.testing.assert_array_equal(y, before_y)
 
 
-@pytest.mark.eager_steps
 def test_a_timed_search_sizes_its_first_network_by_the_top_rungs_time(tmp_path, monkeypatch):
     from pyimagesearch.search import distributed, project
     from pyimagesearch.search.hypermodel import ImageHyperModel
@@ -217,16 +216,19 @@ def test_a_timed_search_sizes_its_first_network_by_the_top_rungs_time(tmp_path, 
         with pytest.raises(Sized) as found:
             ImageClassifier(max_trials=trials, time_limit=1, directory=tmp_path,
                             overwrite=True).fit(x, y)
-        assert found.value.args[0] == pytest.approx(share * 60, abs=2)
+        assert found.value.args[0] == pytest.approx(share * 60, abs=5)
         assert found.value.args[1:] == (32, 40)
-    # no time limit, or a resumed search (its first trial already chosen): not sized
+    # no time limit, or a resumed search, even one stopped in its first
+    # trial (KerasTuner reruns it with the values it recorded): not sized
     with pytest.raises(Searched):
         ImageClassifier(directory=tmp_path, overwrite=True).fit(x, y)
-    monkeypatch.setattr(project, "check_project", lambda *args: 1)
+    monkeypatch.setattr(project, "check_project", lambda *args: 0)
+    (tmp_path / "image_classifier" / project.TRIALS / "trial_0000").mkdir(parents=True)
     with pytest.raises(Searched):
-        ImageClassifier(time_limit=1, directory=tmp_path, overwrite=True).fit(x, y)
+        ImageClassifier(time_limit=1, directory=tmp_path).fit(x, y)
 
 
+@pytest.mark.eager_steps
 def test_a_promoted_network_goes_on_from_its_parents(tmp_path, monkeypatch):
     from pyimagesearch.search.hypermodel import ImageHyperModel
 

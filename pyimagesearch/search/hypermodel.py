@@ -159,12 +159,12 @@ class ImageHyperModel(keras_tuner.HyperModel):
         return self.head.scores(self.predict(hp, model, x), y, self.smoothing(hp))
 
     def step_seconds(self, hp, x, y, steps=2):
-        """A step's seconds, timed on a throwaway copy after a first step
-        (once for each network)."""
-        model = self.build(hp)
+        """A step's seconds, timed on a throwaway copy after a first step,
+        once for each network (``hp`` without values: the defaults')."""
+        model = None if hp.values else self.build(hp)
         network = tuple(sorted(reports.network_values(hp.values).items()))
         if network not in self.timed:
-            model = self.compile(model, hp)
+            model = self.compile(model or self.build(hp), hp)
             timer = ScheduleByProgress(0.0, lambda progress: 0.0, steps + 1)
             model.fit(batches(x, y, self.settings.batch_size, repeat=True), epochs=1,
                       steps_per_epoch=steps + 1, shuffle=False, verbose=0, callbacks=[timer])
@@ -174,17 +174,18 @@ class ImageHyperModel(keras_tuner.HyperModel):
     def size_first_network(self, seconds, x, y, samples):
         """Make the first trial the narrow airbench classifier where
         ``seconds`` of the top rung pay for fewer than ``MIN_TOP_EPOCHS``
-        epochs of ``samples`` pictures of the default network, a step timed
-        here on ``x``, ``y``; returns what it found, a line to print."""
+        epochs (or those asked for) of ``samples`` pictures of the default
+        network, a step timed here on ``x``, ``y``; returns what it found,
+        a line to print, or None."""
         hp = keras_tuner.HyperParameters()
         if not blocks.sgd_recipe(self.family(hp), self.head.task):
             return None
-        per_epoch = steps_per_epoch(samples, self.settings.batch_size)
-        epochs = seconds / (self.step_seconds(hp, x, y) * per_epoch)
-        if epochs >= MIN_TOP_EPOCHS:
+        step = max(1e-6, self.step_seconds(hp, x, y))
+        epochs = seconds / (step * steps_per_epoch(samples, self.settings.batch_size))
+        if epochs >= min(MIN_TOP_EPOCHS, self.settings.full_epochs()):
             return None
         self.first_widths = NARROW_WIDTHS
-        rate = self.settings.batch_size / self.step_seconds(hp, x, y)
+        rate = self.settings.batch_size / step
         return (f"[INFO] the first network is airbench {NARROW_WIDTHS}: the default "
                 f"{airbench.DEFAULT_WIDTHS} trains {rate:.0f} pictures/s here, {epochs:.1f} "
                 f"epoch(s) in the top rung's {reports.format_seconds(seconds)} "

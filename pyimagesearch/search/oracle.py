@@ -47,6 +47,11 @@ def rung_sizes(candidates):
     return sizes
 
 
+def top_rung(candidates):
+    """The top rung's index, for ``candidates`` in the first."""
+    return len(rung_sizes(candidates)) - 1
+
+
 def top_share(top):
     """The share of a timed search's time the top rung (rung ``top``) gets."""
     return 1.0 if top == 0 else 1.0 - LOW_SHARE
@@ -75,7 +80,7 @@ class HalvingOracle(keras_tuner.Oracle):
     def top(self):
         """The top rung: as the candidates need, or as a resumed search began."""
         return self.recorded_top if self.recorded_top is not None \
-            else len(rung_sizes(self.candidates)) - 1
+            else top_rung(self.candidates)
 
     def sizes(self):
         sizes = rung_sizes(self.candidates) + [1] * (self.top() + 1)

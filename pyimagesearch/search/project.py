@@ -26,6 +26,12 @@ def identity(settings, **data):
     return {**recorded, **data, "scoring": SCORING}
 
 
+def has_trials(folder):
+    """Whether the search in ``folder`` recorded a trial, finished or not."""
+    trials = os.path.join(folder, TRIALS)
+    return os.path.isdir(trials) and any(n.startswith("trial_") for n in os.listdir(trials))
+
+
 def check_project(folder, identity, overwrite, role):
     """Check that ``folder`` holds nothing or this search (``identity``; None:
     any of ours), its files whole; returns how many trials finished there."""

@@ -137,7 +137,7 @@ class ImageSearch:
         from ..splits import hold_out
         from .distributed import make_tuner
         from .hypermodel import ImageHyperModel
-        from .oracle import Clock, rung_sizes, top_share
+        from .oracle import Clock, top_rung, top_share
 
         (x, y, held) = self.checked(x, y, validation_data, validation_split)
         settings = resolve(self.block, x.shape[1], len(x), self.head.task,
@@ -171,10 +171,11 @@ class ImageSearch:
             if self.role != "worker":
                 project.write_identity(self.folder, identity)
             project.announce(settings, self.folder, self.role, finished)
-            if clock.limit is not None and self.role == "single" and not finished:
-                top = len(rung_sizes(settings.max_trials)) - 1
-                sized = self.hypermodel.size_first_network(clock.left() * top_share(top),
-                                                           fit_x, fit_y, len(all_y))
+            if clock.limit is not None and self.role == "single" and \
+                    (self.overwrite or not project.has_trials(self.folder)):
+                top = top_share(top_rung(settings.max_trials))
+                sized = self.hypermodel.size_first_network(clock.left() * top, fit_x, fit_y,
+                                                           len(all_y))
                 if sized:
                     print(sized, flush=True)
             self.tuner = make_tuner(self.hypermodel, settings, self.folder, self.overwrite,
