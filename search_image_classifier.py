@@ -82,16 +82,12 @@ def main(argv=None):
     # initialize the image classifier and search for the best model: the
     # candidates are scored on pictures held out of the training split, the
     # best learns all of it (--time-limit bounds the whole command: the
-    # search gets what loading, the test and the saving leave; the test is
-    # given the time of the most views a winner can predict, six, as the
-    # winner is not known yet)
-    options = cli.search_options(args)
-    clf = ImageClassifier(time_limit=cli.search_minutes(args.time_limit, options, started,
-                                                        len(testX), trainX.shape[1], 6,
-                                                        "classification"),
-                          **options)
+    # search gets what loading and the saving leave, and keeps the test's
+    # time at the speed its winner predicts)
+    clf = ImageClassifier(time_limit=cli.search_minutes(args.time_limit, started),
+                          **cli.search_options(args))
     clf.fit(trainX, trainY, epochs=args.epochs, validation_split=args.val_split,
-            verbose=fit_verbosity())
+            verbose=fit_verbosity(), test_pictures=len(testX))
     if clf.role == "worker":
         print("[INFO] no trials left; the chief exports the best model")
         return 0

@@ -96,14 +96,10 @@ def main(argv=None):
     # targets on the squared error; the exported model predicts in the
     # targets' own units
     loss = "mean_absolute_percentage_error" if args.kind == "houses" else "mean_squared_error"
-    options = search_options(args)
-    reg = ImageRegressor(loss=loss, time_limit=cli.search_minutes(args.time_limit, options,
-                                                                 started, len(testX),
-                                                                 args.image_size, 2,
-                                                                 "regression"),
-                         **options)
+    reg = ImageRegressor(loss=loss, time_limit=cli.search_minutes(args.time_limit, started),
+                         **search_options(args))
     reg.fit(trainX, trainY, epochs=args.epochs, validation_split=args.val_split,
-            verbose=fit_verbosity())
+            verbose=fit_verbosity(), test_pictures=len(testX))
     if reg.role == "worker":
         print("[INFO] no trials left; the chief exports the best model")
         return 0

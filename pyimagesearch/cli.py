@@ -358,22 +358,18 @@ def search_options(args):
             "precision": args.precision}
 
 
-def search_minutes(limit, options, started, test_pictures, side, views, task):
+def search_minutes(limit, started):
     """What ``--time-limit`` (``limit`` minutes since ``started``, a monotonic
-    time) leaves a ``task`` search of ``options``: less loading, the test
-    (``views`` of each picture of ``side`` pixels) and the saving."""
+    time) leaves the search, less loading and the figures' and saving's
+    margin (the test's time the search keeps itself: ``fit(test_pictures=)``)."""
     import time
 
     if limit is None:
         return None
     from .reports import format_seconds
-    from .search.hypermodel import scoring_seconds
-    from .search.settings import options_precision
 
     print(f"[INFO] time limit: {format_seconds(limit * 60)} for the whole command")
-    precision = options_precision(options, side, task)
-    end = max(END_SECONDS, 0.02 * limit * 60) + \
-        scoring_seconds(test_pictures, side, views, recalibration=False, precision=precision)
+    end = max(END_SECONDS, 0.02 * limit * 60)
     left = limit * 60 - (time.monotonic() - started) - end
     if left < 10:
         raise UserError(f"--time-limit {limit:g}: loading took {time.monotonic() - started:.0f}s, "

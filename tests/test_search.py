@@ -20,8 +20,8 @@ from pyimagesearch import cli, imagesets, reports
 from pyimagesearch.errors import UserError
 from pyimagesearch.search import distributed, project
 from pyimagesearch.search import hypermodel as hypermodels
-from pyimagesearch.reports import (EPOCHS, PARENT, RUNG, SECONDS, WITH_VALIDATION,
-                                   native_bfloat16)
+from pyimagesearch.reports import (EPOCHS, PARENT, PREDICT_SECONDS, RUNG, SECONDS,
+                                   STEP_SECONDS, WITH_VALIDATION, native_bfloat16)
 from pyimagesearch.search.oracle import rung_sizes
 from pyimagesearch.search.settings import SearchSettings, resolve
 from pyimagesearch.training import ScheduleByProgress, batches
@@ -289,8 +289,8 @@ def halving_oracle(tmp_path, candidates, fullEpochs, clock=None):
     return oracle
 
 
-def finish(oracle, trial, loss):
-    oracle.update_trial(trial.trial_id, {"val_loss": loss, "seconds": 1.0})
+def finish(oracle, trial, loss, **metrics):
+    oracle.update_trial(trial.trial_id, {"val_loss": loss, "seconds": 1.0, **metrics})
     trial.status = "COMPLETED"
     oracle.end_trial(trial)
 
@@ -597,13 +597,17 @@ def test_the_clock_is_shared_out_top_rung_first(tmp_path, capsys):
     first = oracle.create_trial("tuner0")
     assert first.hyperparameters.values[SECONDS] == pytest.approx(75.0)
     clock.leftSeconds = 900.0   # the first trial overran a little
-    finish(oracle, first, 0.6)
+    finish(oracle, first, 0.6, step_seconds=2.0, predict_seconds=0.004)
     second = oracle.create_trial("tuner0")
     assert second.hyperparameters.values[SECONDS] == pytest.approx(900 * 0.075 / 0.925)
     clock.leftSeconds = 700.0
-    finish(oracle, second, 0.5)
+    finish(oracle, second, 0.5, step_seconds=1.0, predict_seconds=0.001)
     top = oracle.create_trial("tuner0")
     assert top.hyperparameters.values[SECONDS] == pytest.approx(700.0)
+    # the promoted network's speeds are its parent's, measured, not guessed
+    assert (top.hyperparameters.values[STEP_SECONDS],
+            top.hyperparameters.values[PREDICT_SECONDS]) == (1.0, 0.001)
+    assert first.hyperparameters.values[PREDICT_SECONDS] == 0.0
     # no time to retrain the winner after the search: the top rung learns
     # the validation pictures too, the candidates never
     assert top.hyperparameters.values[WITH_VALIDATION] is True
@@ -714,13 +718,17 @@ class FakeTrial:
                                        get_last_value=values.__getitem__)
 
 
-def export_with(left, best, copies=1, task="regression", schedule="cosine", kept="kept"):
-    """``SearchTuner.export`` of ``best`` with ``left`` seconds on the clock,
-    its network and training stood in for: returns what export returned and
-    the copies each retraining built."""
+def export_with(left, best, copies=1, task="regression", schedule="cosine", kept="kept",
+                seen=None):
+    """``SearchTuner.export`` of ``best`` with ``left`` seconds on the clock
+    (its deadline at 1,000 s), its network and training stood in for:
+    returns what export returned and the copies each retraining built; in
+    ``seen``, each retraining's deadline and what it asked to keep after."""
     from pyimagesearch.search import tuner as tuners
 
-    (built, rule) = ([], schedule)
+    (built, rule, seen) = ([], schedule, {} if seen is None else seen)
+    (deadlines, afterwards) = (seen.setdefault("deadlines", []),
+                               seen.setdefault("afterwards", []))
 
     class Hypermodel:
         head = SimpleNamespace(task=task)
@@ -734,15 +742,18 @@ def export_with(left, best, copies=1, task="regression", schedule="cosine", kept
 
             return keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)], name="n")
 
-        def fit(self, hp, model, x, y, **kwargs):
+        def fit(self, hp, model, x, y, deadline=None, **kwargs):
             built.append(model.output_shape[-1])
+            deadlines.append(deadline)
 
-        scoring_seconds = staticmethod(lambda pictures: 0.0)
+        def after_training(self, hp, validation, last, per_picture=0.0):
+            afterwards.append((validation, last, per_picture))
+            return 7.0
 
     fake = SimpleNamespace(hypermodel=Hypermodel(), fit_verbose=0,
                            trained_model=lambda trial: kept)
     clock = FakeClock(left)
-    clock.deadline = lambda: None
+    clock.deadline = lambda: None if left is None else 1000.0
     x = np.zeros((100, 2), "float32")
     result = tuners.SearchTuner.export(fake, best, x, x[:, :1], clock, copies=copies)
     return result, built
@@ -780,6 +791,21 @@ def test_the_copies_are_retrained_when_they_fit():
     assert export_with(450.0, best, copies=4, schedule="onecycle")[0][3] == 1
 
 
+def test_a_retrained_best_leaves_the_callers_test_its_time():
+    # 10 s for all 100 pictures: retrained, by the deadline less what
+    # follows its training (7 s for each copy), at the speed its trial measured
+    best = FakeTrial(epochs=10.0, seconds=8.0, samples=80.0, predict_seconds=0.002)
+    for copies in (1, 4):
+        seen = {}
+        (result, fits) = export_with(450.0, best, copies=copies, seen=seen)
+        assert fits == [copies]
+        assert seen["deadlines"] == [1000.0 - 7.0 * copies]
+        assert seen["afterwards"] == [(0, True, 0.002)]
+    seen = {}
+    export_with(None, best, seen=seen)
+    assert seen["deadlines"] == [None]
+
+
 def test_a_best_trained_on_every_picture_is_kept(capsys):
     # a timed search's top rung trained on all 100 pictures, the validation
     # ones too: nothing to retrain, however much time is left...
@@ -805,12 +831,8 @@ def test_scoring_is_budgeted_by_the_pictures_size():
     assert hypermodel.scoring_seconds(750, views=2, recalibration=False) == 16 * small
 
 
-def test_scoring_is_budgeted_by_the_precision(monkeypatch):
+def test_scoring_is_budgeted_by_the_precision():
     import dataclasses
-    import time
-
-    from pyimagesearch import cli
-    from pyimagesearch.search import settings as search_settings
 
     # float32 predicts about half as fast as mixed bfloat16: at bfloat16's
     # rate a 20-minute search on a CPU without it ended 68 s late
@@ -822,24 +844,58 @@ def test_scoring_is_budgeted_by_the_precision(monkeypatch):
         hypermodel.settings = dataclasses.replace(hypermodel.settings, precision=precision)
         assert hypermodel.scoring_seconds(750, 6, False) == \
             hypermodels.scoring_seconds(750, 32, 6, False, precision)
-    # the command's reserve for the test too, in the precision it will use
-    started = time.monotonic()
 
-    def minutes(precision, block="airbench"):
-        return cli.search_minutes(20, {"precision": precision, "block_type": block}, started,
-                                  10000, 32, 6, "classification")
 
-    reserve = (hypermodels.scoring_seconds(10000, 32, 6, False, "float32") -
-               hypermodels.scoring_seconds(10000, 32, 6, False, "mixed_bfloat16"))
-    assert minutes("mixed_bfloat16") - minutes("float32") == pytest.approx(reserve / 60, abs=0.01)
-    # "auto" as the search resolves it: bfloat16 for the airbench family
-    # (the default at 32 pixels) where the processor has it, else float32
-    for (native, block, precision) in ((True, "airbench", "mixed_bfloat16"),
-                                       (True, None, "mixed_bfloat16"),
-                                       (True, "vanilla", "float32"),
-                                       (False, "airbench", "float32")):
+def test_auto_precision_is_bfloat16_for_airbench_where_the_processor_has_it(monkeypatch):
+    from pyimagesearch.search import settings as search_settings
+
+    for (native, family, precision) in ((True, "airbench", "mixed_bfloat16"),
+                                        (True, "vanilla", "float32"),
+                                        (False, "airbench", "float32")):
         monkeypatch.setattr(search_settings, "native_bfloat16", lambda: native)
-        assert minutes("auto", block) == pytest.approx(minutes(precision), abs=0.01), block
+        assert search_settings.resolve_precision("auto", family) == precision
+        assert search_settings.resolve_precision("float32", family) == "float32"
+
+
+def test_the_search_ends_with_time_for_the_callers_test():
+    import keras_tuner
+
+    # an airbench classifier: batch norm's statistics, then two views of each
+    # validation picture; the model it ends with, six of each test picture
+    hypermodel = default_hypermodel("classification", block="airbench", side=32)
+    hypermodel.test_pictures = 1000
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    room = hypermodels.MEASURED_ROOM
+    candidate = hypermodel.after_training(hp, 500, last=False, per_picture=0.001)
+    assert candidate == pytest.approx(room * 0.001 * (10000 + 2 * 500))
+    last = hypermodel.after_training(hp, 500, last=True, per_picture=0.001)
+    assert last - candidate == pytest.approx(room * 0.001 * 6 * 1000)
+    # where no trial of the network measured its speed, the budgeted rate's
+    assert hypermodel.after_training(hp, 500, last=True) == pytest.approx(
+        hypermodel.scoring_seconds(500, 2, True) + hypermodel.scoring_seconds(1000, 6, False))
+    # a caller predicting nothing afterwards is given nothing
+    hypermodel.test_pictures = 0
+    assert hypermodel.after_training(hp, 500, last=True, per_picture=0.001) == candidate
+    # a regressor that never saw mirrored pictures: one view, no statistics
+    hypermodel = default_hypermodel("regression", augment=False)
+    hypermodel.test_pictures = 1000
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    assert hypermodel.after_training(hp, 500, last=True, per_picture=0.001) == \
+        pytest.approx(room * 0.001 * (500 + 1000))
+
+
+def test_the_command_keeps_a_margin_for_the_figures_and_the_saving():
+    import time
+
+    # the test's time is the search's to keep (it knows its winner's speed)
+    started = time.monotonic()
+    assert cli.search_minutes(20, started) == pytest.approx(20 - 0.02 * 20, abs=0.01)
+    assert cli.search_minutes(5, started) == pytest.approx(5 - cli.END_SECONDS / 60, abs=0.01)
+    assert cli.search_minutes(None, started) is None
+    with pytest.raises(UserError, match="leaves no time to search"):
+        cli.search_minutes(0.2, started - 5)
 
 
 def test_a_timed_trial_trains_to_its_deadline(tmp_path):
@@ -850,7 +906,6 @@ def test_a_timed_trial_trains_to_its_deadline(tmp_path):
 
     import keras
 
-    from pyimagesearch.reports import STEP_SECONDS
     from pyimagesearch.search import tuner as tuners
 
     seen = {}
@@ -859,8 +914,8 @@ def test_a_timed_trial_trains_to_its_deadline(tmp_path):
         views = staticmethod(lambda hp: [(0, False, 0.5), (0, True, 0.5)])
         schedule = staticmethod(lambda hp: "onecycle")
 
-        def scoring_seconds(self, pictures, views=2, recalibration=True):
-            seen["scoring"] = (pictures, views, recalibration)
+        def after_training(self, hp, validation, last, per_picture=0.0):
+            seen["scoring"] = (validation, last, per_picture)
             return 3.0
 
         def build(self, hp):
@@ -875,16 +930,21 @@ def test_a_timed_trial_trains_to_its_deadline(tmp_path):
             seen["deadline"] = deadline
             return {}
 
-    values = {SECONDS: 60.0, STEP_SECONDS: 1.0, EPOCHS: 5}
+    values = {SECONDS: 60.0, STEP_SECONDS: 1.0, PREDICT_SECONDS: 0.002, EPOCHS: 5}
     trial = SimpleNamespace(trial_id="0", hyperparameters=SimpleNamespace(values=values))
     fake = SimpleNamespace(hypermodel=Hypermodel(), fit_verbose=0, parent_model=lambda t: None,
                            get_trial_dir=lambda trial_id: str(tmp_path))
     x = np.zeros((10, 2), "float32")
     start = time.monotonic()
     tuners.SearchTuner.run_trial(fake, trial, x, x[:, :1], validation_data=(x[:4], x[:4, :1]))
-    assert seen["scoring"] == (4, 2, True)
+    # a candidate: its scoring, at the speed its network measured
+    assert seen["scoring"] == (4, False, 0.002)
     assert seen["deadline"] == pytest.approx(start + 60.0 - 3.0, abs=0.2)
     assert seen["seconds"] == pytest.approx(57.0 - 0.5, abs=0.2)
+    # the top rung, the model the search ends with: the caller's test too
+    values[WITH_VALIDATION] = True
+    tuners.SearchTuner.run_trial(fake, trial, x, x[:, :1], validation_data=(x[:4], x[:4, :1]))
+    assert seen["scoring"] == (4, True, 0.002)
 
 
 def test_the_top_rung_of_a_timed_search_trains_on_the_validation_pictures(tmp_path):
@@ -1357,6 +1417,28 @@ def test_batch_norm_statistics_are_recomputed_for_the_averaged_weights():
     np.testing.assert_allclose(bn.moving_mean.numpy(), means, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(bn.moving_variance.numpy(), variances, rtol=2e-2, atol=1e-4)
     assert bn.momentum == airbench.BN_MOMENTUM
+
+
+def test_a_trial_measures_its_networks_predictions(monkeypatch):
+    import time
+
+    import keras_tuner
+
+    from pyimagesearch import airbench
+
+    # batch norm's statistics on the 40 training pictures, then two views of
+    # each of the 20 validation ones: 80 predictions in the time they took
+    monkeypatch.setattr(airbench, "recalibrate_batch_norm", lambda *a: time.sleep(0.3))
+    hypermodel = default_hypermodel("classification", "airbench", side=16)
+    monkeypatch.setattr(hypermodel, "score", lambda *a: time.sleep(0.3) or {"val_loss": 1.0})
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    x = (np.random.default_rng(3).random((40, 16, 16, 3)) * 255).astype("uint8")
+    y = hypermodel.head.encode(np.arange(40) % 3, "y")
+    metrics = hypermodel.fit(hp, model, x, y, validation_data=(x[:20], y[:20]), epochs=0.2,
+                             verbose=0)
+    assert len(hypermodel.views(hp)) == 2
+    assert metrics["predict_seconds"] == pytest.approx(0.6 / 80, rel=0.15)
 
 
 def test_test_pictures_are_averaged_over_mirrors_and_shifts():

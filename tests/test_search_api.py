@@ -177,6 +177,8 @@ def test_a_wrong_setting_is_named(make, message):
     (lambda c, x, y: c.fit(x, y, epochs=0), "epochs must be a whole number"),
     (lambda c, x, y: c.fit(x, y, validation_data=(x[:5, :8], y[:5])), "validation_data must"),
     (lambda c, x, y: c.fit(x, y, validation_data=(x[:5], y[:5] + 7)), "holds 7, which is not one of the training labels"),
+    (lambda c, x, y: c.fit(x, y, test_pictures=-1), "test_pictures must be a whole number"),
+    (lambda c, x, y: c.fit(x, y, test_pictures=2.5), "test_pictures must be a whole number"),
     (lambda c, x, y: c.predict(x), "call fit first"),
 ])
 def test_a_callers_mistake_is_named_before_training(tmp_path, call, message):

@@ -67,9 +67,21 @@ def test_classifier_keeps_a_train_test_split(classifier, tmp_path, capsys, monke
     assert re.search(r"peak memory \d+\.\d\d GB", out)
 
 
-def test_time_limit_bounds_the_whole_command(classifier, shapes, tmp_path, capsys):
+def test_time_limit_bounds_the_whole_command(classifier, shapes, tmp_path, capsys,
+                                             monkeypatch):
     import time
 
+    from pyimagesearch.search.hypermodel import ImageHyperModel
+
+    after = ImageHyperModel.after_training
+    kept = []
+
+    def after_training(self, hp, validation, last, per_picture=0.0):
+        if last:
+            kept.append((self.test_pictures, per_picture))
+        return after(self, hp, validation, last, per_picture)
+
+    monkeypatch.setattr(ImageHyperModel, "after_training", after_training)
     # two candidates whose schedules would take far longer than 40 seconds
     started = time.monotonic()
     assert classifier.main(["--dataset", str(shapes), "--image-size", "32", "--block",
@@ -94,6 +106,8 @@ def test_time_limit_bounds_the_whole_command(classifier, shapes, tmp_path, capsy
                      "too:", out)
     assert re.search(rf"keeping trial {top['trial']}'s network: its last epochs trained on all "
                      r"\d+ images", out) and results["retrained"] is False
+    # its training left the command's test pictures their time
+    assert [n for (n, _) in kept] == [results["test_images"]] == [15], kept
 
 
 def test_a_search_interrupted_mid_trial_resumes_then_another_overwrites_it(

@@ -23,9 +23,12 @@ WARMUP_EPOCHS = 5
 # 894-916 in mixed bfloat16 (AMD EPYC, Zen 4, AVX512-BF16); in float32 (AMD
 # EPYC, Zen 3, no AVX-512) about 400 scoring a trial (batch norm's
 # statistics, then predictions) and 500 predicting the test. What scoring is
-# budgeted at, a quarter of it for pictures twice as wide; a loaded
-# machine's slower test comes out of the command's margin (cli.search_minutes)
+# budgeted at before a trial of the network has measured it, a quarter of it
+# for pictures twice as wide
 PREDICT_RATE = {"mixed_bfloat16": 850.0, "float32": 400.0}
+# a rate a trial measured (its first predictions' tracing included) is
+# budgeted with this much room, for a machine that slows down
+MEASURED_ROOM = 1.15
 # airbench's recipe trains its network 8 to 10 epochs: where a timed top rung
 # pays for fewer than this many of the default network's on this machine,
 # the first trial is the narrow one, 2.5x as fast (bench/README.md)
@@ -44,10 +47,12 @@ def scoring_seconds(pictures, side, views=2, recalibration=True, precision="floa
 class ImageHyperModel(keras_tuner.HyperModel):
     """Networks of ``block`` ending in ``head`` for pictures of ``input_shape``,
     trained as ``settings`` says; ``sample``, a few thousand training
-    pictures, sets the normalisation and the airbench stem."""
+    pictures, sets the normalisation and the airbench stem; the model the
+    search ends with leaves time to predict ``test_pictures`` after it."""
 
-    def __init__(self, block, head, settings, input_shape, sample):
+    def __init__(self, block, head, settings, input_shape, sample, test_pictures=0):
         super().__init__(name="image_search")
+        self.test_pictures = test_pictures
         (self.block, self.head, self.settings) = (block, head, settings)
         self.input_shape = tuple(int(d) for d in input_shape)
         self.sample = np.asarray(sample, dtype="float32")
@@ -140,14 +145,20 @@ class ImageHyperModel(keras_tuner.HyperModel):
         schedule = ScheduleByProgress(*self.rate(hp, total, per_epoch), total, deadline)
         model.fit(data, epochs=fit_epochs, steps_per_epoch=math.ceil(total / fit_epochs),
                   shuffle=False, verbose=verbose, callbacks=[schedule, *callbacks])
+        (scoring, predicted) = (time.perf_counter(), 0)
         if self.schedule(hp) == "onecycle":
             # the weights are now a running average of the last steps'
             # (use_ema): batch norm's statistics must describe those
             airbench.recalibrate_batch_norm(model, x, self.settings.seed or 0)
-        metrics = self.score(hp, model, *validation_data) if validation_data else {}
+            predicted = min(len(x), airbench.RECALIBRATION_PICTURES)
+        metrics = {}
+        if validation_data:
+            metrics = self.score(hp, model, *validation_data)
+            predicted += len(self.views(hp)) * len(validation_data[0])
         metrics.update({"epochs": schedule.done / per_epoch, "samples": float(len(y)),
                         "seconds": time.perf_counter() - started,
-                        "step_seconds": schedule.step_seconds()})
+                        "step_seconds": schedule.step_seconds(),
+                        "predict_seconds": (time.perf_counter() - scoring) / max(1, predicted)})
         return metrics
 
     def predict(self, hp, model, x, test=False):
@@ -199,7 +210,23 @@ class ImageHyperModel(keras_tuner.HyperModel):
         epochs = 1.1 * seconds / max(1e-6, step_seconds * per_epoch)
         return float(min(most, max(0.1, math.ceil(round(epochs * 10, 6)) / 10)))
 
-    def scoring_seconds(self, pictures, views=2, recalibration=True):
-        """``scoring_seconds`` of this model's pictures."""
-        return scoring_seconds(pictures, self.input_shape[0], views, recalibration,
-                               self.settings.precision)
+    def scoring_seconds(self, pictures, views=2, recalibration=True, per_picture=0.0):
+        """``scoring_seconds`` of this model's pictures, or, where a trial of
+        the network measured it, ``per_picture`` seconds each, with room."""
+        if not per_picture:
+            return scoring_seconds(pictures, self.input_shape[0], views, recalibration,
+                                   self.settings.precision)
+        predicted = airbench.RECALIBRATION_PICTURES * recalibration + views * pictures
+        return MEASURED_ROOM * per_picture * predicted
+
+    def after_training(self, hp, validation, last, per_picture=0.0):
+        """The seconds a network of ``hp`` needs once trained: batch norm's
+        statistics, its ``validation`` pictures scored and, where it is the
+        model the search ends with (``last``), the ``test_pictures``, each
+        predicted at ``per_picture`` seconds (0: at ``PREDICT_RATE``)."""
+        seconds = self.scoring_seconds(validation, len(self.views(hp)),
+                                       self.schedule(hp) == "onecycle", per_picture)
+        if last and self.test_pictures:
+            seconds += self.scoring_seconds(self.test_pictures, len(self.views(hp, test=True)),
+                                            False, per_picture)
+        return seconds

@@ -12,7 +12,8 @@ import numpy as np
 from keras_tuner.engine.trial import TrialStatus
 
 from .. import reports
-from ..reports import EPOCHS, PARENT, RUNG, SECONDS, STEP_SECONDS, WITH_VALIDATION
+from ..reports import (EPOCHS, PARENT, PREDICT_SECONDS, RUNG, SECONDS, STEP_SECONDS,
+                       WITH_VALIDATION)
 
 FACTOR = 3
 # of a time-limited search, for the rungs below the top: the winner goes on
@@ -203,9 +204,11 @@ class HalvingOracle(keras_tuner.Oracle):
         the time is spent."""
         epochs = max(1, int(round(self.full_epochs / FACTOR ** (self.top() - r))))
         values.update({RUNG: r, EPOCHS: epochs, PARENT: parent.trial_id if parent else "",
-                       SECONDS: 0.0, STEP_SECONDS: 0.0})
+                       SECONDS: 0.0, STEP_SECONDS: 0.0, PREDICT_SECONDS: 0.0})
         if parent is not None:
+            # the same network's speeds, as its parent measured them
             values[STEP_SECONDS] = reports.trial_metric(parent, "step_seconds") or 0.0
+            values[PREDICT_SECONDS] = reports.trial_metric(parent, "predict_seconds") or 0.0
         trained = [reports.network_epochs(t) for t in self.rung(r)
                    if t.status == TrialStatus.COMPLETED and reports.trial_metric(t, "epochs")]
         if r < self.top() and trained:

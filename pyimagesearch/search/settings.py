@@ -70,9 +70,3 @@ def resolve_precision(precision, family):
         return precision
     return "mixed_bfloat16" if native_bfloat16() and family == "airbench" else "float32"
 
-
-def options_precision(options, side, task):
-    """The precision a ``task`` search of ``options`` (the searcher's keyword
-    arguments) on pictures of ``side`` pixels computes in."""
-    family = ImageBlock(options["block_type"]).resolved(side, task)
-    return resolve_precision(options["precision"], family)

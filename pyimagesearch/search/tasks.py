@@ -125,13 +125,16 @@ class ImageSearch:
                              f"{x.shape[1:]}, with a target each")
         return x, y, held
 
-    def fit(self, x, y, epochs=None, validation_split=None, validation_data=None, verbose=2):
+    def fit(self, x, y, epochs=None, validation_split=None, validation_data=None, verbose=2,
+            test_pictures=0):
         """Search on pictures ``x`` and targets ``y``, scoring on
         ``validation_data`` or a ``validation_split`` of ``x`` (None: 10% from
         10,000 pictures, else 20%); the best then learns all of them (with a
         ``time_limit``, in the top rung; else retrained). ``epochs``: the
         longest trial's (None: the block's, or what the time pays for);
-        ``verbose``: Keras' (2: a line an epoch)."""
+        ``verbose``: Keras' (2: a line an epoch); ``test_pictures``: how many
+        pictures ``evaluate`` or ``predict`` will be given afterwards, within
+        ``time_limit`` (predicted at the speed the winner's network measured)."""
         import keras
 
         from ..splits import hold_out
@@ -140,6 +143,7 @@ class ImageSearch:
         from .oracle import Clock, top_rung, top_share
 
         (x, y, held) = self.checked(x, y, validation_data, validation_split)
+        test_pictures = whole(test_pictures, "test_pictures", least=0) or 0
         settings = resolve(self.block, x.shape[1], len(x), self.head.task,
                            epochs=whole(epochs, "epochs"),
                            val_split=validation_split, **self.options)
@@ -162,7 +166,7 @@ class ImageSearch:
                 (all_x, all_y) = (np.concatenate([x, val_x]), np.concatenate([y, val_y]))
             print(f"[INFO] {len(fit_x)} pictures train the trials, {len(val_x)} score them")
             self.hypermodel = ImageHyperModel(self.block, self.head, settings, x.shape[1:],
-                                              sample=fit_x[:5000])
+                                              sample=fit_x[:5000], test_pictures=test_pictures)
             identity = project.identity(settings, task=self.head.task, loss=self.head.loss_name,
                                         image_size=x.shape[1], channels=x.shape[-1],
                                         pictures=len(x),

@@ -11,7 +11,7 @@ import numpy as np
 from .. import reports
 from ..models import side_by_side
 from ..storage import save_model
-from ..reports import EPOCHS, PARENT, SECONDS, STEP_SECONDS, WITH_VALIDATION
+from ..reports import EPOCHS, PARENT, PREDICT_SECONDS, SECONDS, STEP_SECONDS, WITH_VALIDATION
 
 TRIAL_MODEL = "model.keras"
 
@@ -51,9 +51,10 @@ class SearchTuner(keras_tuner.Tuner):
                       np.concatenate([y, validation_data[1]]))
         if seconds:
             # the trial's share ends here, less the scoring after its training
-            scoring = hm.scoring_seconds(len(validation_data[1]) if validation_data else 0,
-                                         views=len(hm.views(hp)),
-                                         recalibration=hm.schedule(hp) == "onecycle")
+            # (and the caller's test, after the model the search ends with)
+            scoring = hm.after_training(hp, len(validation_data[1]) if validation_data else 0,
+                                        last=bool(hp.values.get(WITH_VALIDATION)),
+                                        per_picture=float(hp.values.get(PREDICT_SECONDS, 0.0)))
             deadline = time.monotonic() + seconds - scoring
         model = hm.build(hp)
         # a promoted network goes on from its parent's trained weights, as
@@ -130,7 +131,9 @@ class SearchTuner(keras_tuner.Tuner):
             (model, kept) = side_by_side([kept] + [hm.build(hp) for _ in range(copies - 1)],
                                          kept.name, dtype="float32")
         deadline = clock.deadline()
-        if deadline is not None and hm.schedule(hp) == "onecycle":
-            deadline -= hm.scoring_seconds(0)   # batch norm's statistics, after training
+        if deadline is not None:
+            # batch norm's statistics and the caller's test, after training
+            deadline -= copies * hm.after_training(
+                hp, 0, last=True, per_picture=reports.trial_metric(best, "predict_seconds") or 0.0)
         hm.fit(hp, model, x, y, epochs=epochs, deadline=deadline, verbose=self.fit_verbose)
         return kept, True, epochs, copies
