@@ -719,11 +719,13 @@ class FakeTrial:
 
 
 def export_with(left, best, copies=1, task="regression", schedule="cosine", kept="kept",
-                seen=None):
+                seen=None, after=0.0, kept_for_test=0.0):
     """``SearchTuner.export`` of ``best`` with ``left`` seconds on the clock
-    (its deadline at 1,000 s), its network and training stood in for:
-    returns what export returned and the copies each retraining built; in
-    ``seen``, each retraining's deadline and what it asked to keep after."""
+    (its deadline at 1,000 s), its network and training stood in for, a
+    copy's scoring and test taking ``after`` seconds of which
+    ``kept_for_test`` were kept for it: returns what export returned and the
+    copies each retraining built; in ``seen``, each retraining's deadline
+    and what it asked to keep after."""
     from pyimagesearch.search import tuner as tuners
 
     (built, rule, seen) = ([], schedule, {} if seen is None else seen)
@@ -746,9 +748,12 @@ def export_with(left, best, copies=1, task="regression", schedule="cosine", kept
             built.append(model.output_shape[-1])
             deadlines.append(deadline)
 
-        def after_training(self, hp, validation, last, per_picture=0.0):
-            afterwards.append((validation, last, per_picture))
-            return 7.0
+        def after_training(self, hp, validation_pictures, last, per_picture=0.0):
+            afterwards.append((validation_pictures, last, per_picture))
+            return after
+
+        def kept_for_test(self):
+            return kept_for_test
 
     fake = SimpleNamespace(hypermodel=Hypermodel(), fit_verbose=0,
                            trained_model=lambda trial: kept)
@@ -792,18 +797,24 @@ def test_the_copies_are_retrained_when_they_fit():
 
 
 def test_a_retrained_best_leaves_the_callers_test_its_time():
-    # 10 s for all 100 pictures: retrained, by the deadline less what
-    # follows its training (7 s for each copy), at the speed its trial measured
+    # 10 s for all 100 pictures: retrained by the deadline with the 5 s kept
+    # for the test back, less what follows each copy's training (7 s), at
+    # the speed its trial measured
     best = FakeTrial(epochs=10.0, seconds=8.0, samples=80.0, predict_seconds=0.002)
     for copies in (1, 4):
         seen = {}
-        (result, fits) = export_with(450.0, best, copies=copies, seen=seen)
+        (result, fits) = export_with(450.0, best, copies=copies, seen=seen, after=7.0,
+                                     kept_for_test=5.0)
         assert fits == [copies]
-        assert seen["deadlines"] == [1000.0 - 7.0 * copies]
-        assert seen["afterwards"] == [(0, True, 0.002)]
+        assert seen["deadlines"] == [1000.0 + 5.0 - 7.0 * copies]
+        assert (0, True, 0.002) in seen["afterwards"]
     seen = {}
-    export_with(None, best, seen=seen)
+    export_with(None, best, seen=seen, after=7.0, kept_for_test=5.0)
     assert seen["deadlines"] == [None]
+    # whether it fits counts that time too: 11 s left, 10 s to train, 2 s
+    # more to test than was kept: kept as its trial trained it
+    assert export_with(11.0, best, after=7.0, kept_for_test=5.0)[0][1] is False
+    assert export_with(11.0, best, after=7.0, kept_for_test=7.0)[0][1] is True
 
 
 def test_a_best_trained_on_every_picture_is_kept(capsys):
@@ -854,7 +865,6 @@ def test_auto_precision_is_bfloat16_for_airbench_where_the_processor_has_it(monk
                                         (False, "airbench", "float32")):
         monkeypatch.setattr(search_settings, "native_bfloat16", lambda: native)
         assert search_settings.resolve_precision("auto", family) == precision
-        assert search_settings.resolve_precision("float32", family) == "float32"
 
 
 def test_the_search_ends_with_time_for_the_callers_test():
@@ -874,9 +884,13 @@ def test_the_search_ends_with_time_for_the_callers_test():
     # where no trial of the network measured its speed, the budgeted rate's
     assert hypermodel.after_training(hp, 500, last=True) == pytest.approx(
         hypermodel.scoring_seconds(500, 2, True) + hypermodel.scoring_seconds(1000, 6, False))
+    # kept from the start: six views at the budgeted rate, the most any
+    # winner tests with, before its speed is known
+    assert hypermodel.kept_for_test() == hypermodel.scoring_seconds(1000, 6, False)
     # a caller predicting nothing afterwards is given nothing
     hypermodel.test_pictures = 0
     assert hypermodel.after_training(hp, 500, last=True, per_picture=0.001) == candidate
+    assert hypermodel.kept_for_test() == 0
     # a regressor that never saw mirrored pictures: one view, no statistics
     hypermodel = default_hypermodel("regression", augment=False)
     hypermodel.test_pictures = 1000
@@ -914,9 +928,12 @@ def test_a_timed_trial_trains_to_its_deadline(tmp_path):
         views = staticmethod(lambda hp: [(0, False, 0.5), (0, True, 0.5)])
         schedule = staticmethod(lambda hp: "onecycle")
 
-        def after_training(self, hp, validation, last, per_picture=0.0):
-            seen["scoring"] = (validation, last, per_picture)
+        def after_training(self, hp, validation_pictures, last, per_picture=0.0):
+            seen["scoring"] = (validation_pictures, last, per_picture)
             return 3.0
+
+        def kept_for_test(self):
+            return 2.0
 
         def build(self, hp):
             time.sleep(0.5)
@@ -941,10 +958,13 @@ def test_a_timed_trial_trains_to_its_deadline(tmp_path):
     assert seen["scoring"] == (4, False, 0.002)
     assert seen["deadline"] == pytest.approx(start + 60.0 - 3.0, abs=0.2)
     assert seen["seconds"] == pytest.approx(57.0 - 0.5, abs=0.2)
-    # the top rung, the model the search ends with: the caller's test too
+    # the top rung, the model the search ends with: the caller's test too,
+    # given the 2 s kept for it from the start
     values[WITH_VALIDATION] = True
+    start = time.monotonic()
     tuners.SearchTuner.run_trial(fake, trial, x, x[:, :1], validation_data=(x[:4], x[:4, :1]))
     assert seen["scoring"] == (4, True, 0.002)
+    assert seen["deadline"] == pytest.approx(start + 60.0 - 3.0 + 2.0, abs=0.2)
 
 
 def test_the_top_rung_of_a_timed_search_trains_on_the_validation_pictures(tmp_path):
@@ -1439,6 +1459,11 @@ def test_a_trial_measures_its_networks_predictions(monkeypatch):
                              verbose=0)
     assert len(hypermodel.views(hp)) == 2
     assert metrics["predict_seconds"] == pytest.approx(0.6 / 80, rel=0.15)
+    # nothing predicted (no statistics, no validation pictures): nothing measured
+    vanilla = default_hypermodel("classification", side=16)
+    hp = keras_tuner.HyperParameters()
+    metrics = vanilla.fit(hp, vanilla.build(hp), x, y, epochs=0.2, verbose=0)
+    assert metrics["predict_seconds"] == 0.0
 
 
 def test_test_pictures_are_averaged_over_mirrors_and_shifts():

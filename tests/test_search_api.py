@@ -193,6 +193,19 @@ def test_a_callers_mistake_is_named_before_training(tmp_path, call, message):
     np.testing.assert_array_equal(y, before_y)
 
 
+def test_a_time_limit_too_short_for_the_test_is_named_before_training(tmp_path):
+    from pyimagesearch.errors import UserError
+
+    (x, y) = coloured_pictures(60, 0)
+    clf = ImageClassifier(time_limit=0.5, directory=tmp_path)
+    # a million test pictures would take longer than the 30 seconds
+    with pytest.raises(ValueError, match="too little once .* are kept to predict the "
+                                         "1000000 test_pictures") as raised:
+        clf.fit(x, y, test_pictures=10 ** 6)
+    assert isinstance(raised.value, UserError)   # a script's one line, exit 2
+    assert not (tmp_path / "image_classifier").exists()
+
+
 def test_a_timed_search_sizes_its_first_network_by_the_top_rungs_time(tmp_path, monkeypatch):
     from pyimagesearch.search import distributed, project
     from pyimagesearch.search.hypermodel import ImageHyperModel
@@ -220,6 +233,12 @@ def test_a_timed_search_sizes_its_first_network_by_the_top_rungs_time(tmp_path, 
                             overwrite=True).fit(x, y)
         assert found.value.args[0] == pytest.approx(share * 60, abs=5)
         assert found.value.args[1:] == (32, 40)
+    # the time kept for the caller's test is not the top rung's to size by
+    monkeypatch.setattr(ImageHyperModel, "kept_for_test", lambda self: 20.0)
+    with pytest.raises(Sized) as found:
+        ImageClassifier(max_trials=1, time_limit=1, directory=tmp_path,
+                        overwrite=True).fit(x, y, test_pictures=100)
+    assert found.value.args[0] == pytest.approx(60 - 20, abs=5)
     # no time limit, or a resumed search, even one stopped in its first
     # trial (KerasTuner reruns it with the values it recorded): not sized
     with pytest.raises(Searched):

@@ -29,6 +29,8 @@ PREDICT_RATE = {"mixed_bfloat16": 850.0, "float32": 400.0}
 # a rate a trial measured (its first predictions' tracing included) is
 # budgeted with this much room, for a machine that slows down
 MEASURED_ROOM = 1.15
+# the most views a winner can test with (an airbench classifier's)
+MOST_VIEWS = len(airbench.views(mirrored=True, shifted=True))
 # airbench's recipe trains its network 8 to 10 epochs: where a timed top rung
 # pays for fewer than this many of the default network's on this machine,
 # the first trial is the narrow one, 2.5x as fast (bench/README.md)
@@ -36,11 +38,17 @@ MIN_TOP_EPOCHS = 4.0
 NARROW_WIDTHS = "32-128-128"
 
 
+def predictions(pictures, views, recalibration, trained=airbench.RECALIBRATION_PICTURES):
+    """The pictures scoring predicts: batch norm's statistics (after
+    training, on up to ``RECALIBRATION_PICTURES`` of the ``trained``), then
+    ``views`` of each of ``pictures``."""
+    return min(trained, airbench.RECALIBRATION_PICTURES) * recalibration + views * pictures
+
+
 def scoring_seconds(pictures, side, views=2, recalibration=True, precision="float32"):
-    """Scoring's seconds, with room: batch norm's statistics (after
-    training), then ``views`` of each of ``pictures`` of ``side`` pixels,
-    computed in ``precision``."""
-    predicted = airbench.RECALIBRATION_PICTURES * recalibration + views * pictures
+    """Scoring's seconds, with room: ``predictions`` of pictures of ``side``
+    pixels, computed in ``precision``."""
+    predicted = predictions(pictures, views, recalibration)
     return predicted * max(1.0, (side / 32) ** 2) / PREDICT_RATE[precision]
 
 
@@ -145,20 +153,21 @@ class ImageHyperModel(keras_tuner.HyperModel):
         schedule = ScheduleByProgress(*self.rate(hp, total, per_epoch), total, deadline)
         model.fit(data, epochs=fit_epochs, steps_per_epoch=math.ceil(total / fit_epochs),
                   shuffle=False, verbose=verbose, callbacks=[schedule, *callbacks])
-        (scoring, predicted) = (time.perf_counter(), 0)
-        if self.schedule(hp) == "onecycle":
+        scoring = time.perf_counter()
+        recalibration = self.schedule(hp) == "onecycle"
+        if recalibration:
             # the weights are now a running average of the last steps'
             # (use_ema): batch norm's statistics must describe those
             airbench.recalibrate_batch_norm(model, x, self.settings.seed or 0)
-            predicted = min(len(x), airbench.RECALIBRATION_PICTURES)
-        metrics = {}
-        if validation_data:
-            metrics = self.score(hp, model, *validation_data)
-            predicted += len(self.views(hp)) * len(validation_data[0])
+        metrics = self.score(hp, model, *validation_data) if validation_data else {}
+        predicted = predictions(len(validation_data[0]) if validation_data else 0,
+                                len(self.views(hp)), recalibration, trained=len(x))
         metrics.update({"epochs": schedule.done / per_epoch, "samples": float(len(y)),
                         "seconds": time.perf_counter() - started,
                         "step_seconds": schedule.step_seconds(),
-                        "predict_seconds": (time.perf_counter() - scoring) / max(1, predicted)})
+                        # a picture's, as its trial predicted them (0: none)
+                        "predict_seconds": (time.perf_counter() - scoring) / predicted
+                        if predicted else 0.0})
         return metrics
 
     def predict(self, hp, model, x, test=False):
@@ -216,17 +225,23 @@ class ImageHyperModel(keras_tuner.HyperModel):
         if not per_picture:
             return scoring_seconds(pictures, self.input_shape[0], views, recalibration,
                                    self.settings.precision)
-        predicted = airbench.RECALIBRATION_PICTURES * recalibration + views * pictures
-        return MEASURED_ROOM * per_picture * predicted
+        return MEASURED_ROOM * per_picture * predictions(pictures, views, recalibration)
 
-    def after_training(self, hp, validation, last, per_picture=0.0):
+    def after_training(self, hp, validation_pictures, last, per_picture=0.0):
         """The seconds a network of ``hp`` needs once trained: batch norm's
-        statistics, its ``validation`` pictures scored and, where it is the
+        statistics, its ``validation_pictures`` scored and, where it is the
         model the search ends with (``last``), the ``test_pictures``, each
         predicted at ``per_picture`` seconds (0: at ``PREDICT_RATE``)."""
-        seconds = self.scoring_seconds(validation, len(self.views(hp)),
+        seconds = self.scoring_seconds(validation_pictures, len(self.views(hp)),
                                        self.schedule(hp) == "onecycle", per_picture)
         if last and self.test_pictures:
             seconds += self.scoring_seconds(self.test_pictures, len(self.views(hp, test=True)),
                                             False, per_picture)
         return seconds
+
+    def kept_for_test(self):
+        """The seconds a timed search keeps from the start for the caller's
+        test: ``test_pictures`` in the most views a winner can test with, at
+        ``PREDICT_RATE``. The model the search ends with has them back, less
+        its own test (``after_training``), once its network's speed is known."""
+        return self.scoring_seconds(self.test_pictures, MOST_VIEWS, recalibration=False)

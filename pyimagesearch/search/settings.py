@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..reports import native_bfloat16
-from .blocks import ImageBlock, sgd_recipe
+from .blocks import sgd_recipe
 
 # how a trial's learning rate moves: "onecycle", Nesterov SGD (Muon for an
 # airbench network's filters) up to a peak and down (the airbench family's
@@ -69,4 +69,3 @@ def resolve_precision(precision, family):
     if precision != "auto":
         return precision
     return "mixed_bfloat16" if native_bfloat16() and family == "airbench" else "float32"
-

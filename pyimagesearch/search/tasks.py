@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from .. import reports
-from ..errors import UserError
+from ..errors import SettingError, UserError
 from . import project
 from .blocks import ImageBlock
 from .heads import ClassificationHead, RegressionHead
@@ -140,7 +140,7 @@ class ImageSearch:
         from ..splits import hold_out
         from .distributed import make_tuner
         from .hypermodel import ImageHyperModel
-        from .oracle import Clock, top_rung, top_share
+        from .oracle import MIN_TRIAL_SECONDS, Clock, top_rung, top_share
 
         (x, y, held) = self.checked(x, y, validation_data, validation_split)
         test_pictures = whole(test_pictures, "test_pictures", least=0) or 0
@@ -167,6 +167,13 @@ class ImageSearch:
             print(f"[INFO] {len(fit_x)} pictures train the trials, {len(val_x)} score them")
             self.hypermodel = ImageHyperModel(self.block, self.head, settings, x.shape[1:],
                                               sample=fit_x[:5000], test_pictures=test_pictures)
+            kept = self.hypermodel.kept_for_test()
+            clock.reserve += kept
+            if kept and clock.limit is not None and clock.left() < MIN_TRIAL_SECONDS:
+                raise SettingError(
+                    f"time_limit leaves {reports.format_seconds(clock.left() + kept)} for the "
+                    f"search, too little once {reports.format_seconds(kept)} are kept to predict "
+                    f"the {test_pictures} test_pictures afterwards; give it more time")
             identity = project.identity(settings, task=self.head.task, loss=self.head.loss_name,
                                         image_size=x.shape[1], channels=x.shape[-1],
                                         pictures=len(x),

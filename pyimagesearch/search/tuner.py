@@ -50,12 +50,13 @@ class SearchTuner(keras_tuner.Tuner):
             (x, y) = (np.concatenate([x, validation_data[0]]),
                       np.concatenate([y, validation_data[1]]))
         if seconds:
-            # the trial's share ends here, less the scoring after its training
-            # (and the caller's test, after the model the search ends with)
-            scoring = hm.after_training(hp, len(validation_data[1]) if validation_data else 0,
-                                        last=bool(hp.values.get(WITH_VALIDATION)),
-                                        per_picture=float(hp.values.get(PREDICT_SECONDS, 0.0)))
-            deadline = time.monotonic() + seconds - scoring
+            # the trial's share ends here, less the scoring after its
+            # training; the model the search ends with has the time kept for
+            # the caller's test back, less that test at its network's speed
+            last = bool(hp.values.get(WITH_VALIDATION))
+            after = hm.after_training(hp, len(validation_data[1]) if validation_data else 0,
+                                      last, float(hp.values.get(PREDICT_SECONDS, 0.0)))
+            deadline = time.monotonic() + seconds - after + (hm.kept_for_test() if last else 0.0)
         model = hm.build(hp)
         # a promoted network goes on from its parent's trained weights, as
         # Hyperband's do, rather than repeating those epochs from scratch
@@ -104,12 +105,19 @@ class SearchTuner(keras_tuner.Tuner):
         per_copy = (reports.trial_metric(best, "seconds") or 0.0) * len(y) / \
             max(1.0, reports.trial_metric(best, "samples") or len(y)) * \
             epochs / max(1e-6, reports.trial_metric(best, "epochs") or epochs)
+        per_picture = reports.trial_metric(best, "predict_seconds") or 0.0
+
+        def after(n):
+            # what follows ``n`` copies' training: batch norm's statistics and
+            # the caller's test at the network's speed, less the time kept for it
+            return n * hm.after_training(hp, 0, True, per_picture) - hm.kept_for_test()
+
         left = clock.left()
-        if left is not None and copies * per_copy > left:
+        if left is not None and copies * per_copy > left - after(copies):
             copies = 1
         everything = (reports.trial_metric(best, "samples") or 0.0) >= len(y)
         model = None
-        if copies == 1 and (everything or left is not None and per_copy > left):
+        if copies == 1 and (everything or left is not None and per_copy > left - after(1)):
             model = self.trained_model(best)
         number = int(best.trial_id) + 1
         if model is not None and everything:
@@ -120,7 +128,7 @@ class SearchTuner(keras_tuner.Tuner):
             print(f"[INFO] keeping trial {number}'s network as the search trained it on "
                   f"{int(reports.trial_metric(best, 'samples') or 0)} images: retraining on all "
                   f"{len(y)} would take about {reports.format_seconds(per_copy)}, with "
-                  f"{reports.format_seconds(max(0, left))} left", flush=True)
+                  f"{reports.format_seconds(max(0, left - after(1)))} left", flush=True)
             return model, False, epochs, 1
         several = f", {copies} copies side by side, predicting their mean" if copies > 1 else ""
         print(f"[INFO] retraining trial {number} on all {len(y)} training images for "
@@ -132,8 +140,6 @@ class SearchTuner(keras_tuner.Tuner):
                                          kept.name, dtype="float32")
         deadline = clock.deadline()
         if deadline is not None:
-            # batch norm's statistics and the caller's test, after training
-            deadline -= copies * hm.after_training(
-                hp, 0, last=True, per_picture=reports.trial_metric(best, "predict_seconds") or 0.0)
+            deadline -= after(copies)
         hm.fit(hp, model, x, y, epochs=epochs, deadline=deadline, verbose=self.fit_verbose)
         return kept, True, epochs, copies
