@@ -108,6 +108,8 @@ def test_time_limit_bounds_the_whole_command(classifier, shapes, tmp_path, capsy
                      r"\d+ images", out) and results["retrained"] is False
     # its training (and export's choice) left the command's test pictures their time
     assert kept and {n for (n, _) in kept} == {results["test_images"]} == {15}, kept
+    assert re.search(r"\[INFO\] \d+s of it kept to predict the 15 test pictures afterwards",
+                     out)
 
 
 def test_a_search_interrupted_mid_trial_resumes_then_another_overwrites_it(

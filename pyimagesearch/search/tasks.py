@@ -182,6 +182,10 @@ class ImageSearch:
             if self.role != "worker":
                 project.write_identity(self.folder, identity)
             project.announce(settings, self.folder, self.role, finished)
+            if kept and clock.limit is not None:
+                print(f"[INFO] {reports.format_seconds(kept)} of it kept to predict the "
+                      f"{test_pictures} test pictures afterwards; the winner gets back what "
+                      "its measured speed does not need", flush=True)
             if clock.limit is not None and self.role == "single" and \
                     (self.overwrite or not project.has_trials(self.folder)):
                 top = top_share(top_rung(settings.max_trials))
