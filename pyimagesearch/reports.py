@@ -182,9 +182,10 @@ def trial_metric(trial, name):
 
 # what the search's oracle adds to a trial's hyperparameter values (as
 # KerasTuner's Hyperband does, under "tuner/")
-RUNG, EPOCHS, SECONDS, PARENT, STEP_SECONDS, PREDICT_SECONDS, WITH_VALIDATION = (
+(RUNG, EPOCHS, SECONDS, PARENT, STEP_SECONDS, PREDICT_SECONDS, KEPT_SECONDS,
+ WITH_VALIDATION) = (
     "tuner/rung", "tuner/epochs", "tuner/seconds", "tuner/parent", "tuner/step_seconds",
-    "tuner/predict_seconds", "tuner/with_validation")
+    "tuner/predict_seconds", "tuner/kept_seconds", "tuner/with_validation")
 
 
 def network_values(values):

@@ -20,8 +20,8 @@ from pyimagesearch import cli, imagesets, reports
 from pyimagesearch.errors import UserError
 from pyimagesearch.search import distributed, project
 from pyimagesearch.search import hypermodel as hypermodels
-from pyimagesearch.reports import (EPOCHS, PARENT, PREDICT_SECONDS, RUNG, SECONDS,
-                                   STEP_SECONDS, WITH_VALIDATION, native_bfloat16)
+from pyimagesearch.reports import (EPOCHS, KEPT_SECONDS, PARENT, PREDICT_SECONDS, RUNG,
+                                   SECONDS, STEP_SECONDS, WITH_VALIDATION, native_bfloat16)
 from pyimagesearch.search.oracle import rung_sizes
 from pyimagesearch.search.settings import SearchSettings, resolve
 from pyimagesearch.training import ScheduleByProgress, batches
@@ -271,8 +271,8 @@ def test_distributed_variables_checked(classifier, shapes, tmp_path, monkeypatch
 class FakeClock:
     """A clock whose time left the test sets."""
 
-    def __init__(self, left):
-        (self.limit, self.leftSeconds) = (3600.0, left)
+    def __init__(self, left, kept=0.0):
+        (self.limit, self.leftSeconds, self.kept) = (3600.0, left, kept)
 
     def left(self):
         return self.leftSeconds
@@ -591,7 +591,7 @@ def test_a_rung_still_training_elsewhere_makes_workers_wait(tmp_path):
 
 
 def test_the_clock_is_shared_out_top_rung_first(tmp_path, capsys):
-    clock = FakeClock(left=1000.0)
+    clock = FakeClock(left=1000.0, kept=30.0)
     oracle = halving_oracle(tmp_path, candidates=2, fullEpochs=40, clock=clock)
     # two candidates share 15% of the time; the top rung gets the rest
     first = oracle.create_trial("tuner0")
@@ -608,6 +608,11 @@ def test_the_clock_is_shared_out_top_rung_first(tmp_path, capsys):
     assert (top.hyperparameters.values[STEP_SECONDS],
             top.hyperparameters.values[PREDICT_SECONDS]) == (1.0, 0.001)
     assert first.hyperparameters.values[PREDICT_SECONDS] == 0.0
+    # the time the chief's clock kept for the caller's test goes back to the
+    # model the search ends with, whichever machine trains it
+    assert top.hyperparameters.values[KEPT_SECONDS] == 30.0
+    assert first.hyperparameters.values[KEPT_SECONDS] == second.hyperparameters.values[
+        KEPT_SECONDS] == 0.0
     # no time to retrain the winner after the search: the top rung learns
     # the validation pictures too, the candidates never
     assert top.hyperparameters.values[WITH_VALIDATION] is True
@@ -640,9 +645,11 @@ def test_top_trials_that_learned_the_validation_pictures_are_ranked_by_their_par
     oracle.clock = None
     oracle.requeue(second.trial_id)
     assert second.hyperparameters.values[WITH_VALIDATION] is False
-    oracle.clock = FakeClock(1000.0)
+    assert second.hyperparameters.values[KEPT_SECONDS] == 0.0
+    oracle.clock = FakeClock(1000.0, kept=40.0)
     oracle.requeue(second.trial_id)
     assert second.hyperparameters.values[WITH_VALIDATION] is True
+    assert second.hyperparameters.values[KEPT_SECONDS] == 40.0
 
 
 def test_short_time_skips_the_search_not_the_model(tmp_path):
@@ -748,16 +755,13 @@ def export_with(left, best, copies=1, task="regression", schedule="cosine", kept
             built.append(model.output_shape[-1])
             deadlines.append(deadline)
 
-        def after_training(self, hp, validation_pictures, last, per_picture=0.0):
-            afterwards.append((validation_pictures, last, per_picture))
+        def after_training(self, hp, validation_pictures, last, per_picture=0.0, trained=0):
+            afterwards.append((validation_pictures, last, per_picture, trained))
             return after
-
-        def kept_for_test(self):
-            return kept_for_test
 
     fake = SimpleNamespace(hypermodel=Hypermodel(), fit_verbose=0,
                            trained_model=lambda trial: kept)
-    clock = FakeClock(left)
+    clock = FakeClock(left, kept=kept_for_test)
     clock.deadline = lambda: None if left is None else 1000.0
     x = np.zeros((100, 2), "float32")
     result = tuners.SearchTuner.export(fake, best, x, x[:, :1], clock, copies=copies)
@@ -807,7 +811,7 @@ def test_a_retrained_best_leaves_the_callers_test_its_time():
                                      kept_for_test=5.0)
         assert fits == [copies]
         assert seen["deadlines"] == [1000.0 + 5.0 - 7.0 * copies]
-        assert (0, True, 0.002) in seen["afterwards"]
+        assert (0, True, 0.002, 100) in seen["afterwards"]
     seen = {}
     export_with(None, best, seen=seen, after=7.0, kept_for_test=5.0)
     assert seen["deadlines"] == [None]
@@ -882,8 +886,12 @@ def test_the_search_ends_with_time_for_the_callers_test():
     last = hypermodel.after_training(hp, 500, last=True, per_picture=0.001)
     assert last - candidate == pytest.approx(room * 0.001 * 6 * 1000)
     # where no trial of the network measured its speed, the budgeted rate's
+    rate = hypermodels.PREDICT_RATE[hypermodel.settings.precision]
     assert hypermodel.after_training(hp, 500, last=True) == pytest.approx(
-        hypermodel.scoring_seconds(500, 2, True) + hypermodel.scoring_seconds(1000, 6, False))
+        (10000 + 2 * 500 + 6 * 1000) / rate)
+    # batch norm's statistics come from the pictures it trained on, at most 10,000
+    assert hypermodel.after_training(hp, 500, last=False, per_picture=0.001, trained=300) == \
+        pytest.approx(room * 0.001 * (300 + 2 * 500))
     # kept from the start: six views at the budgeted rate, the most any
     # winner tests with, before its speed is known
     assert hypermodel.kept_for_test() == hypermodel.scoring_seconds(1000, 6, False)
@@ -928,12 +936,9 @@ def test_a_timed_trial_trains_to_its_deadline(tmp_path):
         views = staticmethod(lambda hp: [(0, False, 0.5), (0, True, 0.5)])
         schedule = staticmethod(lambda hp: "onecycle")
 
-        def after_training(self, hp, validation_pictures, last, per_picture=0.0):
-            seen["scoring"] = (validation_pictures, last, per_picture)
+        def after_training(self, hp, validation_pictures, last, per_picture=0.0, trained=0):
+            seen["scoring"] = (validation_pictures, last, per_picture, trained)
             return 3.0
-
-        def kept_for_test(self):
-            return 2.0
 
         def build(self, hp):
             time.sleep(0.5)
@@ -955,15 +960,15 @@ def test_a_timed_trial_trains_to_its_deadline(tmp_path):
     start = time.monotonic()
     tuners.SearchTuner.run_trial(fake, trial, x, x[:, :1], validation_data=(x[:4], x[:4, :1]))
     # a candidate: its scoring, at the speed its network measured
-    assert seen["scoring"] == (4, False, 0.002)
+    assert seen["scoring"] == (4, False, 0.002, 10)
     assert seen["deadline"] == pytest.approx(start + 60.0 - 3.0, abs=0.2)
     assert seen["seconds"] == pytest.approx(57.0 - 0.5, abs=0.2)
-    # the top rung, the model the search ends with: the caller's test too,
-    # given the 2 s kept for it from the start
-    values[WITH_VALIDATION] = True
+    # the top rung, the model the search ends with: the caller's test too
+    # (on all 14 pictures), given the 2 s the clock kept for it
+    values.update({WITH_VALIDATION: True, KEPT_SECONDS: 2.0})
     start = time.monotonic()
     tuners.SearchTuner.run_trial(fake, trial, x, x[:, :1], validation_data=(x[:4], x[:4, :1]))
-    assert seen["scoring"] == (4, True, 0.002)
+    assert seen["scoring"] == (4, True, 0.002, 14)
     assert seen["deadline"] == pytest.approx(start + 60.0 - 3.0 + 2.0, abs=0.2)
 
 

@@ -76,10 +76,10 @@ def test_time_limit_bounds_the_whole_command(classifier, shapes, tmp_path, capsy
     after = ImageHyperModel.after_training
     kept = []
 
-    def after_training(self, hp, validation, last, per_picture=0.0):
+    def after_training(self, hp, validation, last, *args):
         if last:
-            kept.append((self.test_pictures, per_picture))
-        return after(self, hp, validation, last, per_picture)
+            kept.append((self.test_pictures, args))
+        return after(self, hp, validation, last, *args)
 
     monkeypatch.setattr(ImageHyperModel, "after_training", after_training)
     # two candidates whose schedules would take far longer than 40 seconds

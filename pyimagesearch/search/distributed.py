@@ -16,7 +16,7 @@ import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 
 from ..errors import UserError
-from ..reports import RUNG, SECONDS, WITH_VALIDATION
+from ..reports import KEPT_SECONDS, RUNG, SECONDS, WITH_VALIDATION
 from . import project
 from .oracle import MIN_TRIAL_SECONDS, HalvingOracle
 from .tuner import SearchTuner
@@ -157,6 +157,7 @@ class Oracle(HalvingOracle):
         values[SECONDS] = 0.0
         # a resumed search's time limit may differ from the one it began with
         values[WITH_VALIDATION] = self.learns_validation(int(values.get(RUNG, 0)))
+        values[KEPT_SECONDS] = self.given_back(int(values.get(RUNG, 0)))
         if self.clock is not None and self.clock.limit is not None:
             values[SECONDS] = float(max(MIN_TRIAL_SECONDS, self.budget(int(values.get(RUNG, 0)))))
         if not queued:

@@ -22,9 +22,9 @@ WARMUP_EPOCHS = 5
 # little under the default airbench network's on two cores, measured alone:
 # 894-916 in mixed bfloat16 (AMD EPYC, Zen 4, AVX512-BF16); in float32 (AMD
 # EPYC, Zen 3, no AVX-512) about 400 scoring a trial (batch norm's
-# statistics, then predictions) and 500 predicting the test. What scoring is
-# budgeted at before a trial of the network has measured it, a quarter of it
-# for pictures twice as wide
+# statistics, then predictions) and 500 predicting the test. What scoring,
+# and the time kept for the caller's test, are budgeted at before a trial of
+# the network has measured it, a quarter of it for pictures twice as wide
 PREDICT_RATE = {"mixed_bfloat16": 850.0, "float32": 400.0}
 # a rate a trial measured (its first predictions' tracing included) is
 # budgeted with this much room, for a machine that slows down
@@ -45,10 +45,11 @@ def predictions(pictures, views, recalibration, trained=airbench.RECALIBRATION_P
     return min(trained, airbench.RECALIBRATION_PICTURES) * recalibration + views * pictures
 
 
-def scoring_seconds(pictures, side, views=2, recalibration=True, precision="float32"):
+def scoring_seconds(pictures, side, views=2, recalibration=True, precision="float32",
+                    trained=airbench.RECALIBRATION_PICTURES):
     """Scoring's seconds, with room: ``predictions`` of pictures of ``side``
     pixels, computed in ``precision``."""
-    predicted = predictions(pictures, views, recalibration)
+    predicted = predictions(pictures, views, recalibration, trained)
     return predicted * max(1.0, (side / 32) ** 2) / PREDICT_RATE[precision]
 
 
@@ -219,21 +220,24 @@ class ImageHyperModel(keras_tuner.HyperModel):
         epochs = 1.1 * seconds / max(1e-6, step_seconds * per_epoch)
         return float(min(most, max(0.1, math.ceil(round(epochs * 10, 6)) / 10)))
 
-    def scoring_seconds(self, pictures, views=2, recalibration=True, per_picture=0.0):
+    def scoring_seconds(self, pictures, views=2, recalibration=True, per_picture=0.0,
+                        trained=airbench.RECALIBRATION_PICTURES):
         """``scoring_seconds`` of this model's pictures, or, where a trial of
         the network measured it, ``per_picture`` seconds each, with room."""
         if not per_picture:
             return scoring_seconds(pictures, self.input_shape[0], views, recalibration,
-                                   self.settings.precision)
-        return MEASURED_ROOM * per_picture * predictions(pictures, views, recalibration)
+                                   self.settings.precision, trained)
+        return MEASURED_ROOM * per_picture * predictions(pictures, views, recalibration, trained)
 
-    def after_training(self, hp, validation_pictures, last, per_picture=0.0):
-        """The seconds a network of ``hp`` needs once trained: batch norm's
-        statistics, its ``validation_pictures`` scored and, where it is the
-        model the search ends with (``last``), the ``test_pictures``, each
-        predicted at ``per_picture`` seconds (0: at ``PREDICT_RATE``)."""
+    def after_training(self, hp, validation_pictures, last, per_picture=0.0,
+                       trained=airbench.RECALIBRATION_PICTURES):
+        """The seconds a network of ``hp`` needs once trained on ``trained``
+        pictures: batch norm's statistics, its ``validation_pictures`` scored
+        and, where it is the model the search ends with (``last``), the
+        ``test_pictures``, each predicted at ``per_picture`` seconds (0: at
+        ``PREDICT_RATE``)."""
         seconds = self.scoring_seconds(validation_pictures, len(self.views(hp)),
-                                       self.schedule(hp) == "onecycle", per_picture)
+                                       self.schedule(hp) == "onecycle", per_picture, trained)
         if last and self.test_pictures:
             seconds += self.scoring_seconds(self.test_pictures, len(self.views(hp, test=True)),
                                             False, per_picture)

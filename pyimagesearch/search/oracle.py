@@ -1,8 +1,9 @@
 """Successive halving on KerasTuner's ``Oracle`` (Hyperband's idea, one
 bracket): every candidate (the defaults first) trains briefly, each rung's
 best third going on to three times the epochs, until one trains in full;
-with a time limit, the top rung gets 85% of it and trains on the validation
-pictures too."""
+with a time limit, the top rung gets 85% of it (less the time kept for the
+caller's test, which the model the search ends with gets back) and trains
+on the validation pictures too."""
 
 import math
 import time
@@ -12,8 +13,8 @@ import numpy as np
 from keras_tuner.engine.trial import TrialStatus
 
 from .. import reports
-from ..reports import (EPOCHS, PARENT, PREDICT_SECONDS, RUNG, SECONDS, STEP_SECONDS,
-                       WITH_VALIDATION)
+from ..reports import (EPOCHS, KEPT_SECONDS, PARENT, PREDICT_SECONDS, RUNG, SECONDS,
+                       STEP_SECONDS, WITH_VALIDATION)
 
 FACTOR = 3
 # of a time-limited search, for the rungs below the top: the winner goes on
@@ -23,21 +24,25 @@ MIN_TRIAL_SECONDS = 5.0
 
 
 class Clock:
-    """``minutes`` from now (None: no limit), less a ``reserve`` of seconds."""
+    """``minutes`` from now (None: no limit), less a ``reserve`` of seconds
+    and the seconds ``kept`` for the caller's test (the model the search
+    ends with gets those back, less its own test)."""
 
-    def __init__(self, minutes, reserve=0.0):
+    def __init__(self, minutes, reserve=0.0, kept=0.0):
         self.start = time.monotonic()
         self.limit = None if minutes is None else float(minutes) * 60.0
-        self.reserve = reserve
+        (self.reserve, self.kept) = (reserve, kept)
 
     def elapsed(self):
         return time.monotonic() - self.start
 
     def left(self):
-        return None if self.limit is None else self.limit - self.reserve - self.elapsed()
+        return None if self.limit is None else \
+            self.limit - self.reserve - self.kept - self.elapsed()
 
     def deadline(self):
-        return None if self.limit is None else self.start + self.limit - self.reserve
+        return None if self.limit is None else \
+            self.start + self.limit - self.reserve - self.kept
 
 
 def rung_sizes(candidates):
@@ -109,6 +114,11 @@ class HalvingOracle(keras_tuner.Oracle):
         search's top rung, as no time is left to retrain the winner on all
         the pictures afterwards (AutoKeras' last fit)."""
         return bool(self.clock is not None and self.clock.limit is not None and r == self.top())
+
+    def given_back(self, r):
+        """The seconds kept for the caller's test that rung ``r``'s trial gets
+        back, on whichever machine it trains: the top rung's, this clock's."""
+        return float(self.clock.kept) if self.learns_validation(r) else 0.0
 
     def best_trial(self):
         """The best of the highest rung reached, or None."""
@@ -216,6 +226,7 @@ class HalvingOracle(keras_tuner.Oracle):
             # faster network would train more, and look better for it)
             values[EPOCHS] = min(float(values[EPOCHS]), max(trained))
         values[WITH_VALIDATION] = self.learns_validation(r)
+        values[KEPT_SECONDS] = self.given_back(r)
         if self.clock is not None and self.clock.limit is not None:
             seconds = self.budget(r)
             if seconds < MIN_TRIAL_SECONDS:

@@ -134,7 +134,9 @@ class ImageSearch:
         longest trial's (None: the block's, or what the time pays for);
         ``verbose``: Keras' (2: a line an epoch); ``test_pictures``: how many
         pictures ``evaluate`` or ``predict`` will be given afterwards, within
-        ``time_limit`` (predicted at the speed the winner's network measured)."""
+        ``time_limit``: their time is kept from the start, and the model the
+        search ends with gets back what its measured speed does not need (a
+        ``time_limit`` that cannot pay for them is a ValueError)."""
         import keras
 
         from ..splits import hold_out
@@ -167,8 +169,7 @@ class ImageSearch:
             print(f"[INFO] {len(fit_x)} pictures train the trials, {len(val_x)} score them")
             self.hypermodel = ImageHyperModel(self.block, self.head, settings, x.shape[1:],
                                               sample=fit_x[:5000], test_pictures=test_pictures)
-            kept = self.hypermodel.kept_for_test()
-            clock.reserve += kept
+            kept = clock.kept = self.hypermodel.kept_for_test()
             if kept and clock.limit is not None and clock.left() < MIN_TRIAL_SECONDS:
                 raise SettingError(
                     f"time_limit leaves {reports.format_seconds(clock.left() + kept)} for the "
@@ -182,7 +183,7 @@ class ImageSearch:
             if self.role != "worker":
                 project.write_identity(self.folder, identity)
             project.announce(settings, self.folder, self.role, finished)
-            if kept and clock.limit is not None:
+            if kept and clock.limit is not None and self.role != "worker":
                 print(f"[INFO] {reports.format_seconds(kept)} of it kept to predict the "
                       f"{test_pictures} test pictures afterwards; the winner gets back what "
                       "its measured speed does not need", flush=True)

@@ -11,7 +11,8 @@ import numpy as np
 from .. import reports
 from ..models import side_by_side
 from ..storage import save_model
-from ..reports import EPOCHS, PARENT, PREDICT_SECONDS, SECONDS, STEP_SECONDS, WITH_VALIDATION
+from ..reports import (EPOCHS, KEPT_SECONDS, PARENT, PREDICT_SECONDS, SECONDS, STEP_SECONDS,
+                       WITH_VALIDATION)
 
 TRIAL_MODEL = "model.keras"
 
@@ -52,11 +53,13 @@ class SearchTuner(keras_tuner.Tuner):
         if seconds:
             # the trial's share ends here, less the scoring after its
             # training; the model the search ends with has the time kept for
-            # the caller's test back, less that test at its network's speed
-            last = bool(hp.values.get(WITH_VALIDATION))
+            # the caller's test back (the chief's clock's), less that test
+            # at its network's speed
             after = hm.after_training(hp, len(validation_data[1]) if validation_data else 0,
-                                      last, float(hp.values.get(PREDICT_SECONDS, 0.0)))
-            deadline = time.monotonic() + seconds - after + (hm.kept_for_test() if last else 0.0)
+                                      bool(hp.values.get(WITH_VALIDATION)),
+                                      float(hp.values.get(PREDICT_SECONDS, 0.0)), len(y))
+            deadline = time.monotonic() + seconds - after + \
+                float(hp.values.get(KEPT_SECONDS, 0.0))
         model = hm.build(hp)
         # a promoted network goes on from its parent's trained weights, as
         # Hyperband's do, rather than repeating those epochs from scratch
@@ -110,7 +113,7 @@ class SearchTuner(keras_tuner.Tuner):
         def after(n):
             # what follows ``n`` copies' training: batch norm's statistics and
             # the caller's test at the network's speed, less the time kept for it
-            return n * hm.after_training(hp, 0, True, per_picture) - hm.kept_for_test()
+            return n * hm.after_training(hp, 0, True, per_picture, len(y)) - clock.kept
 
         left = clock.left()
         if left is not None and copies * per_copy > left - after(copies):
