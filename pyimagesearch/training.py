@@ -218,8 +218,10 @@ class StopOnCtrlC(keras.callbacks.Callback):
 
 class ScheduleByProgress(keras.callbacks.Callback):
     """The rate at ``peak * fraction(progress)``, training stopped at progress
-    1: the share of ``steps`` or of the time to ``deadline``, the further.
-    It times the steps too, the first (a graph's build) left out."""
+    1: the share of ``steps`` or of the time to ``deadline``, the further;
+    nor is a step begun that, at the steps' mean, would end past
+    ``deadline``. It times the steps too, the first (a graph's build) left
+    out."""
 
     def __init__(self, peak, fraction, steps, deadline=None):
         super().__init__()
@@ -242,7 +244,8 @@ class ScheduleByProgress(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         (self.done, self.last) = (self.done + 1, time.perf_counter())
         self.first = self.first or self.last
-        if self.progress() >= 1.0:
+        if self.progress() >= 1.0 or self.deadline is not None and \
+                time.monotonic() + self.step_seconds() > self.deadline:
             self.model.stop_training = True
 
     def step_seconds(self):

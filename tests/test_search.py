@@ -972,6 +972,41 @@ def test_a_timed_trial_trains_to_its_deadline(tmp_path):
     assert seen["deadline"] == pytest.approx(start + 60.0 - 3.0 + 2.0, abs=0.2)
 
 
+def test_export_takes_the_last_trials_network_without_reading_it_back(tmp_path, monkeypatch):
+    """The network the last trial trained (the top rung's, in a search on one
+    machine) is handed to export as it is, its time not spent reading its
+    file again; an earlier trial's is read from its folder."""
+    import keras
+
+    from pyimagesearch.search import tuner as tuners
+
+    built = []
+
+    class Hypermodel:
+        def build(self, hp):
+            built.append(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+            return built[-1]
+
+        def fit(self, hp, model, x, y, validation_data, **kwargs):
+            model.compile(optimizer="sgd", loss="mse")
+            return {}
+
+    fake = SimpleNamespace(hypermodel=Hypermodel(), fit_verbose=0, parent_model=lambda t: None,
+                           get_trial_dir=lambda trial_id: str(tmp_path / trial_id))
+    x = np.zeros((4, 2), "float32")
+    trials = [SimpleNamespace(trial_id=i, hyperparameters=SimpleNamespace(values={EPOCHS: 1}))
+              for i in ("0", "1")]
+    for trial in trials:
+        (tmp_path / trial.trial_id).mkdir()
+        tuners.SearchTuner.run_trial(fake, trial, x, x[:, :1])
+    (read, load) = ([], keras.models.load_model)
+    monkeypatch.setattr(keras.models, "load_model",
+                        lambda path, **kwargs: read.append(path) or load(path, **kwargs))
+    assert tuners.SearchTuner.trained_model(fake, trials[1]) is built[1] and read == []
+    first = tuners.SearchTuner.trained_model(fake, trials[0])
+    assert first is not built[0] and read == [str(tmp_path / "0" / tuners.TRIAL_MODEL)]
+
+
 def test_the_top_rung_of_a_timed_search_trains_on_the_validation_pictures(tmp_path):
     import keras
 
@@ -1055,6 +1090,32 @@ def test_the_schedule_follows_the_steps_or_the_clock():
     assert hypermodel.epochs_within(100.0, 1.0, samples, most=40) == pytest.approx(11.0)
     assert hypermodel.epochs_within(100.0, 1.0, samples, most=6) == 6
     assert hypermodel.epochs_within(0.5, 1.0, samples, most=6) == pytest.approx(0.1)
+
+
+def test_a_deadline_ends_training_before_a_step_that_would_pass_it(monkeypatch):
+    """Steps of 0.3 s on a clock the test moves, a deadline 1.35 s after
+    the start: four steps end by 1.2 s, and a fifth, ending at 1.5 s, is
+    not begun (the deadline would end it after that step, 0.15 s late)."""
+    import keras
+
+    from pyimagesearch import training
+
+    now = [100.0]
+    monkeypatch.setattr(training, "time", SimpleNamespace(monotonic=lambda: now[0],
+                                                          perf_counter=lambda: now[0]))
+
+    class Step(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            now[0] += 0.3
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((400, 2), "float32")
+    schedule = training.ScheduleByProgress(1.0, lambda progress: 1.0, steps=1000,
+                                           deadline=now[0] + 1.35)
+    model.fit(x, x[:, :1], batch_size=4, epochs=1, callbacks=[Step(), schedule], verbose=0)
+    assert schedule.done == 4
+    assert now[0] <= schedule.deadline
 
 
 # --------------------------------------------------------------------------

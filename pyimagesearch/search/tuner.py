@@ -26,6 +26,8 @@ class SearchTuner(keras_tuner.Tuner):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
         self.fit_verbose = verbose
         self.asked = self.began = False
+        # the last trial's network, which export takes without reading it back
+        self.latest = (None, None)
 
     def pre_create_trial(self):
         # an IDLE answer (a rung still training elsewhere) comes back at once:
@@ -79,6 +81,7 @@ class SearchTuner(keras_tuner.Tuner):
                          callbacks=list(callbacks), verbose=self.fit_verbose)
         metrics["earlier_epochs"] = earlier
         save_model(model, os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_MODEL))
+        self.latest = (trial.trial_id, model)
         return metrics
 
     def parent_model(self, trial):
@@ -90,8 +93,11 @@ class SearchTuner(keras_tuner.Tuner):
             if path and os.path.isfile(path) else None
 
     def trained_model(self, trial):
-        """The network a trial trained, from its folder, or None where it is
-        not (a worker on another machine kept it)."""
+        """The network a trial trained (the last trial's as it is, any other's
+        from its folder), or None where it is not here (a worker on another
+        machine kept it)."""
+        if self.latest[0] == trial.trial_id:
+            return self.latest[1]
         path = os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_MODEL)
         return keras.models.load_model(path) if os.path.isfile(path) else None
 
