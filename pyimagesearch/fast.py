@@ -54,6 +54,20 @@ def use_fused_kernels(model, batch_norm=True, optimizer=True):
     return model
 
 
+def stock_steps(model):
+    """Undo what was bound on ``model``'s own objects for training (here,
+    and airbench's ``scale_bias_steps`` and ``muon_steps``): its layers and
+    its optimizer run Keras' own code again, as a loaded model's would;
+    returns ``model``."""
+    for layer in _all_layers(model):
+        vars(layer).pop("call", None)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        for name in ("update_step", "apply"):
+            vars(optimizer).pop(name, None)
+    return model
+
+
 def _all_layers(model):
     for layer in getattr(model, "layers", []):
         yield layer

@@ -178,6 +178,24 @@ def test_plain_steps_run_the_fused_kernels():
     assert "ResourceApplyAdam" not in update_ops(fused(opt.Adam(0.1), optimizer=False))
 
 
+def test_stock_steps_undo_what_training_bound():
+    """A model trained on the fused kernels with airbench's bias-scaled
+    steps runs Keras' own code again after ``stock_steps``: nothing bound
+    on its batch norm or its optimizer, their methods their classes'."""
+    from pyimagesearch import airbench
+
+    model = train(keras.optimizers.SGD(0.1), epochs=1, norm=True, fuse=True)
+    airbench.scale_bias_steps(model)
+    norm = model.layers[1]
+    assert "call" in vars(norm) and {"apply", "update_step"} <= set(vars(model.optimizer))
+    assert fast.stock_steps(model) is model
+    assert "call" not in vars(norm)
+    assert not {"apply", "update_step"} & set(vars(model.optimizer))
+    for name in ("apply", "update_step"):
+        assert getattr(model.optimizer, name).__func__ is getattr(type(model.optimizer), name)
+    assert norm.call.__func__ is keras.layers.BatchNormalization.call
+
+
 # --------------------------------------------------------------------------
 # What is saved: Keras' own classes, the trained weights
 

@@ -348,10 +348,30 @@ def test_a_time_limit_shorter_than_the_search_ends_it_in_time_with_fewer_trials(
     keras.mixed_precision.set_global_policy("float32")
     [timed] = seen.searches
     assert timed.seconds <= limit + 1.0, timed.seconds
-    assert clf.export_model() is not None
+    assert not bound_steps(clf.export_model())   # kept from its trial, as it trained it
     assert 1 <= len(clf.trials()) < untimedTrials
     [clock] = seen.clocks
     assert clock.elapsed() >= timed.seconds - 0.5
+
+
+def bound_steps(model):
+    """What of its training is still bound on a model's own objects (its
+    batch norms' and optimizer's methods)."""
+    import keras
+
+    bound = {name for name in ("apply", "update_step") if name in vars(model.optimizer)}
+    return bound | {f"{layer.name}.call" for layer in model.layers
+                    if isinstance(layer, keras.layers.BatchNormalization)
+                    and "call" in vars(layer)}
+
+
+def test_the_exported_network_runs_keras_own_steps(searched):
+    """The network the search exports (retrained here, on Muon's steps) is a
+    plain Keras model, as a loaded one: nothing of its training is bound on
+    its optimizer or its layers (the timed search below: a kept one)."""
+    [search] = searched.searches
+    assert search.searcher.retrained
+    assert not bound_steps(search.searcher.export_model())
 
 
 def search_augmentation(block, task, values):

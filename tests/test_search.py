@@ -974,8 +974,9 @@ def test_a_timed_trial_trains_to_its_deadline(tmp_path):
 
 def test_export_takes_the_last_trials_network_without_reading_it_back(tmp_path, monkeypatch):
     """The network the last trial trained (the top rung's, in a search on one
-    machine) is handed to export as it is, its time not spent reading its
-    file again; an earlier trial's is read from its folder."""
+    machine) is handed to export as it is, once, its time not spent reading
+    its file again; an earlier trial's is read from its folder, and is not
+    held while the next trial trains."""
     import keras
 
     from pyimagesearch.search import tuner as tuners
@@ -988,9 +989,11 @@ def test_export_takes_the_last_trials_network_without_reading_it_back(tmp_path, 
             return built[-1]
 
         def fit(self, hp, model, x, y, validation_data, **kwargs):
+            held.append(fake.latest)
             model.compile(optimizer="sgd", loss="mse")
             return {}
 
+    held = []
     fake = SimpleNamespace(hypermodel=Hypermodel(), fit_verbose=0, parent_model=lambda t: None,
                            get_trial_dir=lambda trial_id: str(tmp_path / trial_id))
     x = np.zeros((4, 2), "float32")
@@ -1002,9 +1005,14 @@ def test_export_takes_the_last_trials_network_without_reading_it_back(tmp_path, 
     (read, load) = ([], keras.models.load_model)
     monkeypatch.setattr(keras.models, "load_model",
                         lambda path, **kwargs: read.append(path) or load(path, **kwargs))
+    # trial 0's network was not held while trial 1's trained
+    assert held == [(None, None), (None, None)]
     assert tuners.SearchTuner.trained_model(fake, trials[1]) is built[1] and read == []
     first = tuners.SearchTuner.trained_model(fake, trials[0])
     assert first is not built[0] and read == [str(tmp_path / "0" / tuners.TRIAL_MODEL)]
+    # handed over once: asked again, it is read from its file
+    assert tuners.SearchTuner.trained_model(fake, trials[1]) is not built[1]
+    assert read[-1] == str(tmp_path / "1" / tuners.TRIAL_MODEL)
 
 
 def test_the_top_rung_of_a_timed_search_trains_on_the_validation_pictures(tmp_path):

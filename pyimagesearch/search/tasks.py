@@ -139,6 +139,7 @@ class ImageSearch:
         ``time_limit`` that cannot pay for them is a ValueError)."""
         import keras
 
+        from ..fast import stock_steps
         from ..splits import hold_out
         from .distributed import make_tuner
         from .hypermodel import ImageHyperModel
@@ -205,8 +206,11 @@ class ImageSearch:
                                 "errors are above")
             self.results_summary()
             small = self.head.task == "regression" and len(all_y) <= SMALL_SPLIT
-            (self.model, self.retrained, self.epochs, self.copies) = self.tuner.export(
+            (model, self.retrained, self.epochs, self.copies) = self.tuner.export(
                 self.best, all_x, all_y, clock, COPIES if small else 1)
+            # a plain Keras model, whichever way it was made: its training's
+            # steps (Muon, fused kernels) no longer bound on its objects
+            self.model = stock_steps(model)
         finally:
             keras.mixed_precision.set_global_policy(policy)
         return self

@@ -44,8 +44,8 @@ class SearchTuner(keras_tuner.Tuner):
               f"{reports.describe_trial(trial)}", flush=True)
 
     def run_trial(self, trial, x, y, validation_data=None, callbacks=()):
-        hm = self.hypermodel
-        hp = trial.hyperparameters
+        (hm, hp) = (self.hypermodel, trial.hyperparameters)
+        self.latest = (None, None)   # not held while another network trains
         (seconds, deadline) = (float(hp.values.get(SECONDS, 0)), None)
         if hp.values.get(WITH_VALIDATION) and validation_data:
             # the search has chosen: the winner learns from every picture,
@@ -93,11 +93,12 @@ class SearchTuner(keras_tuner.Tuner):
             if path and os.path.isfile(path) else None
 
     def trained_model(self, trial):
-        """The network a trial trained (the last trial's as it is, any other's
-        from its folder), or None where it is not here (a worker on another
-        machine kept it)."""
+        """The network a trial trained (the last trial's as it is, handed
+        over once; any other's from its folder), or None where it is not
+        here (a worker on another machine kept it)."""
         if self.latest[0] == trial.trial_id:
-            return self.latest[1]
+            (model, self.latest) = (self.latest[1], (None, None))
+            return model
         path = os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_MODEL)
         return keras.models.load_model(path) if os.path.isfile(path) else None
 
