@@ -57,14 +57,16 @@ def use_fused_kernels(model, batch_norm=True, optimizer=True):
 def stock_steps(model):
     """Undo what was bound on ``model``'s own objects for training (here,
     and airbench's ``scale_bias_steps`` and ``muon_steps``): its layers and
-    its optimizer run Keras' own code again, as a loaded model's would;
-    returns ``model``."""
+    its optimizer run Keras' own code again (Muon's filters still left out
+    of weight decay); returns ``model``."""
     for layer in _all_layers(model):
         vars(layer).pop("call", None)
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
         for name in ("update_step", "apply"):
             vars(optimizer).pop(name, None)
+    if getattr(model, "train_function", None) is not None:
+        model.train_function = None   # fit's graph was traced with the bound steps
     return model
 
 

@@ -179,8 +179,8 @@ def test_plain_steps_run_the_fused_kernels():
 
 
 def test_stock_steps_undo_what_training_bound():
-    """A model trained on the fused kernels with airbench's bias-scaled
-    steps runs Keras' own code again after ``stock_steps``: nothing bound
+    """A model trained on the fused kernels, airbench's bias-scaled steps
+    then bound too, runs Keras' own code again after ``stock_steps``: nothing bound
     on its batch norm or its optimizer, their methods their classes'."""
     from pyimagesearch import airbench
 
@@ -194,6 +194,7 @@ def test_stock_steps_undo_what_training_bound():
     for name in ("apply", "update_step"):
         assert getattr(model.optimizer, name).__func__ is getattr(type(model.optimizer), name)
     assert norm.call.__func__ is keras.layers.BatchNormalization.call
+    assert model.train_function is None   # the next fit traces Keras' own steps
 
 
 # --------------------------------------------------------------------------

@@ -348,7 +348,7 @@ def test_a_time_limit_shorter_than_the_search_ends_it_in_time_with_fewer_trials(
     keras.mixed_precision.set_global_policy("float32")
     [timed] = seen.searches
     assert timed.seconds <= limit + 1.0, timed.seconds
-    assert not bound_steps(clf.export_model())   # kept from its trial, as it trained it
+    assert not bound_steps(clf.export_model())   # kept or retrained
     assert 1 <= len(clf.trials()) < untimedTrials
     [clock] = seen.clocks
     assert clock.elapsed() >= timed.seconds - 0.5
@@ -368,7 +368,7 @@ def bound_steps(model):
 def test_the_exported_network_runs_keras_own_steps(searched):
     """The network the search exports (retrained here, on Muon's steps) is a
     plain Keras model, as a loaded one: nothing of its training is bound on
-    its optimizer or its layers (the timed search below: a kept one)."""
+    its optimizer or its layers (the timed search below: kept or retrained)."""
     [search] = searched.searches
     assert search.searcher.retrained
     assert not bound_steps(search.searcher.export_model())
