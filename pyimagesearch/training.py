@@ -220,8 +220,8 @@ class ScheduleByProgress(keras.callbacks.Callback):
     """The rate at ``peak * fraction(progress)``, training stopped at progress
     1: the share of ``steps`` or of the time to ``deadline``, the further;
     nor, once a step after the first is timed, is a step begun that would
-    end past ``deadline`` at the timed steps' mean. It times the steps too, the first (a
-    graph's build) left out."""
+    end past ``deadline`` at the timed steps' mean. It times the steps too,
+    the first (a graph's build) left out."""
 
     def __init__(self, peak, fraction, steps, deadline=None):
         super().__init__()
